@@ -1,0 +1,39 @@
+"""create_api(settings): the REST API as a FastAPI app, mounted into Reflex or run alone."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from control_plane.api.routes import router
+from control_plane.artifacts import ArtifactChecker, ArtifactStore
+from control_plane.errors import PierError, http_status
+from control_plane.services.replicas import ReplicaBook
+from control_plane.settings import PierSettings
+
+
+async def _pier_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PierError)
+    code = http_status(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
+    return JSONResponse(
+        {"error": {"type": exc.kind, "message": exc.message}}, status_code=code, headers=headers
+    )
+
+
+def create_api(settings: PierSettings) -> FastAPI:
+    api = FastAPI(
+        title="Pier control plane",
+        version="0.1.0",
+        description="Register, deploy and roll back PyTorch model versions.",
+        docs_url="/api/v1/docs",
+        openapi_url="/api/v1/openapi.json",
+        redoc_url=None,
+    )
+    api.state.settings = settings
+    api.state.store = ArtifactStore(settings.artifact_root)
+    api.state.checker = ArtifactChecker(settings.check_python, settings.check_timeout_s)
+    api.state.replicas = ReplicaBook()
+    api.add_exception_handler(PierError, _pier_error)
+    api.include_router(router)
+    return api

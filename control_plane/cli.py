@@ -1,0 +1,316 @@
+"""The `pier` command: push, deploy, split, roll back and watch, from a shell or a CI job."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.table import Table
+
+from control_plane.client import (
+    ApiError,
+    PierClient,
+    Unreachable,
+    default_environ,
+    resolve_config,
+)
+from control_plane.errors import PierError
+from control_plane.manifest import load_manifest
+from control_plane.schemas import DeploymentPublic
+
+app = typer.Typer(
+    name="pier",
+    help="Ship PyTorch models to production and watch them there.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class State:
+    url: str | None = None
+    token: str | None = None
+    home: Path = Path(".pier")
+
+
+state = State()
+
+
+@app.callback()
+def _options(
+    url: Annotated[
+        str | None, typer.Option(help="Control plane URL [env PIER_URL; default from credentials]")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(help="API token [env PIER_TOKEN; default from credentials]")
+    ] = None,
+    home: Annotated[
+        Path, typer.Option(envvar="PIER_HOME", help="State directory holding `credentials`")
+    ] = Path(".pier"),
+) -> None:
+    state.url, state.token, state.home = url, token, home
+
+
+def _client() -> PierClient:
+    return PierClient(resolve_config(state.url, state.token, state.home, default_environ()))
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _run(fn):  # type: ignore[no-untyped-def]
+    """Turn API and input errors into one red line and a non-zero exit code."""
+    try:
+        return fn()
+    except ApiError as e:
+        raise _fail(f"{e.message} (HTTP {e.status})") from None
+    except Unreachable as e:
+        raise _fail(str(e), 2) from None
+    except PierError as e:
+        raise _fail(e.message) from None
+
+
+def _weights(w: dict[str, int]) -> str:
+    return ", ".join(f"{v} {p}%" for v, p in sorted(w.items(), key=lambda x: -x[1])) or "-"
+
+
+def _print_deployment(d: DeploymentPublic, verb: str) -> None:
+    out.print(
+        f"[green]✓[/] {verb} [bold]{d.model}[/]: {_weights(d.weights)} (revision {d.revision})"
+    )
+
+
+@app.command()
+def push(
+    config: Annotated[Path, typer.Argument(help="A pier.yaml describing the version")],
+) -> None:
+    """Register a model version from a pier.yaml and its artifact."""
+
+    def go() -> None:
+        manifest = load_manifest(config)
+        size = manifest.artifact_path.stat().st_size
+        progress = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=err,
+            transient=True,
+        )
+        with _client() as client, progress:
+            task = progress.add_task(f"uploading {manifest.artifact_path.name}", total=size)
+            result = client.push(manifest, lambda n: progress.advance(task, n))
+        v = result.version
+        if result.created:
+            out.print(
+                f"[green]✓[/] pushed [bold]{v.model}@{v.version}[/] "
+                f"({v.format}, {v.size:,} bytes, sha256 {v.sha256[:12]})"
+            )
+        else:
+            out.print(
+                f"[yellow]=[/] {v.model}@{v.version} already holds these bytes "
+                f"(sha256 {v.sha256[:12]}); nothing new"
+            )
+
+    _run(go)
+
+
+def _wait_converged(client: PierClient, model: str, revision: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = client.status()
+        for m in status.models:
+            if m.model == model and m.converged and status.revision >= revision:
+                out.print(f"[green]✓[/] every replica serves revision {revision}")
+                return
+        time.sleep(0.25)
+    raise _fail(f"replicas did not reach revision {revision} within {timeout_s:.0f} s", 3)
+
+
+WaitOpt = Annotated[
+    bool, typer.Option("--wait/--no-wait", help="Wait until every replica serves the change")
+]
+ReasonOpt = Annotated[str, typer.Option(help="Why: kept in the audit log")]
+
+
+@app.command()
+def deploy(
+    model: Annotated[str, typer.Argument(help="Model name")],
+    version: Annotated[str, typer.Argument(help="Version label")],
+    reason: ReasonOpt = "",
+    wait: WaitOpt = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait")] = 120.0,
+) -> None:
+    """Send all of a model's traffic to one version."""
+
+    def go() -> None:
+        with _client() as client:
+            d = client.deploy(model, version, reason)
+            _print_deployment(d, "deployed")
+            if wait:
+                _wait_converged(client, model, d.revision, timeout)
+
+    _run(go)
+
+
+@app.command()
+def split(
+    model: Annotated[str, typer.Argument(help="Model name")],
+    weights: Annotated[list[str], typer.Argument(help="VERSION=PERCENT ..., summing to 100")],
+    reason: ReasonOpt = "",
+    wait: WaitOpt = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait")] = 120.0,
+) -> None:
+    """Split a model's traffic between versions, e.g. `pier split iris v1=90 v2=10`."""
+
+    def go() -> None:
+        parsed: dict[str, int] = {}
+        for item in weights:
+            label, sep, pct = item.partition("=")
+            if not sep or not pct.strip().isdigit():
+                raise _fail(f"expected VERSION=PERCENT, got {item!r}")
+            parsed[label.strip()] = int(pct)
+        with _client() as client:
+            d = client.split(model, parsed, reason)
+            _print_deployment(d, "split")
+            if wait:
+                _wait_converged(client, model, d.revision, timeout)
+
+    _run(go)
+
+
+@app.command()
+def rollback(
+    model: Annotated[str, typer.Argument(help="Model name")],
+    reason: ReasonOpt = "",
+    wait: WaitOpt = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait")] = 120.0,
+) -> None:
+    """Go back to the previously deployed version(s) of a model."""
+
+    def go() -> None:
+        with _client() as client:
+            d = client.rollback(model, reason)
+            _print_deployment(d, "rolled back")
+            if wait:
+                _wait_converged(client, model, d.revision, timeout)
+
+    _run(go)
+
+
+@app.command()
+def status() -> None:
+    """What is deployed, with weights, and which replicas serve it."""
+
+    def go() -> None:
+        with _client() as client:
+            s = client.status()
+        table = Table(title=f"Deployments (revision {s.revision})")
+        for col_name in ("model", "traffic", "replicas", "in sync"):
+            table.add_column(col_name)
+        for m in s.models:
+            table.add_row(
+                m.model,
+                _weights(m.weights),
+                ", ".join(r.url for r in m.replicas) or "-",
+                "yes" if m.converged else "[yellow]rolling out[/]",
+            )
+        out.print(table if s.models else "nothing deployed yet: `pier deploy MODEL VERSION`")
+        if s.replicas:
+            rt = Table(title="Replicas")
+            for col_name in ("replica", "url", "revision", "loaded", "health"):
+                rt.add_column(col_name)
+            for r in s.replicas:
+                health = "[green]ok[/]" if r.healthy else f"[red]{r.error or 'not seen'}[/]"
+                rt.add_row(r.id, r.url, str(r.revision), ", ".join(r.loaded), health)
+            out.print(rt)
+
+    _run(go)
+
+
+@app.command()
+def models() -> None:
+    """List registered models."""
+
+    def go() -> None:
+        with _client() as client:
+            ms = client.models()
+        table = Table(title="Models")
+        for col_name in ("model", "versions", "latest", "deployed"):
+            table.add_column(col_name)
+        for m in ms:
+            table.add_row(m.name, str(m.versions), m.latest or "-", _weights(m.deployment or {}))
+        out.print(table if ms else "no models yet: `pier push examples/iris/pier.yaml`")
+
+    _run(go)
+
+
+@app.command()
+def versions(model: Annotated[str, typer.Argument(help="Model name")]) -> None:
+    """List a model's versions, newest first."""
+
+    def go() -> None:
+        with _client() as client:
+            vs = client.versions(model)
+        table = Table(title=f"Versions of {model}")
+        for col_name in ("version", "created", "by", "sha256", "format", "size"):
+            table.add_column(col_name)
+        for v in vs:
+            table.add_row(
+                v.version,
+                v.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                v.created_by,
+                v.sha256[:12],
+                v.format,
+                f"{v.size:,}",
+            )
+        out.print(table)
+
+    _run(go)
+
+
+@app.command()
+def audit(
+    model: Annotated[str | None, typer.Option(help="Only this model")] = None,
+    limit: Annotated[int, typer.Option(help="How many events")] = 30,
+) -> None:
+    """The audit log, newest first."""
+
+    def go() -> None:
+        with _client() as client:
+            events = client.audit(model, limit)
+        table = Table(title="Audit log")
+        for col_name in ("when", "who", "action", "target", "before", "after", "why"):
+            table.add_column(col_name)
+        for e in events:
+            table.add_row(
+                e.at.strftime("%Y-%m-%d %H:%M:%S"),
+                e.actor,
+                e.action,
+                e.target,
+                str(e.before or ""),
+                str(e.after or ""),
+                e.reason,
+            )
+        out.print(table)
+
+    _run(go)
+
+
+@app.command()
+def up() -> None:
+    """Run the whole platform on this machine (what `make run` does)."""
+    from control_plane.launcher import run_platform
+
+    raise typer.Exit(run_platform())
+
+
+def main() -> None:
+    app()

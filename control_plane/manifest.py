@@ -1,0 +1,87 @@
+"""pier.yaml: a model version described in a file, with its artifact beside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from control_plane.errors import InvalidRequest
+from control_plane.schemas import Resources, TensorSpec, check_label, check_model_name
+
+
+class ManifestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    version: str | None = None
+    framework: str = "pytorch"
+    artifact: str
+    inputs: list[TensorSpec] = Field(min_length=1)
+    outputs: list[TensorSpec] = Field(min_length=1)
+    resources: Resources = Field(default_factory=Resources)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_model_name(v)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, v: Any) -> str | None:
+        return None if v is None else check_label(str(v))
+
+    @field_validator("framework")
+    @classmethod
+    def _framework(cls, v: str) -> str:
+        if v != "pytorch":
+            raise ValueError(f"framework must be 'pytorch', got {v!r}")
+        return v
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model: ManifestModel
+    artifact_path: Path
+
+    def version_create(self, sha256: str) -> dict[str, Any]:
+        """The body of POST /api/v1/models/{name}/versions."""
+        m = self.model
+        return {
+            "version": m.version,
+            "framework": m.framework,
+            "sha256": sha256,
+            "inputs": [s.model_dump() for s in m.inputs],
+            "outputs": [s.model_dump() for s in m.outputs],
+            "resources": m.resources.model_dump(),
+            "metrics": m.metrics,
+            "description": m.description,
+        }
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Read and validate a pier.yaml; errors name the file and the field."""
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise InvalidRequest(f"cannot read {path}: {e.strerror}") from e
+    except yaml.YAMLError as e:
+        raise InvalidRequest(f"{path} is not valid YAML: {e}") from e
+    if not isinstance(doc, dict) or not isinstance(doc.get("model"), dict):
+        raise InvalidRequest(f"{path}: expected a top-level 'model:' mapping")
+    try:
+        model = ManifestModel.model_validate(doc["model"])
+    except ValidationError as e:
+        problems = "; ".join(
+            f"model.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+        )
+        raise InvalidRequest(f"{path}: {problems}") from e
+    artifact = (path.parent / model.artifact).resolve()
+    if not artifact.is_file():
+        raise InvalidRequest(f"{path}: artifact {model.artifact!r} not found at {artifact}")
+    return Manifest(model=model, artifact_path=artifact)

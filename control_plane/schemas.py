@@ -1,0 +1,295 @@
+"""What the API, the CLI and the UI exchange. Table models never leave the services."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+DTYPES = ("float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")
+
+
+class Role(StrEnum):
+    viewer = "viewer"
+    deployer = "deployer"
+    admin = "admin"
+
+    @property
+    def rank(self) -> int:
+        return {"viewer": 0, "deployer": 1, "admin": 2}[self.value]
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+def check_model_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise ValueError(
+            f"model name {name!r} must be 1-63 lowercase letters, digits or '-', "
+            "starting and ending with a letter or digit"
+        )
+    return name
+
+
+def check_label(label: str) -> str:
+    if not LABEL_RE.match(label):
+        raise ValueError(
+            f"version {label!r} must be 1-63 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return label
+
+
+class TensorSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    dtype: Literal[
+        "float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"
+    ]
+    shape: list[int] = Field(min_length=1, max_length=8)
+
+    @field_validator("shape")
+    @classmethod
+    def _dims(cls, shape: list[int]) -> list[int]:
+        if any(d == 0 or d < -1 for d in shape):
+            raise ValueError("each dimension is a positive size or -1 (free)")
+        return shape
+
+
+class Resources(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cpu: str = "1000m"
+    memory: str = "2Gi"
+    gpu: int = 0
+
+
+class ArtifactPublic(BaseModel):
+    sha256: str
+    size: int
+    created: bool = Field(description="False when these bytes were already stored.")
+
+
+class VersionCreate(BaseModel):
+    """A new version: the pier.yaml `model:` section, with the artifact already uploaded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str | None = Field(default=None, description="Label; the next integer when absent.")
+    framework: Literal["pytorch"] = "pytorch"
+    sha256: str
+    inputs: list[TensorSpec] = Field(min_length=1)
+    outputs: list[TensorSpec] = Field(min_length=1)
+    resources: Resources = Field(default_factory=Resources)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    description: str = Field(default="", max_length=2000)
+
+    @field_validator("version")
+    @classmethod
+    def _label(cls, v: str | None) -> str | None:
+        return None if v is None else check_label(v)
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha(cls, v: str) -> str:
+        if not SHA256_RE.match(v):
+            raise ValueError("sha256 must be 64 lowercase hex digits")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> VersionCreate:
+        for group, specs in (("inputs", self.inputs), ("outputs", self.outputs)):
+            names = [s.name for s in specs]
+            if len(set(names)) != len(names):
+                raise ValueError(f"{group} names must be unique, got {names}")
+        return self
+
+
+class VersionPublic(BaseModel):
+    model: str
+    version: str
+    seq: int
+    sha256: str
+    size: int
+    format: str
+    framework: str
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    resources: Resources
+    metrics: dict[str, float]
+    description: str
+    created_at: datetime
+    created_by: str
+
+
+class PushResult(BaseModel):
+    created: bool = Field(description="False when identical bytes were already this version.")
+    version: VersionPublic
+
+
+class DeploymentPublic(BaseModel):
+    model: str
+    weights: dict[str, int] = Field(description="Version label -> percent of traffic.")
+    revision: int
+    updated_at: datetime
+    updated_by: str
+    previous: dict[str, int] | None = Field(
+        default=None, description="The weights a rollback would restore."
+    )
+
+
+class DeploymentSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    weights: dict[str, int] = Field(description="Version label -> percent; must sum to 100.")
+    reason: str = Field(default="", max_length=2000)
+
+
+class DeployRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str
+    reason: str = Field(default="", max_length=2000)
+
+
+class RollbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=2000)
+
+
+class ModelPublic(BaseModel):
+    name: str
+    description: str
+    created_at: datetime
+    created_by: str
+    versions: int
+    latest: str | None
+    deployment: dict[str, int] | None
+
+
+class AuditEventPublic(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    model: str | None
+    target: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reason: str
+
+
+class RouteVersion(BaseModel):
+    version: str
+    sha256: str
+    size: int
+    format: str
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+
+class RouteModel(BaseModel):
+    name: str
+    weights: dict[str, int]
+    versions: list[RouteVersion]
+
+
+class RoutingTable(BaseModel):
+    """docs/contract.md: what every inference replica serves."""
+
+    revision: int
+    models: list[RouteModel]
+
+
+class ReplicaStatus(BaseModel):
+    id: str
+    url: str
+    revision: int
+    loaded: list[str]
+    error: str
+    last_seen: datetime
+    healthy: bool
+
+
+class ModelStatus(BaseModel):
+    model: str
+    weights: dict[str, int]
+    revision: int
+    replicas: list[ReplicaStatus]
+    converged: bool = Field(description="Every live replica serves this revision or later.")
+
+
+class StatusPublic(BaseModel):
+    revision: int
+    models: list[ModelStatus]
+    replicas: list[ReplicaStatus]
+
+
+class VersionSummary(BaseModel):
+    version: str
+    created_at: datetime
+    created_by: str
+    sha256: str
+    format: str
+    size: int
+
+
+class ModelOverview(BaseModel):
+    name: str
+    versions: list[VersionSummary]
+    weights: dict[str, int]
+
+
+class Principal(BaseModel):
+    """Who is calling: a user acting through a token."""
+
+    username: str
+    role: Role
+    token_name: str
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(pattern=r"^[a-zA-Z0-9_.-]{1,64}$")
+    password: str = Field(min_length=12, max_length=256)
+    role: Role = Role.viewer
+
+
+class UserPublic(BaseModel):
+    username: str
+    role: Role
+    created_at: datetime
+    disabled: bool
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    role: Role = Role.viewer
+    username: str | None = Field(default=None, description="Owner; default: the caller.")
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class TokenPublic(BaseModel):
+    id: int
+    name: str
+    username: str
+    prefix: str
+    role: Role
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenIssued(TokenPublic):
+    secret: str = Field(description="Shown once; only its hash is stored.")

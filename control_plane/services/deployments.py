@@ -1,0 +1,179 @@
+"""Desired deployments: which versions of a model get which share of traffic, and rollback."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from control_plane.errors import Conflict, InvalidRequest, NotFound
+from control_plane.models import Deployment, DeploymentRevision, Model, ModelVersion, utcnow
+from control_plane.schemas import (
+    DeploymentPublic,
+    Principal,
+    Role,
+    RouteModel,
+    RouteVersion,
+    RoutingTable,
+    TensorSpec,
+)
+from control_plane.services import audit
+from control_plane.services.auth import require
+from control_plane.services.registry import get_model, get_version_row
+
+
+def validate_weights(weights: dict[str, int]) -> dict[str, int]:
+    """Weights are whole percents summing to 100; versions with 0 % are dropped."""
+    if not weights:
+        raise InvalidRequest("weights must name at least one version, e.g. {'v1': 100}")
+    for label, w in weights.items():
+        if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w <= 100:
+            raise InvalidRequest(f"weight of {label!r} must be a whole percent 0-100, got {w!r}")
+    total = sum(weights.values())
+    if total != 100:
+        raise InvalidRequest(f"weights must sum to 100, got {total} ({weights})")
+    return {label: w for label, w in weights.items() if w > 0}
+
+
+def _previous_weights(
+    session: Session, model_id: int, current: dict[str, int]
+) -> dict[str, int] | None:
+    revisions = session.exec(
+        select(DeploymentRevision)
+        .where(DeploymentRevision.model_id == model_id)
+        .order_by(col(DeploymentRevision.id).desc())
+        .limit(50)
+    ).all()
+    for rev in revisions:
+        if rev.weights != current:
+            return dict(rev.weights)
+    return None
+
+
+def _public(session: Session, model: Model, dep: Deployment) -> DeploymentPublic:
+    assert model.id is not None
+    return DeploymentPublic(
+        model=model.name,
+        weights=dict(dep.weights),
+        revision=dep.revision,
+        updated_at=dep.updated_at,
+        updated_by=dep.updated_by,
+        previous=_previous_weights(session, model.id, dict(dep.weights)),
+    )
+
+
+def get_deployment(session: Session, name: str) -> DeploymentPublic:
+    model = get_model(session, name)
+    dep = session.get(Deployment, model.id)
+    if dep is None:
+        raise NotFound(f"model {name!r} is not deployed; deploy a version first")
+    return _public(session, model, dep)
+
+
+def set_weights(
+    session: Session,
+    principal: Principal,
+    name: str,
+    weights: dict[str, int],
+    *,
+    reason: str = "",
+    action: str = "deployment.set",
+) -> DeploymentPublic:
+    """Make `weights` the desired state of `name`; a no-op when they already are."""
+    require(principal, Role.deployer)
+    model = get_model(session, name)
+    clean = validate_weights(weights)
+    for label in clean:
+        get_version_row(session, model, label)  # 404 naming the versions
+    # Lock the row (PostgreSQL) so two concurrent changes serialise.
+    dep = session.exec(
+        select(Deployment).where(Deployment.model_id == model.id).with_for_update()
+    ).first()
+    before = dict(dep.weights) if dep else None
+    if dep is not None and before == clean:
+        return _public(session, model, dep)
+    assert model.id is not None
+    rev = DeploymentRevision(
+        model_id=model.id, weights=clean, created_by=principal.username, reason=reason
+    )
+    session.add(rev)
+    session.flush()
+    assert rev.id is not None
+    if dep is None:
+        dep = Deployment(
+            model_id=model.id, weights=clean, revision=rev.id, updated_by=principal.username
+        )
+    else:
+        dep.weights = clean
+        dep.revision = rev.id
+        dep.updated_at = utcnow()
+        dep.updated_by = principal.username
+    session.add(dep)
+    audit.record(
+        session,
+        actor=principal.username,
+        action=action,
+        model=name,
+        target=name,
+        before={"weights": before} if before is not None else None,
+        after={"weights": clean},
+        reason=reason,
+    )
+    session.flush()
+    return _public(session, model, dep)
+
+
+def deploy(
+    session: Session, principal: Principal, name: str, version: str, *, reason: str = ""
+) -> DeploymentPublic:
+    """Send all traffic of `name` to `version`."""
+    return set_weights(session, principal, name, {version: 100}, reason=reason, action="deploy")
+
+
+def rollback(
+    session: Session, principal: Principal, name: str, *, reason: str = ""
+) -> DeploymentPublic:
+    """Go back to the previous distinct desired state of `name`."""
+    require(principal, Role.deployer)
+    current = get_deployment(session, name)
+    if current.previous is None:
+        raise Conflict(f"nothing to roll back to: {name!r} has had only one deployment")
+    return set_weights(session, principal, name, current.previous, reason=reason, action="rollback")
+
+
+def routing_table(session: Session) -> RoutingTable:
+    """docs/contract.md: weighted versions, plus the previous ones kept warm for rollback."""
+    revision = session.exec(select(func.max(DeploymentRevision.id))).one() or 0
+    routes: list[RouteModel] = []
+    rows = session.exec(
+        select(Model, Deployment).join(Deployment, col(Deployment.model_id) == col(Model.id))
+    ).all()
+    for model, dep in sorted(rows, key=lambda r: r[0].name):
+        assert model.id is not None
+        labels = list(dep.weights)
+        previous = _previous_weights(session, model.id, dict(dep.weights)) or {}
+        labels += [label for label in previous if label not in labels]
+        versions = session.exec(
+            select(ModelVersion).where(
+                ModelVersion.model_id == model.id, col(ModelVersion.label).in_(labels)
+            )
+        ).all()
+        by_label = {v.label: v for v in versions}
+        routes.append(
+            RouteModel(
+                name=model.name,
+                weights=dict(dep.weights),
+                versions=[
+                    RouteVersion(
+                        version=label,
+                        sha256=by_label[label].sha256,
+                        size=by_label[label].size,
+                        format=by_label[label].format,
+                        inputs=[TensorSpec.model_validate(s) for s in by_label[label].inputs],
+                        outputs=[TensorSpec.model_validate(s) for s in by_label[label].outputs],
+                    )
+                    for label in labels
+                    if label in by_label
+                ],
+            )
+        )
+    return RoutingTable(revision=revision, models=routes)

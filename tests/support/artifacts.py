@@ -1,0 +1,76 @@
+"""Real torch models saved in the formats Pier accepts, and in formats it must refuse."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+class MLP(nn.Module):
+    def __init__(self, n_in: int = 4, hidden: int = 8, n_out: int = 3, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.net = nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, n_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.net(x), dim=-1)
+
+
+def torchscript(path: Path, *, seed: int = 0, n_in: int = 4, n_out: int = 3) -> Path:
+    model = MLP(n_in=n_in, n_out=n_out, seed=seed).eval()
+    torch.jit.save(torch.jit.script(model), str(path))
+    return path
+
+
+def exported(path: Path, *, seed: int = 1) -> Path:
+    model = MLP(seed=seed).eval()
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    program = torch.export.export(model, (torch.zeros(2, 4),), dynamic_shapes=({0: batch},))
+    torch.export.save(program, str(path))
+    return path
+
+
+class _Trap:
+    """Unpickling this creates `path`: proof that a loader ran pickled code."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (str(self.path), "w"))
+
+
+def pickled_module(path: Path, trap: Path) -> Path:
+    """A plain torch.save(model) zip whose data.pkl would create `trap` when loaded."""
+    torch.save({"model": MLP(), "trap": _Trap(trap)}, str(path))
+    return path
+
+
+def raw_pickle(path: Path, trap: Path) -> Path:
+    """A bare pickle renamed .pt that would create `trap` when loaded."""
+    path.write_bytes(pickle.dumps(_Trap(trap)))
+    return path
+
+
+IRIS_INPUTS = [{"name": "features", "dtype": "float32", "shape": [-1, 4]}]
+IRIS_OUTPUTS = [{"name": "probabilities", "dtype": "float32", "shape": [-1, 3]}]
+
+
+def manifest(dir_: Path, artifact: Path, name: str = "iris", version: str | None = None) -> Path:
+    lines = ["model:", f'  name: "{name}"']
+    if version is not None:
+        lines.append(f'  version: "{version}"')
+    lines += [
+        '  framework: "pytorch"',
+        f'  artifact: "{artifact.name}"',
+        '  inputs:  [{name: "features", dtype: "float32", shape: [-1, 4]}]',
+        '  outputs: [{name: "probabilities", dtype: "float32", shape: [-1, 3]}]',
+        '  resources: {cpu: "500m", memory: "1Gi"}',
+        "  metrics: {accuracy: 0.9}",
+    ]
+    path = dir_ / f"{name}-{version or 'auto'}-{artifact.stem}.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
