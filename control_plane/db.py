@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -50,6 +50,16 @@ def session_scope(settings: PierSettings) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+        for callback in session.info.pop(_AFTER_COMMIT, []):
+            callback()
+
+
+_AFTER_COMMIT = "pier_after_commit"
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once this unit of work has committed (never if it rolls back)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 def alembic_config(database_url: str) -> Config:

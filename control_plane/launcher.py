@@ -174,6 +174,7 @@ def run_platform(environ: Mapping[str, str] | None = None) -> int:
         PIER_INFERENCE_CONTROL_PLANE_URL=settings.public_url,
         PIER_INFERENCE_TOKEN=inference_token,
         PIER_INFERENCE_CACHE_DIR=str(settings.home / "inference-cache"),
+        PIER_INFERENCE_REDIS_URL=settings.redis_url,
     )
     orchestrator = LocalOrchestrator(
         env=inference_env, url=settings.inference_url, log_path=logs / "inference.log"

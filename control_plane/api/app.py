@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from control_plane.api.routes import router
 from control_plane.artifacts import ArtifactChecker, ArtifactStore
 from control_plane.errors import PierError, http_status
+from control_plane.events import RoutingAnnouncer
 from control_plane.services.replicas import ReplicaBook
 from control_plane.settings import PierSettings
 
@@ -34,6 +35,7 @@ def create_api(settings: PierSettings) -> FastAPI:
     api.state.store = ArtifactStore(settings.artifact_root)
     api.state.checker = ArtifactChecker(settings.check_python, settings.check_timeout_s)
     api.state.replicas = ReplicaBook()
+    api.state.announcer = RoutingAnnouncer(settings.redis_url)
     api.add_exception_handler(PierError, _pier_error)
     api.include_router(router)
     return api

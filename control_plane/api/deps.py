@@ -12,6 +12,7 @@ from sqlmodel import Session
 from control_plane.artifacts import ArtifactChecker, ArtifactStore
 from control_plane.db import session_scope
 from control_plane.errors import Unauthenticated
+from control_plane.events import RoutingAnnouncer
 from control_plane.schemas import Principal, Role
 from control_plane.services import auth
 from control_plane.services.replicas import ReplicaBook
@@ -43,12 +44,18 @@ def get_replicas(request: Request) -> ReplicaBook:
     return book
 
 
+def get_announcer(request: Request) -> RoutingAnnouncer:
+    announcer: RoutingAnnouncer = request.app.state.announcer
+    return announcer
+
+
 SettingsDep = Annotated[PierSettings, Depends(get_settings)]
 # scope="function": commit before the response is sent, so a client that got 200 reads its write.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 StoreDep = Annotated[ArtifactStore, Depends(get_store)]
 CheckerDep = Annotated[ArtifactChecker, Depends(get_checker)]
 ReplicasDep = Annotated[ReplicaBook, Depends(get_replicas)]
+AnnouncerDep = Annotated[RoutingAnnouncer, Depends(get_announcer)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer pier_…`")
 

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from control_plane.api.deps import (
     Admin,
+    AnnouncerDep,
     CheckerDep,
     Deployer,
     ReplicasDep,
@@ -19,6 +20,7 @@ from control_plane.api.deps import (
     StoreDep,
     Viewer,
 )
+from control_plane.db import after_commit
 from control_plane.errors import PayloadTooLarge
 from control_plane.schemas import (
     ArtifactPublic,
@@ -149,25 +151,40 @@ def get_deployment(name: str, session: SessionDep, _: Viewer) -> DeploymentPubli
 
 @router.put("/models/{name}/deployment", tags=["deployments"])
 def set_deployment(
-    name: str, body: DeploymentSet, session: SessionDep, principal: Deployer
+    name: str,
+    body: DeploymentSet,
+    session: SessionDep,
+    principal: Deployer,
+    announcer: AnnouncerDep,
 ) -> DeploymentPublic:
     """Set the traffic split: version -> percent, summing to 100."""
+    after_commit(session, announcer.routing_changed)
     return deployments.set_weights(session, principal, name, body.weights, reason=body.reason)
 
 
 @router.post("/models/{name}/deploy", tags=["deployments"])
 def deploy(
-    name: str, body: DeployRequest, session: SessionDep, principal: Deployer
+    name: str,
+    body: DeployRequest,
+    session: SessionDep,
+    principal: Deployer,
+    announcer: AnnouncerDep,
 ) -> DeploymentPublic:
     """Send all of a model's traffic to one version."""
+    after_commit(session, announcer.routing_changed)
     return deployments.deploy(session, principal, name, body.version, reason=body.reason)
 
 
 @router.post("/models/{name}/rollback", tags=["deployments"])
 def rollback(
-    name: str, session: SessionDep, principal: Deployer, body: RollbackRequest | None = None
+    name: str,
+    session: SessionDep,
+    principal: Deployer,
+    announcer: AnnouncerDep,
+    body: RollbackRequest | None = None,
 ) -> DeploymentPublic:
     """Restore the previous traffic split of a model."""
+    after_commit(session, announcer.routing_changed)
     return deployments.rollback(session, principal, name, reason=body.reason if body else "")
 
 

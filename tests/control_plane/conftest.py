@@ -19,8 +19,12 @@ from tests.support.pg import temporary_database
 from tests.support.servers import serve
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'pier.db'}"
     else:
@@ -74,10 +78,14 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-def push(c: httpx.Client, path: Path, name: str = "iris", version: str | None = None,
-         **overrides: object) -> httpx.Response:
-    r = c.post("/api/v1/artifacts", content=path.read_bytes(),
-               headers={"content-type": "application/octet-stream"})
+def push(
+    c: httpx.Client, path: Path, name: str = "iris", version: str | None = None, **overrides: object
+) -> httpx.Response:
+    r = c.post(
+        "/api/v1/artifacts",
+        content=path.read_bytes(),
+        headers={"content-type": "application/octet-stream"},
+    )
     r.raise_for_status()
     body: dict[str, object] = {
         "version": version,

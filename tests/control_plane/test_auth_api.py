@@ -52,7 +52,9 @@ def test_a_deployer_deploys_but_does_not_manage_access(api: Api, models_dir: Pat
     with api.client(deployer) as c:
         assert c.post("/api/v1/models/auth-b/deploy", json={"version": "1"}).status_code == 200
         assert c.get("/api/v1/tokens").status_code == 403
-    events = api.client().get("/api/v1/audit", params={"model": "auth-b", "action": "deploy"}).json()
+    events = (
+        api.client().get("/api/v1/audit", params={"model": "auth-b", "action": "deploy"}).json()
+    )
     assert events[0]["actor"].startswith("deployer")
 
 

@@ -101,11 +101,17 @@ def test_bad_requests_are_explained(api: Api, models_dir: Path) -> None:
         assert bad_name.status_code == 422
         no_artifact = c.post(
             "/api/v1/models/reg-e/versions",
-            json={"sha256": "0" * 64, "inputs": artifacts.IRIS_INPUTS, "outputs": artifacts.IRIS_OUTPUTS},
+            json={
+                "sha256": "0" * 64,
+                "inputs": artifacts.IRIS_INPUTS,
+                "outputs": artifacts.IRIS_OUTPUTS,
+            },
         )
         assert no_artifact.status_code == 404
         bad_dtype = push(
-            c, models_dir / "v1.pt", name="reg-e",
+            c,
+            models_dir / "v1.pt",
+            name="reg-e",
             inputs=[{"name": "x", "dtype": "complex64", "shape": [-1, 4]}],
         )
         assert bad_dtype.status_code == 422

@@ -1,0 +1,1 @@
+"""Dashboard pages; each module holds a page and its state sits beside it."""

@@ -1,0 +1,205 @@
+"""The native REST API: POST /predict, GET /models, GET /metrics, GET /healthz."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from inference.dataplane import Outcome
+from inference.errors import InferenceError, InvalidInput, MalformedBody
+from inference.metrics import WINDOW_MAX_S
+from inference.registry import LoadedVersion
+from inference.schemas import ModelsResponse, PredictRequest, PredictResponse
+from inference.state import state_of
+from inference.tensors import from_json
+
+router = APIRouter()
+
+_DEFAULT_WINDOW_S = 60
+
+
+@dataclass(frozen=True)
+class PredictCall:
+    model: str
+    inputs: object
+    version: str | None
+    key: str | None
+
+
+def _optional_str(body: dict[str, object], field: str) -> str | None:
+    value = body.get(field)
+    if value is None or isinstance(value, str):
+        return value
+    raise InvalidInput(f"{field}: expected a string, got {type(value).__name__}")
+
+
+def parse_predict(raw: bytes, header_key: str | None) -> PredictCall:
+    """The /predict body, parsed with orjson and checked field by field."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise MalformedBody(
+            f"expected a JSON object (NaN and Infinity are not JSON numbers), got invalid JSON: {e}"
+        ) from e
+    if not isinstance(body, dict):
+        raise MalformedBody(f"expected a JSON object, got {type(body).__name__}")
+    missing = [f for f in ("model", "inputs") if f not in body]
+    if missing:
+        raise InvalidInput(f"missing required fields {missing}; expected model and inputs")
+    model = body["model"]
+    if not isinstance(model, str):
+        raise InvalidInput(f"model: expected a string, got {type(model).__name__}")
+    key = _optional_str(body, "key") or header_key
+    return PredictCall(
+        model=model, inputs=body["inputs"], version=_optional_str(body, "version"), key=key
+    )
+
+
+def inputs_from_json(loaded: LoadedVersion, inputs: object) -> dict[str, np.ndarray]:
+    specs = loaded.spec.inputs
+    names = [s.name for s in specs]
+    if len(specs) == 1 and not isinstance(inputs, dict):
+        return {specs[0].name: from_json(specs[0], inputs)}
+    if not isinstance(inputs, dict):
+        raise InvalidInput(f"inputs: expected an object with {names}, got {type(inputs).__name__}")
+    missing = [n for n in names if n not in inputs]
+    extra = sorted(set(inputs) - set(names))
+    if missing or extra:
+        raise InvalidInput(f"inputs: expected {names}, missing {missing}, unexpected {extra}")
+    return {s.name: from_json(s, inputs[s.name]) for s in specs}
+
+
+def _numpy_default(value: object) -> object:
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def dumps(value: object) -> bytes:
+    return orjson.dumps(value, default=_numpy_default, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
+        }
+    },
+)
+async def predict(request: Request) -> Response:
+    state = state_of(request)
+    plane = state.plane
+    started = time.perf_counter()
+    outcome = Outcome()
+    try:
+        call = parse_predict(await request.body(), request.headers.get("x-pier-key"))
+        loaded = plane.resolve(call.model, call.version, call.key)
+        outcome.model, outcome.version = loaded.model, loaded.version
+        batch = inputs_from_json(loaded, call.inputs)
+        outputs = await plane.run(loaded, batch)
+    except InferenceError as error:
+        plane.record_error(outcome, error, started)
+        raise
+    specs = loaded.spec.outputs
+    payload = {
+        "model": loaded.model,
+        "version": loaded.version,
+        "outputs": outputs[specs[0].name] if len(specs) == 1 else outputs,
+        "prediction_id": uuid.uuid4().hex,
+    }
+    plane.record(outcome, 200, started)
+    return Response(
+        dumps(payload),
+        media_type="application/json",
+        headers={"X-Pier-Version": loaded.version},
+    )
+
+
+@router.get("/models", response_model=ModelsResponse)
+async def models(request: Request) -> Response:
+    state = state_of(request)
+    snapshot = state.registry.active
+    served = []
+    for name, model in sorted(snapshot.models.items()) if snapshot else []:
+        served.append(
+            {
+                "name": name,
+                "weights": model.route.weights,
+                "versions": [
+                    {
+                        "version": v.spec.version,
+                        "sha256": v.spec.sha256,
+                        "format": v.spec.format,
+                        "inputs": [s.model_dump() for s in v.spec.inputs],
+                        "outputs": [s.model_dump() for s in v.spec.outputs],
+                    }
+                    for v in model.versions.values()
+                ],
+            }
+        )
+    body = {
+        "revision": snapshot.table.revision if snapshot else None,
+        "ready": state.registry.ready,
+        "models": served,
+    }
+    return Response(dumps(body), media_type="application/json")
+
+
+def _window(request: Request) -> int:
+    raw = request.query_params.get("window", str(_DEFAULT_WINDOW_S))
+    try:
+        window = int(raw)
+    except ValueError:
+        window = 0
+    if not 1 <= window <= WINDOW_MAX_S:
+        raise InvalidInput(f"window: expected whole seconds from 1 to {WINDOW_MAX_S}, got {raw!r}")
+    return window
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    state = state_of(request)
+    if "application/json" in request.headers.get("accept", ""):
+        window = _window(request)
+        summary = [
+            {
+                "model": s.model,
+                "version": s.version,
+                "requests": s.requests,
+                "errors": s.errors,
+                "rps": s.rps,
+                "p50_ms": s.p50_ms,
+                "p95_ms": s.p95_ms,
+                "p99_ms": s.p99_ms,
+                "error_rate": s.error_rate,
+            }
+            for s in state.metrics.window.summary(window)
+        ]
+        return Response(
+            dumps({"window_s": window, "models": summary}), media_type="application/json"
+        )
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/healthz")
+async def healthz(request: Request) -> Response:
+    """Liveness: the process answers. Readiness is /v2/health/ready."""
+    state = state_of(request)
+    body = {
+        "status": "ok",
+        "ready": state.registry.ready,
+        "revision": state.poller.revision,
+        "loaded": state.registry.loaded_names(),
+        "last_error": state.registry.last_error or None,
+        "last_poll_error": state.poller.last_poll_error or None,
+    }
+    return Response(dumps(body), media_type="application/json")

@@ -1,0 +1,98 @@
+"""Protocol-agnostic request handling shared by the native API and v2: pick the
+version, check inputs, run the model off the event loop, record metrics."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import anyio
+import numpy as np
+
+from inference.errors import InferenceError, ModelNotFound, NotReady, VersionNotFound, mapping_for
+from inference.metrics import Metrics
+from inference.registry import LoadedVersion, ModelRegistry, ServingModel
+from inference.routing import pick_version
+from inference.tensors import rows_of
+
+UNKNOWN_MODEL = "_unknown"
+RETRY_AFTER_S = 1
+
+
+@dataclass
+class Outcome:
+    """Labels of one request for metrics, filled in as the request is understood."""
+
+    model: str = UNKNOWN_MODEL
+    version: str = ""
+
+
+class DataPlane:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        metrics: Metrics,
+        max_rows: int,
+        rng: random.Random,
+        limiter: anyio.CapacityLimiter,
+    ) -> None:
+        self.registry = registry
+        self.metrics = metrics
+        self.max_rows = max_rows
+        self._rng = rng
+        self._limiter = limiter
+
+    def serving_model(self, name: str) -> ServingModel:
+        snapshot = self.registry.active
+        if snapshot is None:
+            raise NotReady(
+                "no routing table applied yet; retry shortly", retry_after_s=RETRY_AFTER_S
+            )
+        model = snapshot.models.get(name)
+        if model is None:
+            served = ", ".join(sorted(snapshot.models)) or "none"
+            raise ModelNotFound(f"model {name!r} is not served here; served models: {served}")
+        return model
+
+    def resolve(self, name: str, version: str | None, key: str | None) -> LoadedVersion:
+        """The loaded version that serves this request: the pinned one, else by weights."""
+        model = self.serving_model(name)
+        if version is None:
+            version = pick_version(model.route.weights, key, self._rng)
+            if version is None:
+                raise NotReady(
+                    f"model {name!r} has no version receiving traffic; pin one of "
+                    f"{sorted(model.versions)}",
+                    retry_after_s=RETRY_AFTER_S,
+                )
+        loaded = model.versions.get(version)
+        if loaded is None:
+            served = ", ".join(sorted(model.versions))
+            raise VersionNotFound(
+                f"version {version!r} of model {name!r} is not served here; "
+                f"served versions: {served}"
+            )
+        return loaded
+
+    async def run(
+        self, loaded: LoadedVersion, batch: Mapping[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        rows_of(loaded.spec.inputs, batch, self.max_rows)
+        return await anyio.to_thread.run_sync(loaded.runner.run, batch, limiter=self._limiter)
+
+    def record(self, outcome: Outcome, code: int, started: float) -> None:
+        self.metrics.observe(outcome.model, outcome.version, code, time.perf_counter() - started)
+
+    def record_error(
+        self, outcome: Outcome, error: InferenceError, started: float, *, v2: bool = False
+    ) -> None:
+        mapping = mapping_for(error)
+        self.metrics.observe(
+            outcome.model,
+            outcome.version,
+            mapping.v2_status if v2 else mapping.status,
+            time.perf_counter() - started,
+            error_type=mapping.type,
+        )

@@ -1,0 +1,102 @@
+"""create_app(settings): the inference service as a FastAPI app, with no import-time state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+from collections.abc import AsyncIterator
+
+import anyio
+import httpx
+from fastapi import FastAPI, Request, Response
+
+from inference import api, v2
+from inference.artifacts import ArtifactStore
+from inference.dataplane import DataPlane
+from inference.errors import InferenceError, is_v2_path, render
+from inference.limits import BodyLimitMiddleware
+from inference.metrics import Metrics
+from inference.model import configure_threads
+from inference.poller import RoutingPoller
+from inference.registry import ModelRegistry
+from inference.settings import InferenceSettings
+from inference.state import ServiceState
+from inference.wakeup import listen
+
+log = logging.getLogger(__name__)
+
+
+async def _error_handler(request: Request, error: Exception) -> Response:
+    assert isinstance(error, InferenceError)
+    status, body, headers = render(error, v2=is_v2_path(request.url.path))
+    return Response(body, status_code=status, headers=headers)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: ServiceState = app.state.pier
+    configure_threads(state.settings.torch_threads)
+    state.store.ensure_dirs()
+    client: httpx.AsyncClient | None = None
+    if not state.settings.standalone:
+        # The token goes on every call: the routing poll and the artifact downloads.
+        auth = {"Authorization": f"Bearer {state.settings.token}"} if state.settings.token else {}
+        client = httpx.AsyncClient(
+            base_url=state.settings.control_plane_url,
+            timeout=httpx.Timeout(10.0, connect=2.0),
+            headers=auth,
+        )
+        state.poller.use_client(client)
+    tasks = [asyncio.create_task(state.poller.run(), name="pier-routing-poller")]
+    if client is not None and state.settings.redis_url:
+        tasks.append(
+            asyncio.create_task(
+                listen(state.settings.redis_url, state.settings.routing_channel, state.poller.wake),
+                name="pier-routing-wakeup",
+            )
+        )
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if client is not None:
+            await client.aclose()
+
+
+def create_app(settings: InferenceSettings) -> FastAPI:
+    """A new, independent service: its own registry, metrics and poller."""
+    metrics = Metrics()
+    registry = ModelRegistry(metrics)
+    store = ArtifactStore(settings.cache_dir)
+    poller = RoutingPoller(settings, store, registry)
+    plane = DataPlane(
+        registry,
+        metrics,
+        max_rows=settings.max_rows_per_request,
+        rng=random.Random(),
+        limiter=anyio.CapacityLimiter(max(os.cpu_count() or 1, 1)),
+    )
+    app = FastAPI(title="Pier inference", version="0.1.0", lifespan=_lifespan)
+    app.state.pier = ServiceState(
+        settings=settings,
+        store=store,
+        metrics=metrics,
+        registry=registry,
+        poller=poller,
+        plane=plane,
+    )
+    app.add_exception_handler(InferenceError, _error_handler)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.include_router(api.router)
+    app.include_router(v2.router)
+    return app
+
+
+__all__ = ["create_app"]

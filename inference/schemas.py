@@ -1,0 +1,166 @@
+"""Typed shapes of what crosses the service's boundaries (see docs/contract.md)."""
+
+from __future__ import annotations
+
+from typing import Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+DType: TypeAlias = Literal[
+    "float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"
+]
+ArtifactFormat: TypeAlias = Literal["torchscript", "torch_export"]
+
+# Open Inference Protocol datatype names, one per contract dtype.
+V2_DATATYPES: dict[str, str] = {
+    "float32": "FP32",
+    "float64": "FP64",
+    "float16": "FP16",
+    "int64": "INT64",
+    "int32": "INT32",
+    "int16": "INT16",
+    "int8": "INT8",
+    "uint8": "UINT8",
+    "bool": "BOOL",
+}
+DTYPES_BY_V2: dict[str, str] = {v: k for k, v in V2_DATATYPES.items()}
+
+
+class TensorSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(min_length=1)
+    dtype: DType
+    shape: list[int] = Field(description="-1 marks a free dimension (the batch).")
+
+    def describe(self) -> str:
+        """Human form used in error messages, e.g. ``[-1, 4] float32``."""
+        return f"[{', '.join(str(d) for d in self.shape)}] {self.dtype}"
+
+
+class VersionSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    version: str = Field(min_length=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+    format: ArtifactFormat
+    inputs: list[TensorSpec] = Field(min_length=1)
+    outputs: list[TensorSpec] = Field(min_length=1)
+
+
+class ModelRoute(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(min_length=1)
+    weights: dict[str, int] = Field(default_factory=dict)
+    versions: list[VersionSpec] = Field(default_factory=list)
+
+
+class RoutingTable(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    revision: int = Field(ge=0)
+    models: list[ModelRoute] = Field(default_factory=list)
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Body of every error of the native API: ``{"error": {"type", "message"}}``."""
+
+    error: ErrorDetail
+
+
+class V2ErrorBody(BaseModel):
+    """Body of every error of the Open Inference Protocol routes."""
+
+    error: str
+
+
+class PredictRequest(BaseModel):
+    """Documents the /predict body; the hot path parses it with orjson (see api.py)."""
+
+    model: str
+    inputs: JsonValue = Field(description="An array, or an object input name -> array.")
+    version: str | None = None
+    key: str | None = None
+
+
+class PredictResponse(BaseModel):
+    model: str
+    version: str
+    outputs: JsonValue
+    prediction_id: str
+
+
+class ServedVersion(BaseModel):
+    version: str
+    sha256: str
+    format: ArtifactFormat
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+
+class ServedModel(BaseModel):
+    name: str
+    weights: dict[str, int]
+    versions: list[ServedVersion]
+
+
+class ModelsResponse(BaseModel):
+    revision: int | None
+    ready: bool
+    models: list[ServedModel]
+
+
+class V2Tensor(BaseModel):
+    """One tensor of a v2 request or response (JSON form)."""
+
+    name: str
+    datatype: str
+    shape: list[int]
+    data: list[object] | None = None
+    parameters: dict[str, object] | None = None
+
+
+class V2RequestedOutput(BaseModel):
+    name: str
+    parameters: dict[str, object] | None = None
+
+
+class V2InferRequest(BaseModel):
+    id: str | None = None
+    inputs: list[V2Tensor]
+    outputs: list[V2RequestedOutput] | None = None
+    parameters: dict[str, object] | None = None
+
+
+class V2InferResponse(BaseModel):
+    model_name: str
+    model_version: str
+    id: str | None = None
+    outputs: list[V2Tensor]
+
+
+class V2TensorMetadata(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class V2ModelMetadata(BaseModel):
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[V2TensorMetadata]
+    outputs: list[V2TensorMetadata]
+
+
+class V2ServerMetadata(BaseModel):
+    name: str
+    version: str
+    extensions: list[str]
