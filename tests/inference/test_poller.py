@@ -126,7 +126,8 @@ def test_polls_fetches_verifies_applies_and_survives_outages(
         wait_for(lambda: "sha256 mismatch" in plane.polls[-1].get("x-pier-replica-error", ""))
         assert served_version(replica.url) == "v1"
         assert not ArtifactStore(tmp_path).has(v2)
-        assert not list((tmp_path / "artifacts").glob(".tmp-*"))
+        # Each refused download is removed (the poller retries, so wait for a quiet moment).
+        wait_for(lambda: not list((tmp_path / "artifacts").glob(".tmp-*")))
 
         # Fixed at the source: the next poll applies it.
         plane.blobs[v2.sha256] = artifacts["v2"].path.read_bytes()

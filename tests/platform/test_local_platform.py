@@ -172,6 +172,7 @@ def _switch_under_load(platform: Platform, change: list[str], expect: str) -> Co
 
 
 def test_deploy_and_rollback_under_traffic_lose_no_request(platform: Platform) -> None:
+    pid = platform.orchestrator.pid
     seen = _switch_under_load(platform, ["deploy", "iris", "v2"], expect="v2")
     assert seen["v1"] > 0 and seen["v2"] > 50
     with httpx.Client(timeout=10) as c:
@@ -183,6 +184,9 @@ def test_deploy_and_rollback_under_traffic_lose_no_request(platform: Platform) -
         assert {platform.predict(c).json()["version"] for _ in range(20)} == {"v1"}
         # The rolled-back version stays loaded and can still be pinned.
         assert platform.predict(c, version="v2").json()["version"] == "v2"
+    # Routing changes reach the running process: it was never restarted.
+    assert platform.orchestrator.pid == pid
+    assert platform.orchestrator.replicas()[0].restarts == 0
     audit = platform.pier("audit", "--model", "iris")
     assert "rollback" in audit.stdout and "v2 regressed" in audit.stdout
 
