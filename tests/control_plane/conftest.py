@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,29 +75,3 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     artifacts.torchscript(d / "v3.pt", seed=2)
     artifacts.exported(d / "v4.pt2", seed=3)
     return d
-
-
-def push(
-    c: httpx.Client, path: Path, name: str = "iris", version: str | None = None, **overrides: object
-) -> httpx.Response:
-    r = c.post(
-        "/api/v1/artifacts",
-        content=path.read_bytes(),
-        headers={"content-type": "application/octet-stream"},
-    )
-    r.raise_for_status()
-    body: dict[str, object] = {
-        "version": version,
-        "sha256": r.json()["sha256"],
-        "inputs": artifacts.IRIS_INPUTS,
-        "outputs": artifacts.IRIS_OUTPUTS,
-    }
-    body.update(overrides)
-    return c.post(f"/api/v1/models/{name}/versions", json=body)
-
-
-def error_message(r: httpx.Response) -> str:
-    body = r.json()
-    if "error" in body:
-        return str(body["error"]["message"])
-    return json.dumps(body)

@@ -6,7 +6,8 @@ import json
 import stat
 from pathlib import Path
 
-from tests.control_plane.conftest import Api, push
+from tests.control_plane.conftest import Api
+from tests.support.controlplane import push
 
 
 def test_missing_or_wrong_token_gets_401(api: Api) -> None:

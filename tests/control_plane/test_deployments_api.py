@@ -7,7 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.control_plane.conftest import Api, error_message, push
+from tests.control_plane.conftest import Api
+from tests.support.controlplane import error_message, push
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.control_plane.conftest import Api, error_message, push
+from tests.control_plane.conftest import Api
 from tests.support import artifacts
+from tests.support.controlplane import error_message, push
 
 
 def test_push_registers_a_version_and_same_bytes_return_it(api: Api, models_dir: Path) -> None:

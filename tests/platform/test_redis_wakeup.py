@@ -17,8 +17,8 @@ from control_plane.services import auth
 from control_plane.settings import PierSettings
 from inference.main import create_app
 from inference.settings import InferenceSettings
-from tests.control_plane.conftest import push
 from tests.support import artifacts
+from tests.support.controlplane import push
 from tests.support.servers import serve, wait_until
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
