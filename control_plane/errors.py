@@ -55,6 +55,34 @@ class OrchestratorError(PierError):
     kind = "orchestrator"
 
 
+class KubernetesError(OrchestratorError):
+    """The Kubernetes API refused or failed a call; its status and reason are kept.
+
+    To a user this is a 502 (the platform's cluster side failed, not their request):
+    `k8s_status` says why, e.g. 403 (the ServiceAccount's Role lacks a verb), 409, 422.
+    """
+
+    kind = "kubernetes"
+
+    def __init__(self, message: str, *, k8s_status: int, reason: str) -> None:
+        super().__init__(message)
+        self.k8s_status = k8s_status
+        self.reason = reason
+
+
+class RolloutFailed(OrchestratorError):
+    """A rollout is stuck (progress deadline exceeded); the message holds Kubernetes' reason."""
+
+    kind = "rollout_failed"
+
+
+class MetricsUnavailable(PierError):
+    """The metrics source (Prometheus) did not answer; the charts are unavailable, not empty."""
+
+    status_code = 503
+    kind = "metrics_unavailable"
+
+
 # The one place where domain errors meet HTTP: status code and machine-readable kind.
 HTTP_STATUS: dict[type[PierError], int] = {
     cls: cls.status_code
@@ -67,6 +95,9 @@ HTTP_STATUS: dict[type[PierError], int] = {
         Unauthenticated,
         Forbidden,
         OrchestratorError,
+        KubernetesError,
+        RolloutFailed,
+        MetricsUnavailable,
     )
 }
 

@@ -7,6 +7,7 @@ change by one poll interval, so publishing failures are logged and never fail a 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import redis
 from redis.exceptions import RedisError
@@ -17,15 +18,23 @@ ROUTING_CHANNEL = "pier:routing"
 
 
 class RoutingAnnouncer:
+    """Tells replicas (over Redis) and in-process listeners (the Kubernetes reconciler)."""
+
     def __init__(self, redis_url: str, channel: str = ROUTING_CHANNEL) -> None:
         self.channel = channel
+        self._listeners: list[Callable[[], None]] = []
         self._client = (
             redis.Redis.from_url(redis_url, socket_timeout=1, socket_connect_timeout=1)
             if redis_url
             else None
         )
 
+    def listen(self, callback: Callable[[], None]) -> None:
+        self._listeners.append(callback)
+
     def routing_changed(self) -> None:
+        for callback in self._listeners:
+            callback()
         if self._client is None:
             return
         try:

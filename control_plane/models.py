@@ -137,3 +137,24 @@ class AuditEvent(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     reason: str = Field(default="", max_length=2000)
+
+
+class Canary(SQLModel, table=True):
+    """A progressive canary: its plan and where it stands, so it survives a restart."""
+
+    __tablename__ = "canaries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    model_id: int = Field(foreign_key="models.id", index=True)
+    baseline: str = Field(max_length=63)
+    canary: str = Field(max_length=63)
+    steps: list[int] = Field(sa_column=Column(JSON, nullable=False))
+    interval_s: float
+    gates: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(max_length=16, index=True)
+    step: int = 0
+    step_started_at: datetime = _ts()
+    last_reason: str = Field(default="", max_length=4000)
+    created_at: datetime = _ts()
+    created_by: str = Field(max_length=128)
+    updated_at: datetime = _ts()

@@ -293,3 +293,39 @@ class TokenPublic(BaseModel):
 
 class TokenIssued(TokenPublic):
     secret: str = Field(description="Shown once; only its hash is stored.")
+
+
+class ScalingSettings(BaseModel):
+    """How a deployed model scales on a cluster: the HorizontalPodAutoscaler's bounds and target."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_replicas: int = Field(default=1, ge=1, le=1000, description="Fewest replicas.")
+    max_replicas: int = Field(default=3, ge=1, le=1000, description="Most replicas.")
+    target_cpu_utilization: int = Field(
+        default=70, ge=1, le=100, description="Average CPU use, in % of the request, to aim at."
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ScalingSettings:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(
+                f"max_replicas ({self.max_replicas}) must be at least "
+                f"min_replicas ({self.min_replicas})"
+            )
+        return self
+
+
+class RolloutStatus(BaseModel):
+    """Where a model's workload stands on the cluster, read from its Deployment and events."""
+
+    model: str
+    state: Literal["absent", "progressing", "complete", "failed"]
+    desired: int = Field(description="Replicas the Deployment wants now.")
+    updated: int = Field(description="Replicas running the current pod template.")
+    ready: int
+    available: int
+    message: str = Field(description="One line for the dashboard and the CLI.")
+    reasons: list[str] = Field(
+        default_factory=list, description="Recent warnings from Kubernetes events (newest first)."
+    )

@@ -50,6 +50,11 @@ class PierSettings(BaseSettings):
     replica_stale_s: float = Field(
         default=10.0, description="A replica not heard from for this long is shown as lost."
     )
+    prometheus_url: str = Field(
+        default="",
+        description="Prometheus that scrapes the replicas, e.g. http://prometheus:9090; the "
+        "charts then come from PromQL. Empty: the control plane scrapes the replicas itself.",
+    )
 
     @model_validator(mode="after")
     def _derive(self) -> PierSettings:

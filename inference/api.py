@@ -1,27 +1,23 @@
-"""The native REST API: POST /predict, GET /models, GET /metrics, GET /healthz."""
+"""The native REST API: POST /predict, GET /models, GET /healthz (metrics and feedback:
+monitoring_api.py)."""
 
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 
 import numpy as np
 import orjson
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from inference.dataplane import Outcome
 from inference.errors import InferenceError, InvalidInput, MalformedBody
-from inference.metrics import WINDOW_MAX_S
 from inference.registry import LoadedVersion
 from inference.schemas import ModelsResponse, PredictRequest, PredictResponse
 from inference.state import state_of
 from inference.tensors import from_json
 
 router = APIRouter()
-
-_DEFAULT_WINDOW_S = 60
 
 
 @dataclass(frozen=True)
@@ -114,7 +110,7 @@ async def predict(request: Request) -> Response:
         "model": loaded.model,
         "version": loaded.version,
         "outputs": outputs[specs[0].name] if len(specs) == 1 else outputs,
-        "prediction_id": uuid.uuid4().hex,
+        "prediction_id": state.truth.record(loaded, outputs),
     }
     plane.record(outcome, 200, started)
     return Response(
@@ -152,42 +148,6 @@ async def models(request: Request) -> Response:
         "models": served,
     }
     return Response(dumps(body), media_type="application/json")
-
-
-def _window(request: Request) -> int:
-    raw = request.query_params.get("window", str(_DEFAULT_WINDOW_S))
-    try:
-        window = int(raw)
-    except ValueError:
-        window = 0
-    if not 1 <= window <= WINDOW_MAX_S:
-        raise InvalidInput(f"window: expected whole seconds from 1 to {WINDOW_MAX_S}, got {raw!r}")
-    return window
-
-
-@router.get("/metrics")
-async def metrics(request: Request) -> Response:
-    state = state_of(request)
-    if "application/json" in request.headers.get("accept", ""):
-        window = _window(request)
-        summary = [
-            {
-                "model": s.model,
-                "version": s.version,
-                "requests": s.requests,
-                "errors": s.errors,
-                "rps": s.rps,
-                "p50_ms": s.p50_ms,
-                "p95_ms": s.p95_ms,
-                "p99_ms": s.p99_ms,
-                "error_rate": s.error_rate,
-            }
-            for s in state.metrics.window.summary(window)
-        ]
-        return Response(
-            dumps({"window_s": window, "models": summary}), media_type="application/json"
-        )
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/healthz")

@@ -79,8 +79,31 @@ class DataPlane:
     async def run(
         self, loaded: LoadedVersion, batch: Mapping[str, np.ndarray]
     ) -> dict[str, np.ndarray]:
-        rows_of(loaded.spec.inputs, batch, self.max_rows)
-        return await anyio.to_thread.run_sync(loaded.runner.run, batch, limiter=self._limiter)
+        rows = rows_of(loaded.spec.inputs, batch, self.max_rows)
+        # One model call per request until batching lands; pier_batch_size observes the
+        # rows of each call, so it stays right when calls carry several requests.
+        submitted = time.perf_counter()
+        span: list[float] = []
+
+        def call() -> dict[str, np.ndarray]:
+            span.append(time.perf_counter())
+            try:
+                return loaded.runner.run(batch)
+            finally:
+                span.append(time.perf_counter())
+
+        with self.metrics.in_flight():
+            try:
+                return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+            finally:
+                if len(span) == 2:
+                    self.metrics.observe_call(
+                        loaded.model,
+                        loaded.version,
+                        rows,
+                        queued_s=span[0] - submitted,
+                        model_s=span[1] - span[0],
+                    )
 
     def record(self, outcome: Outcome, code: int, started: float) -> None:
         self.metrics.observe(outcome.model, outcome.version, code, time.perf_counter() - started)
@@ -89,6 +112,8 @@ class DataPlane:
         self, outcome: Outcome, error: InferenceError, started: float, *, v2: bool = False
     ) -> None:
         mapping = mapping_for(error)
+        if outcome.version:
+            error.version = outcome.version
         self.metrics.observe(
             outcome.model,
             outcome.version,

@@ -14,6 +14,9 @@ class InferenceError(Exception):
         super().__init__(message)
         self.message = message
         self.retry_after_s = retry_after_s
+        # The version that was serving when it failed, when one was chosen: the answer says
+        # so (X-Pier-Version), so a caller can tell a failing canary from its baseline.
+        self.version: str | None = None
 
 
 class ModelNotFound(InferenceError):
@@ -60,6 +63,22 @@ class ControlPlaneError(InferenceError):
     pass
 
 
+class PredictionNotFound(InferenceError):
+    """Feedback for a prediction id this service never issued (or Redis evicted)."""
+
+
+class PredictionExpired(InferenceError):
+    """Feedback for a prediction older than what the store keeps."""
+
+
+class DuplicateFeedback(InferenceError):
+    """A second feedback for the same prediction."""
+
+
+class MetricsDisabled(InferenceError):
+    """/metrics on a replica started with metrics turned off."""
+
+
 @dataclass(frozen=True)
 class ErrorMapping:
     status: int
@@ -80,6 +99,10 @@ ERROR_TABLE: dict[type[InferenceError], ErrorMapping] = {
     UnsupportedArtifact: ErrorMapping(422, "unsupported_artifact", 400),
     ArtifactError: ErrorMapping(500, "artifact_error", 500),
     ControlPlaneError: ErrorMapping(502, "control_plane_error", 502),
+    PredictionNotFound: ErrorMapping(404, "prediction_not_found", 404),
+    PredictionExpired: ErrorMapping(410, "prediction_expired", 410),
+    DuplicateFeedback: ErrorMapping(409, "duplicate_feedback", 409),
+    MetricsDisabled: ErrorMapping(404, "metrics_disabled", 404),
 }
 
 _FALLBACK = ErrorMapping(500, "internal_error", 500)
@@ -104,6 +127,8 @@ def render(error: InferenceError, *, v2: bool) -> tuple[int, bytes, dict[str, st
     headers = {"content-type": "application/json"}
     if error.retry_after_s is not None:
         headers["retry-after"] = str(error.retry_after_s)
+    if error.version:
+        headers["x-pier-version"] = error.version
     return (mapping.v2_status if v2 else mapping.status), orjson.dumps(body), headers
 
 

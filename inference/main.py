@@ -7,20 +7,23 @@ import contextlib
 import logging
 import os
 import random
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 import anyio
 import httpx
 from fastapi import FastAPI, Request, Response
 
-from inference import api, v2
+from inference import api, monitoring_api, v2
 from inference.artifacts import ArtifactStore
 from inference.dataplane import DataPlane
 from inference.errors import InferenceError, is_v2_path, render
+from inference.ground_truth import GroundTruth
 from inference.limits import BodyLimitMiddleware
 from inference.metrics import Metrics
 from inference.model import configure_threads
 from inference.poller import RoutingPoller
+from inference.predictions import open_store
 from inference.registry import ModelRegistry
 from inference.settings import InferenceSettings
 from inference.state import ServiceState
@@ -51,6 +54,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         state.poller.use_client(client)
     tasks = [asyncio.create_task(state.poller.run(), name="pier-routing-poller")]
+    await state.truth.store.start()
+    if state.truth.spool is not None:
+        tasks.append(
+            asyncio.create_task(
+                state.truth.spool.run(state.metrics.window, state.truth.book, interval_s=1.0),
+                name="pier-worker-spool",
+            )
+        )
     if client is not None and state.settings.redis_url:
         tasks.append(
             asyncio.create_task(
@@ -68,11 +79,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 await task
         if client is not None:
             await client.aclose()
+        await state.truth.store.close()
+        if state.truth.spool is not None:
+            state.truth.spool.remove()
+        state.metrics.worker_exited()
 
 
-def create_app(settings: InferenceSettings) -> FastAPI:
-    """A new, independent service: its own registry, metrics and poller."""
-    metrics = Metrics()
+def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.time) -> FastAPI:
+    """A new, independent service: its own registry, metrics and poller.
+
+    `clock` (unix seconds) stamps predictions and the metrics window; tests pass their own.
+    """
+    metrics = Metrics(settings.metrics_enabled, settings.multiproc_dir, clock)
     registry = ModelRegistry(metrics)
     store = ArtifactStore(settings.cache_dir)
     poller = RoutingPoller(settings, store, registry)
@@ -83,6 +101,12 @@ def create_app(settings: InferenceSettings) -> FastAPI:
         rng=random.Random(),
         limiter=anyio.CapacityLimiter(max(os.cpu_count() or 1, 1)),
     )
+    truth = GroundTruth(
+        open_store(settings.redis_url, settings.prediction_ttl_s, settings.prediction_store_rows),
+        metrics,
+        clock,
+        settings.multiproc_dir,
+    )
     app = FastAPI(title="Pier inference", version="0.1.0", lifespan=_lifespan)
     app.state.pier = ServiceState(
         settings=settings,
@@ -91,10 +115,12 @@ def create_app(settings: InferenceSettings) -> FastAPI:
         registry=registry,
         poller=poller,
         plane=plane,
+        truth=truth,
     )
     app.add_exception_handler(InferenceError, _error_handler)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(api.router)
+    app.include_router(monitoring_api.router)
     app.include_router(v2.router)
     return app
 

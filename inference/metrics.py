@@ -1,20 +1,42 @@
-"""Prometheus collectors on a per-app registry, and a rolling window for the JSON summary."""
+"""Prometheus collectors, defined once per app, and a rolling window for the JSON summary.
+
+Names follow Prometheus conventions; labels are `model` and `version` (bounded: only the
+versions a replica loads) plus `code`, `type` or `result` from fixed sets. With several
+worker processes (PROMETHEUS_MULTIPROC_DIR set), prometheus_client writes every value to
+per-process files and /metrics sums them; the process CPU and memory figures are then the
+sum over the live workers.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 LATENCY_BUCKETS = (
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01,
+    0.015, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 WINDOW_MAX_S = 300
+TEXT_CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # Rolling-window latency buckets: log-spaced by 5% from 10 µs, so a percentile
 # is known within about 5% in bounded memory whatever the request rate.
@@ -34,10 +56,35 @@ def _bucket_upper(index: int) -> float:
 
 
 @dataclass
-class _Second:
+class Second:
+    """One second of one (model, version): counts and a latency histogram."""
+
     requests: int = 0
     errors: int = 0
-    latency: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    errors_by_type: dict[str, int] = field(default_factory=dict)
+    latency: dict[int, int] = field(default_factory=dict)
+
+    def merge(self, other: Second) -> None:
+        self.requests += other.requests
+        self.errors += other.errors
+        for kind, n in other.errors_by_type.items():
+            self.errors_by_type[kind] = self.errors_by_type.get(kind, 0) + n
+        for index, n in other.latency.items():
+            self.latency[index] = self.latency.get(index, 0) + n
+
+    def to_json(self) -> list[object]:
+        return [self.requests, self.errors, self.errors_by_type, list(self.latency.items())]
+
+    @staticmethod
+    def from_json(raw: list[object]) -> Second:
+        requests, errors, by_type, latency = raw
+        assert isinstance(requests, int) and isinstance(errors, int)
+        assert isinstance(by_type, dict) and isinstance(latency, list)
+        return Second(requests, errors, dict(by_type), {int(i): int(n) for i, n in latency})
+
+
+# (model, version) -> unix second -> Second
+Seconds = dict[tuple[str, str], dict[int, Second]]
 
 
 @dataclass(frozen=True)
@@ -51,56 +98,69 @@ class WindowStats:
     p95_ms: float | None
     p99_ms: float | None
     error_rate: float
+    errors_by_type: dict[str, int]
 
 
 class RollingWindow:
-    """Per-second buckets per (model, version) over the last WINDOW_MAX_S seconds."""
+    """Per-second buckets per (model, version) over the last WINDOW_MAX_S seconds.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    Keyed by wall-clock second so that the windows of several worker processes merge.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._series: dict[tuple[str, str], dict[int, _Second]] = defaultdict(dict)
+        self.series: Seconds = defaultdict(dict)
 
-    def record(self, model: str, version: str, seconds: float, error: bool) -> None:
+    def record(self, model: str, version: str, seconds: float, error_type: str | None) -> None:
         now = int(self._clock())
-        buckets = self._series[(model, version)]
+        buckets = self.series[(model, version)]
         second = buckets.get(now)
         if second is None:
-            second = buckets[now] = _Second()
+            second = buckets[now] = Second()
             for old in [s for s in buckets if s <= now - WINDOW_MAX_S]:
                 del buckets[old]
         second.requests += 1
-        second.errors += int(error)
-        second.latency[_bucket_of(seconds)] += 1
+        if error_type is not None:
+            second.errors += 1
+            second.errors_by_type[error_type] = second.errors_by_type.get(error_type, 0) + 1
+        index = _bucket_of(seconds)
+        second.latency[index] = second.latency.get(index, 0) + 1
 
-    def summary(self, window_s: int) -> list[WindowStats]:
-        now = int(self._clock())
-        start = now - window_s + 1
-        stats = []
-        for (model, version), buckets in sorted(self._series.items()):
-            seconds = [b for s, b in buckets.items() if s >= start]
-            requests = sum(b.requests for b in seconds)
-            if requests == 0:
-                continue
-            errors = sum(b.errors for b in seconds)
-            merged: dict[int, int] = defaultdict(int)
-            for b in seconds:
-                for index, count in b.latency.items():
-                    merged[index] += count
-            p50, p95, p99 = (_percentile_ms(merged, requests, q) for q in (0.50, 0.95, 0.99))
-            stats.append(
-                WindowStats(
-                    model=model,
-                    version=version,
-                    requests=requests,
-                    errors=errors,
-                    rps=requests / window_s,
-                    p50_ms=p50,
-                    p95_ms=p95,
-                    p99_ms=p99,
-                    error_rate=errors / requests,
-                )
+    def now(self) -> float:
+        return self._clock()
+
+
+def summarize(series: Iterable[Seconds], now: float, window_s: int) -> list[WindowStats]:
+    """Pure: stats per (model, version) over the seconds (now - window_s, now]."""
+    start = int(now) - window_s + 1
+    merged: dict[tuple[str, str], Second] = {}
+    for one in series:
+        for key, buckets in one.items():
+            for s, second in buckets.items():
+                if s >= start:
+                    merged.setdefault(key, Second()).merge(second)
+    stats = []
+    for (model, version), total in sorted(merged.items()):
+        if total.requests == 0:
+            continue
+        p50, p95, p99 = (
+            _percentile_ms(total.latency, total.requests, q) for q in (0.50, 0.95, 0.99)
+        )
+        stats.append(
+            WindowStats(
+                model=model,
+                version=version,
+                requests=total.requests,
+                errors=total.errors,
+                rps=total.requests / window_s,
+                p50_ms=p50,
+                p95_ms=p95,
+                p99_ms=p99,
+                error_rate=total.errors / total.requests,
+                errors_by_type=dict(sorted(total.errors_by_type.items())),
             )
-        return stats
+        )
+    return stats
 
 
 def _percentile_ms(histogram: dict[int, int], total: int, quantile: float) -> float | None:
@@ -115,50 +175,204 @@ def _percentile_ms(histogram: dict[int, int], total: int, quantile: float) -> fl
     return None
 
 
-class Metrics:
-    """Every collector of one app, on its own CollectorRegistry."""
+def _live_pids(directory: Path) -> list[int]:
+    """Worker pids that have written metric files and still run."""
+    pids = set()
+    for path in directory.glob("*.db"):
+        tail = path.stem.rsplit("_", 1)[-1]
+        if tail.isdigit():
+            pids.add(int(tail))
+    return sorted(p for p in pids if Path(f"/proc/{p}").exists())
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+
+def _proc_usage(pid: int) -> tuple[float, float] | None:
+    """CPU seconds and resident bytes of one process, from /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        statm = Path(f"/proc/{pid}/statm").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    rss = int(statm.split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return cpu, float(rss)
+
+
+class WorkersProcessCollector:
+    """The standard process_* figures summed over a replica's live worker processes."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+
+    def collect(self) -> Iterator[Metric]:
+        usages = [u for pid in _live_pids(self._directory) if (u := _proc_usage(pid))]
+        cpu = CounterMetricFamily(
+            "process_cpu_seconds", "Total user and system CPU time spent in seconds."
+        )
+        cpu.add_metric([], sum(u[0] for u in usages))
+        rss = GaugeMetricFamily("process_resident_memory_bytes", "Resident memory size in bytes.")
+        rss.add_metric([], sum(u[1] for u in usages))
+        workers = GaugeMetricFamily("pier_worker_processes", "Live worker processes.")
+        workers.add_metric([], len(usages))
+        yield from (cpu, rss, workers)
+
+
+class Metrics:
+    """Every collector of one app, on its own CollectorRegistry.
+
+    `enabled=False` turns recording into no-ops (to measure what metrics cost).
+    """
+
+    def __init__(
+        self,
+        enabled: bool = True,
+        multiproc_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.enabled = enabled
+        self.multiproc_dir = multiproc_dir
         self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        mv = ["model", "version"]
         self.requests = Counter(
             "pier_requests",
             "Prediction requests by model, version and HTTP status code.",
-            ["model", "version", "code"],
-            registry=self.registry,
+            [*mv, "code"],
+            registry=r,
         )
         self.errors = Counter(
             "pier_request_errors",
             "Failed prediction requests by model, version and error type.",
-            ["model", "version", "type"],
-            registry=self.registry,
+            [*mv, "type"],
+            registry=r,
         )
         self.duration = Histogram(
             "pier_request_duration_seconds",
-            "Time to answer a prediction request.",
-            ["model", "version"],
+            "Time to answer a prediction request, from its arrival to its answer.",
+            mv,
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            registry=r,
+        )
+        self.queued = Histogram(
+            "pier_request_queue_seconds",
+            "Time a request waited for a model worker thread.",
+            mv,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.inference = Histogram(
+            "pier_model_inference_seconds",
+            "Time spent in the model for one call (one batch).",
+            mv,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch = Histogram(
+            "pier_batch_size",
+            "Rows per model call.",
+            mv,
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.inflight = Gauge(
+            "pier_inflight_requests",
+            "Prediction requests being handled now.",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.loaded = Gauge(
             "pier_model_loaded",
             "1 while a model version is loaded and warm.",
-            ["model", "version"],
-            registry=self.registry,
+            mv,
+            registry=r,
+            multiprocess_mode="livemax",
         )
+        self.feedback = Counter(
+            "pier_feedback",
+            "Ground-truth feedback items by result: accepted, unknown, expired, duplicate, "
+            "invalid.",
+            ["result"],
+            registry=r,
+        )
+        self.labelled = Counter(
+            "pier_feedback_labelled_rows",
+            "Prediction rows that received a label, by model and version (at arrival).",
+            mv,
+            registry=r,
+        )
+        self.correct = Counter(
+            "pier_feedback_correct_rows",
+            "Classifier rows whose label matched the prediction (at arrival).",
+            mv,
+            registry=r,
+        )
+        if multiproc_dir is None:
+            ProcessCollector(registry=r)
         self.window = RollingWindow(clock)
 
     def observe(
         self, model: str, version: str, code: int, seconds: float, error_type: str | None = None
     ) -> None:
+        if not self.enabled:
+            return
         self.requests.labels(model, version, str(code)).inc()
         self.duration.labels(model, version).observe(seconds)
         if error_type is not None:
             self.errors.labels(model, version, error_type).inc()
-        self.window.record(model, version, seconds, error=error_type is not None)
+        self.window.record(model, version, seconds, error_type)
+
+    def observe_call(
+        self, model: str, version: str, rows: int, queued_s: float, model_s: float
+    ) -> None:
+        if not self.enabled:
+            return
+        self.queued.labels(model, version).observe(queued_s)
+        self.inference.labels(model, version).observe(model_s)
+        self.batch.labels(model, version).observe(rows)
+
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        if not self.enabled:
+            yield
+            return
+        self.inflight.inc()
+        try:
+            yield
+        finally:
+            self.inflight.dec()
+
+    def count_feedback(self, result: str, n: int = 1) -> None:
+        if self.enabled and n:
+            self.feedback.labels(result).inc(n)
+
+    def count_labels(self, model: str, version: str, rows: int, correct: int | None) -> None:
+        if not self.enabled:
+            return
+        self.labelled.labels(model, version).inc(rows)
+        if correct is not None:
+            self.correct.labels(model, version).inc(correct)
 
     def set_loaded(self, model: str, version: str, loaded: bool) -> None:
         if loaded:
             self.loaded.labels(model, version).set(1)
+        elif self.multiproc_dir is not None:
+            # Per-process files keep a removed child; 0 says "not loaded" in every mode.
+            self.loaded.labels(model, version).set(0)
         else:
             with contextlib.suppress(KeyError):
                 self.loaded.remove(model, version)
+
+    def render_text(self) -> bytes:
+        """The Prometheus text exposition of this replica (every worker, if several)."""
+        if self.multiproc_dir is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(self.multiproc_dir))
+        registry.register(WorkersProcessCollector(self.multiproc_dir))
+        return generate_latest(registry)
+
+    def worker_exited(self) -> None:
+        """Drop this worker's live gauges (in-flight, loaded) from the shared files."""
+        if self.multiproc_dir is not None:
+            mark_process_dead(os.getpid(), str(self.multiproc_dir))

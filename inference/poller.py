@@ -34,6 +34,13 @@ def _header_safe(text: str) -> str:
     return flat.encode("ascii", "replace").decode()[:_ERROR_HEADER_LIMIT]
 
 
+def only_models(table: RoutingTable, names: frozenset[str]) -> RoutingTable:
+    """The part of the table this replica serves (all of it when `names` is empty)."""
+    if not names:
+        return table
+    return table.model_copy(update={"models": [m for m in table.models if m.name in names]})
+
+
 class RoutingPoller:
     def __init__(
         self,
@@ -149,7 +156,7 @@ class RoutingPoller:
             table = RoutingTable.model_validate_json(response.content)
         except ValidationError as e:
             raise ControlPlaneError(f"the routing table does not follow the contract: {e}") from e
-        await self.apply(table)
+        await self.apply(only_models(table, self._settings.model_filter))
         self._etag = response.headers.get("ETag")
         return True
 

@@ -164,3 +164,91 @@ class V2ServerMetadata(BaseModel):
     name: str
     version: str
     extensions: list[str]
+
+
+class FeedbackItem(BaseModel):
+    """Ground truth for one prediction: a class index for a classifier, a number for a
+    regressor; a list with one label per row when the prediction had several rows."""
+
+    prediction_id: str = Field(description="The prediction_id /predict returned.")
+    label: JsonValue
+
+
+class FeedbackBatch(BaseModel):
+    items: list[FeedbackItem] = Field(min_length=1, max_length=10_000)
+
+
+FeedbackResult: TypeAlias = Literal["accepted", "unknown", "expired", "duplicate", "invalid"]
+
+
+class FeedbackOutcome(BaseModel):
+    prediction_id: str
+    result: FeedbackResult
+    message: str | None = Field(default=None, description="Why it was not accepted.")
+    model: str | None = None
+    version: str | None = None
+
+
+class FeedbackBatchResponse(BaseModel):
+    counts: dict[str, int] = Field(description="Items per result.")
+    results: list[FeedbackOutcome] = Field(description="One per item, in order.")
+
+
+class BucketOut(BaseModel):
+    model: str
+    version: str
+    start: int = Field(description="Unix seconds: start of the bucket of prediction time.")
+    labelled: int
+    correct: int
+    regressed: int
+    abs_error: float
+    sq_error: float
+
+
+class BookOut(BaseModel):
+    epoch: str = Field(description="Identifies one worker process's tallies.")
+    revision: int
+    buckets: list[BucketOut]
+
+
+class FeedbackAggregates(BaseModel):
+    bucket_s: int
+    retention_s: int
+    books: list[BookOut]
+
+
+class VersionWindow(BaseModel):
+    """One model version over the window of the JSON /metrics summary."""
+
+    model: str
+    version: str
+    requests: int
+    errors: int
+    rps: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    error_rate: float | None
+    errors_by_type: dict[str, int]
+    labelled: int = Field(description="Rows predicted in the window that have a label.")
+    accuracy: float | None
+    mae: float | None
+    rmse: float | None
+
+
+class PredictionStoreOut(BaseModel):
+    kind: Literal["local", "redis", "off"]
+    entries: int
+    rows: int
+    capacity_rows: int | None
+    ttl_s: float
+    pending_writes: int
+    dropped: int
+
+
+class MetricsSummary(BaseModel):
+    window_s: int
+    generated_at: float = Field(description="Unix seconds.")
+    workers: int
+    models: list[VersionWindow]
+    prediction_store: PredictionStoreOut

@@ -64,6 +64,51 @@ class InferenceSettings(BaseSettings):
     torch_threads: int = Field(
         default=1, ge=1, description="torch intra-op threads (torch.set_num_threads)."
     )
+    models: str = Field(
+        default="",
+        description=(
+            "Comma-separated model names this replica serves (on Kubernetes, one Deployment "
+            "per model); empty: every model in the routing table."
+        ),
+    )
+
+    @property
+    def model_filter(self) -> frozenset[str]:
+        return frozenset(m.strip() for m in self.models.split(",") if m.strip())
+
+    metrics_enabled: bool = Field(
+        default=True,
+        description=(
+            "Record request metrics (Prometheus collectors and the JSON rolling window). "
+            "Off only to measure their overhead: /metrics then answers 404."
+        ),
+    )
+    prediction_ttl_s: float = Field(
+        default=86_400.0,
+        gt=0,
+        description=(
+            "How long a prediction is kept for ground-truth feedback; feedback after that "
+            "gets 410. With Redis, every prediction row costs about 150 bytes there for this "
+            "long: size Redis (or lower this) for your request rate."
+        ),
+    )
+    prediction_store_rows: int = Field(
+        default=100_000,
+        ge=0,
+        description=(
+            "Without Redis: most prediction rows kept in memory for feedback (oldest dropped "
+            "first, about 400 bytes each). 0 records nothing."
+        ),
+    )
+    multiproc_dir: Path | None = Field(
+        default=None,
+        validation_alias="PROMETHEUS_MULTIPROC_DIR",
+        description=(
+            "prometheus_client's multiprocess directory (its own variable, read by it at "
+            "import). Set it when a replica runs several worker processes: /metrics then "
+            "sums every worker's figures. It must exist and be emptied before the workers start."
+        ),
+    )
 
     @field_validator("control_plane_url", "replica_url")
     @classmethod

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from inference.artifacts import ArtifactStore
 from inference.dataplane import DataPlane
+from inference.ground_truth import GroundTruth
 from inference.metrics import Metrics
 from inference.poller import RoutingPoller
 from inference.registry import ModelRegistry
@@ -23,6 +24,7 @@ class ServiceState:
     registry: ModelRegistry
     poller: RoutingPoller
     plane: DataPlane
+    truth: GroundTruth
 
 
 def state_of(request: Request) -> ServiceState:

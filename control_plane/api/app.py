@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from control_plane.api import canary_routes, monitoring_routes
 from control_plane.api.routes import router
 from control_plane.artifacts import ArtifactChecker, ArtifactStore
 from control_plane.errors import PierError, http_status
@@ -22,7 +23,13 @@ async def _pier_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def create_api(settings: PierSettings) -> FastAPI:
+def create_api(
+    settings: PierSettings,
+    replicas: ReplicaBook | None = None,
+    announcer: RoutingAnnouncer | None = None,
+) -> FastAPI:
+    """`replicas` and `announcer`: pass the ones the dashboard and the runtime use, so all
+    see the same replica reports and every routing change wakes the same listeners."""
     api = FastAPI(
         title="Pier control plane",
         version="0.1.0",
@@ -34,8 +41,10 @@ def create_api(settings: PierSettings) -> FastAPI:
     api.state.settings = settings
     api.state.store = ArtifactStore(settings.artifact_root)
     api.state.checker = ArtifactChecker(settings.check_python, settings.check_timeout_s)
-    api.state.replicas = ReplicaBook()
-    api.state.announcer = RoutingAnnouncer(settings.redis_url)
+    api.state.replicas = replicas if replicas is not None else ReplicaBook()
+    api.state.announcer = announcer or RoutingAnnouncer(settings.redis_url)
     api.add_exception_handler(PierError, _pier_error)
     api.include_router(router)
+    api.include_router(canary_routes.router)
+    api.include_router(monitoring_routes.routes(settings, api.state.replicas))
     return api

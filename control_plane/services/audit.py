@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
@@ -58,3 +58,10 @@ def list_events(
     return [
         AuditEventPublic.model_validate(e, from_attributes=True) for e in session.exec(query).all()
     ]
+
+
+def filter_choices(session: Session, column: Literal["actor", "action", "model"]) -> list[str]:
+    """The distinct values of `actor`, `action` or `model` seen in the log, sorted."""
+    field = col(getattr(AuditEvent, column))
+    values: list[str | None] = list(session.exec(select(field).distinct()).all())
+    return sorted(str(v) for v in values if v is not None)

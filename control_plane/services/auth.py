@@ -127,6 +127,12 @@ def revoke_token(session: Session, token_id: int, actor: str) -> None:
         )
 
 
+def token_id_for_secret(session: Session, secret: str) -> int | None:
+    """The id of the token holding this secret, revoked or not; None when there is none."""
+    token = session.exec(select(ApiToken).where(ApiToken.token_hash == _token_hash(secret))).first()
+    return token.id if token else None
+
+
 def principal_for_token(session: Session, secret: str) -> Principal:
     """Who holds this secret; 401 when nobody, or the token is revoked or expired."""
     if not secret.startswith(TOKEN_PREFIX):
@@ -226,3 +232,64 @@ def add_user(session: Session, principal: Principal, body: UserCreate) -> UserPu
     return UserPublic(
         username=user.username, role=Role(user.role), created_at=user.created_at, disabled=False
     )
+
+
+def list_users(session: Session) -> list[UserPublic]:
+    return [
+        UserPublic(
+            username=u.username, role=Role(u.role), created_at=u.created_at, disabled=u.disabled
+        )
+        for u in session.exec(select(User).order_by(User.username)).all()
+    ]
+
+
+def disable_user(session: Session, principal: Principal, username: str) -> UserPublic:
+    """Admin: the user can no longer sign in, and every token of theirs stops working."""
+    require(principal, Role.admin)
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    if user.username == principal.username:
+        raise InvalidRequest("you cannot disable yourself; ask another admin")
+    if not user.disabled:
+        user.disabled = True
+        session.add(user)
+        audit.record(
+            session,
+            actor=principal.username,
+            action="user.disable",
+            target=username,
+            before={"disabled": False},
+            after={"disabled": True},
+        )
+    return UserPublic(
+        username=user.username, role=Role(user.role), created_at=user.created_at, disabled=True
+    )
+
+
+def adopt_token(
+    session: Session, user: User, name: str, role: Role, secret: str, actor: str
+) -> ApiToken:
+    """Register a secret generated elsewhere (a deployment's Secret) as a token."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) < len(TOKEN_PREFIX) + 32:
+        raise InvalidRequest(f"a token must start with {TOKEN_PREFIX!r} and carry 32+ characters")
+    if not Role(user.role).allows(role):
+        raise Forbidden(f"user {user.username!r} is {user.role}; cannot hold a {role.value} token")
+    assert user.id is not None
+    token = ApiToken(
+        name=name,
+        user_id=user.id,
+        prefix=secret[: len(TOKEN_PREFIX) + 6],
+        token_hash=_token_hash(secret),
+        role=role.value,
+    )
+    session.add(token)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="token.adopt",
+        target=f"{user.username}/{name}",
+        after={"name": name, "role": role.value, "prefix": token.prefix},
+    )
+    return token

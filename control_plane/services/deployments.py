@@ -10,6 +10,7 @@ from control_plane.models import Deployment, DeploymentRevision, Model, ModelVer
 from control_plane.schemas import (
     DeploymentPublic,
     Principal,
+    Resources,
     Role,
     RouteModel,
     RouteVersion,
@@ -177,3 +178,18 @@ def routing_table(session: Session) -> RoutingTable:
             )
         )
     return RoutingTable(revision=revision, models=routes)
+
+
+def routed_resources(session: Session, table: RoutingTable) -> dict[str, dict[str, Resources]]:
+    """model -> version -> the resources its pier.yaml asked for, for every routed version."""
+    out: dict[str, dict[str, Resources]] = {}
+    for route in table.models:
+        model = get_model(session, route.name)
+        labels = [v.version for v in route.versions]
+        rows = session.exec(
+            select(ModelVersion).where(
+                ModelVersion.model_id == model.id, col(ModelVersion.label).in_(labels)
+            )
+        ).all()
+        out[route.name] = {v.label: Resources.model_validate(v.resources) for v in rows}
+    return out

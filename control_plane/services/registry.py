@@ -90,6 +90,24 @@ def list_versions(
     return [to_public(model, v) for v in rows]
 
 
+def count_versions(session: Session, name: str) -> int:
+    model = get_model(session, name)
+    return session.exec(
+        select(func.count()).select_from(ModelVersion).where(ModelVersion.model_id == model.id)
+    ).one()
+
+
+def version_seqs(session: Session, name: str, labels: list[str]) -> dict[str, int]:
+    """label -> sequence number (1 for the first version pushed) of the named versions."""
+    model = get_model(session, name)
+    rows = session.exec(
+        select(ModelVersion.label, ModelVersion.seq).where(
+            ModelVersion.model_id == model.id, col(ModelVersion.label).in_(labels)
+        )
+    ).all()
+    return {label: seq for label, seq in rows}
+
+
 def _model_public(session: Session, m: Model) -> ModelPublic:
     count = session.exec(
         select(func.count()).select_from(ModelVersion).where(ModelVersion.model_id == m.id)

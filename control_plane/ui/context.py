@@ -1,22 +1,57 @@
-"""The settings the UI's state handlers use, handed over once by the app module.
+"""What the UI's state handlers use, handed over once by the app module.
 
-State classes are created by Reflex, not by us, so they cannot take settings in a
-constructor; the app module binds the one PierSettings it built here at import.
+State classes are created by Reflex, not by us, so they cannot take dependencies in a
+constructor; the app module builds them once and binds them here at import. The replica
+book is the very one the REST API fills from the replicas' routing polls, so the dashboard
+sees a rollout land as soon as the API does.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+
+from control_plane.artifacts import ArtifactChecker, ArtifactStore
+from control_plane.events import RoutingAnnouncer
+from control_plane.services.replicas import ReplicaBook
 from control_plane.settings import PierSettings
 
-_settings: PierSettings | None = None
+
+@dataclass(frozen=True)
+class UiContext:
+    settings: PierSettings
+    replicas: ReplicaBook
+    store: ArtifactStore
+    checker: ArtifactChecker
+    announcer: RoutingAnnouncer
+
+    @property
+    def stale_after(self) -> timedelta:
+        return timedelta(seconds=self.settings.replica_stale_s)
 
 
-def bind(settings: PierSettings) -> None:
-    global _settings
-    _settings = settings
+_context: UiContext | None = None
+
+
+def bind(
+    settings: PierSettings, replicas: ReplicaBook, announcer: RoutingAnnouncer | None = None
+) -> UiContext:
+    global _context
+    _context = UiContext(
+        settings=settings,
+        replicas=replicas,
+        store=ArtifactStore(settings.artifact_root),
+        checker=ArtifactChecker(settings.check_python, settings.check_timeout_s),
+        announcer=announcer or RoutingAnnouncer(settings.redis_url),
+    )
+    return _context
+
+
+def get() -> UiContext:
+    if _context is None:
+        raise RuntimeError("control_plane.ui.context.bind(...) was not called by the app module")
+    return _context
 
 
 def settings() -> PierSettings:
-    if _settings is None:
-        raise RuntimeError("control_plane.ui.context.bind(settings) was not called by the app")
-    return _settings
+    return get().settings

@@ -161,3 +161,27 @@ def test_a_wrong_token_is_reported_and_nothing_is_served(
         assert not ready(replica.url)
         r = httpx.post(f"{replica.url}/predict", json={"model": "iris", "inputs": [ROW]})
         assert r.status_code == 503 and "retry-after" in r.headers
+
+
+def test_a_replica_for_one_model_loads_only_that_model(
+    control_plane: ControlPlane, artifacts: dict[str, Artifact], tmp_path: Path
+) -> None:
+    """On Kubernetes each model has its own Deployment: PIER_INFERENCE_MODELS=<name>."""
+    cp = control_plane
+    with cp.client() as c:
+        for name in ("iris", "other"):
+            assert push(c, artifacts["v1"].path, name=name, version="v1").status_code == 201
+            c.post(f"/api/v1/models/{name}/deploy", json={"version": "v1"}).raise_for_status()
+    settings = settings_for(
+        tmp_path / "replica",
+        control_plane_url=cp.url,
+        token=cp.inference_token,
+        poll_interval_s=0.05,
+        models="other",
+    )
+    with ServerThread(create_app(settings)) as replica:
+        wait_for(lambda: ready(replica.url), timeout_s=60)
+        served = httpx.get(f"{replica.url}/models").json()
+        assert [m["name"] for m in served["models"]] == ["other"]
+        r = httpx.post(f"{replica.url}/predict", json={"model": "iris", "inputs": [ROW]})
+        assert r.status_code == 404 and "other" in r.text

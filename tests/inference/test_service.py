@@ -24,7 +24,7 @@ def test_predict_single_input(client: httpx.Client) -> None:
     assert response.headers["X-Pier-Version"] == "v1"
     assert len(body["outputs"]) == 2
     assert all(len(row) == 3 and abs(sum(row) - 1) < 1e-5 for row in body["outputs"])
-    assert uuid.UUID(hex=body["prediction_id"]).version == 4
+    assert uuid.UUID(hex=body["prediction_id"]).version == 7  # time-ordered: see feedback
 
 
 def test_predict_export_program(client: httpx.Client) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from inference.artifacts import ArtifactStore
 from inference.errors import ArtifactError
 from inference.main import create_app
 from inference.schemas import ModelRoute, RoutingTable
@@ -163,3 +164,36 @@ def test_a_malicious_artifact_is_refused_by_the_service_loader(
             )
         assert not marker.exists(), label
     assert httpx.get(f"{replica.url}/models").json()["revision"] == 1
+
+
+def test_a_model_that_raises_names_the_failing_version(
+    replica: ServerThread, artifacts: dict[str, Artifact], tmp_path: Path
+) -> None:
+    """A model error is a 5xx that says which version failed, so callers and canary
+    analysis can tell a bad canary from its baseline; the replica stays healthy."""
+    from tests.support.artifacts import flaky
+
+    bad = Artifact(flaky(tmp_path / "flaky.pt"), "torchscript", *_iris_specs(artifacts))
+    ArtifactStore(tmp_path).put_file(bad.path)
+    table = RoutingTable(
+        revision=9,
+        models=[
+            ModelRoute(
+                name="iris",
+                weights={"bad": 100},
+                versions=[bad.spec("bad"), artifacts["v1"].spec("v1")],
+            )
+        ],
+    )
+    replica.call(state(replica).poller.apply(table))
+    fine = httpx.post(f"{replica.url}/predict", json={"model": "iris", "inputs": [ROW]})
+    assert fine.status_code == 200 and fine.headers["x-pier-version"] == "bad"
+    r = httpx.post(f"{replica.url}/predict", json={"model": "iris", "inputs": [[7.0, 3, 5, 2]]})
+    assert r.status_code >= 500
+    assert r.headers["x-pier-version"] == "bad"
+    assert "feature 0 out of the range" in r.json()["error"]["message"]
+    assert ready(replica.url)
+
+
+def _iris_specs(artifacts: dict[str, Artifact]) -> tuple[list, list]:  # type: ignore[type-arg]
+    return artifacts["v1"].inputs, artifacts["v1"].outputs

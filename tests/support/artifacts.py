@@ -74,3 +74,44 @@ def manifest(dir_: Path, artifact: Path, name: str = "iris", version: str | None
     path = dir_ / f"{name}-{version or 'auto'}-{artifact.stem}.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+class _Flaky(nn.Module):
+    """Raises on any row whose first feature exceeds `limit`: a model with a bug on part of
+    its input space."""
+
+    def __init__(self, limit: float) -> None:
+        super().__init__()
+        self.limit = limit
+        self.inner = MLP(seed=11)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if bool((x[:, 0] > self.limit).any()):
+            raise RuntimeError("feature 0 out of the range this version was trained on")
+        return self.inner(x)
+
+
+class _Slow(nn.Module):
+    """Correct answers, but burns CPU first: a version that regressed latency."""
+
+    def __init__(self, rounds: int) -> None:
+        super().__init__()
+        self.rounds = rounds
+        self.inner = MLP(seed=12)
+        self.register_buffer("work", torch.randn(192, 192))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        acc = self.work
+        for _ in range(self.rounds):
+            acc = torch.tanh(acc @ self.work)
+        return self.inner(x) + 0.0 * acc.sum()
+
+
+def flaky(path: Path, limit: float = 6.0) -> Path:
+    torch.jit.save(torch.jit.script(_Flaky(limit).eval()), str(path))
+    return path
+
+
+def slow(path: Path, rounds: int = 40) -> Path:
+    torch.jit.save(torch.jit.script(_Slow(rounds).eval()), str(path))
+    return path

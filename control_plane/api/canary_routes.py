@@ -1,0 +1,62 @@
+"""REST routes for progressive canaries: start one, watch it, pause, resume or abort it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from control_plane.api.deps import AnnouncerDep, Deployer, SessionDep, Viewer
+from control_plane.db import after_commit
+from control_plane.services import canaries
+from control_plane.services.canaries import CanaryCreate, CanaryPublic
+
+router = APIRouter(prefix="/api/v1", tags=["canaries"])
+
+
+class CanaryControl(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=2000)
+
+
+@router.post("/models/{name}/canaries", status_code=status.HTTP_201_CREATED)
+def start_canary(
+    name: str,
+    body: CanaryCreate,
+    session: SessionDep,
+    principal: Deployer,
+    announcer: AnnouncerDep,
+) -> CanaryPublic:
+    """Start ramping a version up step by step; failed gates roll it back by themselves."""
+    after_commit(session, announcer.routing_changed)
+    return canaries.start_canary(session, principal, name, body, datetime.now(UTC))
+
+
+@router.get("/models/{name}/canaries")
+def list_canaries(
+    name: str,
+    session: SessionDep,
+    _: Viewer,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[CanaryPublic]:
+    """The model's canaries, newest first, with where each stands and why."""
+    return canaries.list_canaries(session, name, limit)
+
+
+@router.post("/models/{name}/canaries/current/{action}")
+def control_canary(
+    name: str,
+    action: Literal["pause", "resume", "abort"],
+    session: SessionDep,
+    principal: Deployer,
+    announcer: AnnouncerDep,
+    body: CanaryControl | None = None,
+) -> CanaryPublic:
+    """Pause, resume or abort the canary in progress (abort returns all traffic to the
+    baseline)."""
+    after_commit(session, announcer.routing_changed)
+    reason = body.reason if body else ""
+    return canaries.control(session, principal, name, action, datetime.now(UTC), reason)

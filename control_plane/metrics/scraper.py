@@ -1,0 +1,187 @@
+"""Reading the replicas: which to read, their counters and their feedback tallies, and a
+background thread that does it every second. No decisions here, only I/O into the pure
+aggregates of rollup.py and accuracy.py."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import ValidationError
+
+from control_plane.metrics.accuracy import AggregatesIn, Ledger
+from control_plane.metrics.base import ReplicaUsage
+from control_plane.metrics.exposition import Key, VersionCounters, parse
+from control_plane.metrics.rollup import Rollup, delta
+
+log = logging.getLogger(__name__)
+
+USAGE_SPAN_S = 10.0
+
+
+class ReplicaLike(Protocol):
+    @property
+    def url(self) -> str: ...
+    @property
+    def loaded(self) -> list[str]: ...
+    @property
+    def last_seen(self) -> datetime: ...
+
+
+class ReplicaLister(Protocol):
+    """What the replicas reported on their routing polls (services.replicas.ReplicaBook)."""
+
+    def all(self) -> Sequence[ReplicaLike]: ...
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # host:port, as Prometheus names an instance
+    url: str
+    models: frozenset[str]
+
+
+def live_targets(replicas: ReplicaLister, now: float, stale_after_s: float) -> list[Target]:
+    targets = {}
+    for r in replicas.all():
+        if not r.url or now - r.last_seen.astimezone(UTC).timestamp() > stale_after_s:
+            continue
+        models = frozenset(x.split("@", 1)[0] for x in r.loaded)
+        name = urlsplit(r.url).netloc or r.url
+        targets[name] = Target(name=name, url=r.url.rstrip("/"), models=models)
+    return sorted(targets.values(), key=lambda t: t.name)
+
+
+class FeedbackFeed:
+    """Pulls every live replica's feedback tallies that changed since the last pull."""
+
+    def __init__(self) -> None:
+        self.ledger = Ledger()
+        self.lock = threading.Lock()
+        self._pruned_at = 0.0
+
+    def pull(self, client: httpx.Client, targets: Sequence[Target], now: float) -> None:
+        for target in targets:
+            with self.lock:
+                after = self.ledger.after(target.url)
+            try:
+                r = client.get(f"{target.url}/feedback/aggregates", params={"after": after})
+                r.raise_for_status()
+                body = AggregatesIn.model_validate_json(r.content)
+            except (httpx.HTTPError, ValidationError) as e:
+                log.debug("feedback tallies of %s unavailable: %s", target.name, e)
+                continue
+            with self.lock:
+                self.ledger.apply(target.url, body, now)
+        if now - self._pruned_at > 60:
+            with self.lock:
+                self.ledger.prune(now)
+            self._pruned_at = now
+
+
+class CounterScrape:
+    """Scrapes /metrics of every live replica; increases since the last scrape go into the
+    rollup at the second of this scrape, process figures into a short usage history."""
+
+    def __init__(self, started_at: float) -> None:
+        self.rollup = Rollup()
+        self.lock = threading.Lock()
+        self._started_at = started_at
+        self._last: dict[str, dict[Key, VersionCounters]] = {}
+        self._usage: dict[str, deque[tuple[float, float | None, float | None]]] = {}
+        self._models: dict[str, frozenset[str]] = {}
+
+    def scrape(self, client: httpx.Client, targets: Sequence[Target], now: float) -> None:
+        for target in targets:
+            try:
+                r = client.get(f"{target.url}/metrics", headers={"Accept": "text/plain"})
+                r.raise_for_status()
+                figures = parse(r.text)
+            except (httpx.HTTPError, ValueError) as e:
+                log.debug("metrics of %s unavailable: %s", target.name, e)
+                continue
+            previous = self._last.get(target.name)
+            # Counters of a replica first seen count in full only if it started after us;
+            # otherwise their past is unknown in time and is left out.
+            fresh = previous is None and (figures.start_time or 0) >= self._started_at
+            with self.lock:
+                if previous is not None or fresh:
+                    for key, counters in figures.versions.items():
+                        slot = delta((previous or {}).get(key), counters)
+                        if slot.requests or slot.errors:
+                            self.rollup.add(key, int(now), slot)
+                history = self._usage.setdefault(target.name, deque(maxlen=32))
+                history.append((now, figures.cpu_seconds, figures.resident_bytes))
+                self._models[target.name] = target.models
+            self._last[target.name] = figures.versions
+        live = {t.name for t in targets}
+        with self.lock:
+            for name in [n for n in self._usage if n not in live]:
+                del self._usage[name]
+                self._models.pop(name, None)
+                self._last.pop(name, None)
+
+    def usage(self, model: str) -> list[ReplicaUsage]:
+        """CPU (seconds per second over the last ~10 s) and memory of replicas serving `model`."""
+        out = []
+        with self.lock:
+            for name, history in sorted(self._usage.items()):
+                if model not in self._models.get(name, frozenset()):
+                    continue
+                t1, cpu1, rss = history[-1]
+                earlier = [h for h in history if t1 - h[0] <= USAGE_SPAN_S]
+                t0, cpu0, _ = earlier[0]
+                rate = None
+                if cpu0 is not None and cpu1 is not None and t1 > t0 and cpu1 >= cpu0:
+                    rate = (cpu1 - cpu0) / (t1 - t0)
+                out.append(
+                    ReplicaUsage(
+                        replica=name, cpu_seconds_per_second=rate, resident_memory_bytes=rss
+                    )
+                )
+        return out
+
+
+class Every:
+    """Runs `work` every `interval_s` seconds in a daemon thread until closed."""
+
+    def __init__(self, interval_s: float, work: Callable[[], None], name: str) -> None:
+        self._interval = interval_s
+        self._work = work
+        self._name = name
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._stop.is_set():
+                return
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._work()
+            except Exception:  # a bad round must not end live metrics; the next one retries
+                log.exception("%s: round failed", self._name)
+            self._stop.wait(self._interval)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout_s)

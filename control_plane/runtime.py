@@ -1,0 +1,127 @@
+"""What runs in the control plane's process beside serving requests: the canary driver and,
+on Kubernetes, the reconciler. One object owns them, so the Reflex app starts and stops
+them in its worker's lifespan (threads started at import would not survive the fork of
+`reflex run --env prod`), and tests start them around a plain API server.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from control_plane.db import session_scope
+from control_plane.events import RoutingAnnouncer
+from control_plane.orchestrators.desired import DesiredModel, desired_models
+from control_plane.orchestrators.kubernetes_settings import KubernetesSettings
+from control_plane.orchestrators.reconciler import Reconciler
+from control_plane.schemas import RolloutStatus
+from control_plane.services import canaries, deployments, monitoring
+from control_plane.services.replicas import ReplicaBook
+from control_plane.settings import PierSettings
+
+log = logging.getLogger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CanaryDriver:
+    """Advances running canaries every `interval_s` (their state is in SQL)."""
+
+    def __init__(
+        self,
+        settings: PierSettings,
+        replicas: ReplicaBook,
+        announcer: RoutingAnnouncer,
+        *,
+        interval_s: float = 1.0,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._settings = settings
+        self._replicas = replicas
+        self._announcer = announcer
+        self._interval_s = interval_s
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error = ""
+
+    def tick(self) -> int:
+        """One pass; returns how many canaries changed weight."""
+        source = monitoring.source_for(self._settings, self._replicas)
+        with session_scope(self._settings) as session:
+            decisions = canaries.tick(session, source, self._clock())
+        if decisions:
+            self._announcer.routing_changed()
+            for d in decisions:
+                log.info("canary %s: %s", d.kind, d.reason)
+        return len(decisions)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                self.tick()
+                self.last_error = ""
+            except Exception as e:  # the loop must outlive a database or metrics outage
+                self.last_error = f"{type(e).__name__}: {e}"
+                log.warning("canary driver pass failed: %s", self.last_error)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="pier-canaries", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+
+class Runtime:
+    def __init__(self, settings: PierSettings, replicas: ReplicaBook) -> None:
+        self.settings = settings
+        self.replicas = replicas
+        self.announcer = RoutingAnnouncer(settings.redis_url)
+        self.canaries = CanaryDriver(settings, replicas, self.announcer)
+        self.reconciler: Reconciler | None = None
+
+    def _desired(self, k8s: KubernetesSettings) -> Callable[[], list[DesiredModel]]:
+        def read() -> list[DesiredModel]:
+            with session_scope(self.settings) as session:
+                table = deployments.routing_table(session)
+                resources = deployments.routed_resources(session, table)
+            return desired_models(table, resources, {}, k8s.default_scaling())
+
+        return read
+
+    def start(self) -> None:
+        # The metrics source starts with the worker, so charts have history from boot.
+        monitoring.source_for(self.settings, self.replicas).start()
+        self.canaries.start()
+        if self.settings.orchestrator == "kubernetes" and self.reconciler is None:
+            from control_plane.orchestrators.kubernetes import KubernetesOrchestrator
+
+            k8s = KubernetesSettings()
+            self.reconciler = Reconciler(
+                KubernetesOrchestrator.connect(k8s),
+                self._desired(k8s),
+                interval_s=k8s.reconcile_interval_s,
+                resync_s=k8s.resync_s,
+            )
+            self.announcer.listen(self.reconciler.wake)
+            self.reconciler.start()
+
+    def rollouts(self) -> list[RolloutStatus]:
+        return self.reconciler.rollouts() if self.reconciler is not None else []
+
+    def stop(self) -> None:
+        self.canaries.stop()
+        if self.reconciler is not None:
+            self.reconciler.stop()
+            self.reconciler = None
+        monitoring.close_source(self.replicas)

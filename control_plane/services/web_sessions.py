@@ -1,0 +1,62 @@
+"""Dashboard sign-in: a short-lived API token per browser session.
+
+A session is an ordinary API token named `web-session`, so everything the REST API knows
+about tokens holds for it too: it expires, an admin can revoke it, the user's current role
+caps it, and every use resolves it again (a revocation or a role change bites at once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from control_plane.errors import Unauthenticated
+from control_plane.schemas import Principal, Role
+from control_plane.services import auth
+
+SESSION_TOKEN_NAME = "web-session"
+SESSION_TTL = timedelta(hours=8)
+
+
+@dataclass(frozen=True)
+class WebSession:
+    secret: str
+    principal: Principal
+    expires_at: datetime
+
+
+def sign_in(
+    session: Session, username: str, password: str, now: datetime, ttl: timedelta = SESSION_TTL
+) -> WebSession:
+    """Check the password and open a session; 401 with one message for any wrong detail."""
+    if not username.strip() or not password:
+        raise Unauthenticated("enter a username and a password")
+    user = auth.authenticate_password(session, username.strip(), password)
+    role = Role(user.role)
+    expires_at = now + ttl
+    issued = auth.create_token(
+        session, user, SESSION_TOKEN_NAME, role, actor=user.username, expires_at=expires_at
+    )
+    principal = Principal(username=user.username, role=role, token_name=SESSION_TOKEN_NAME)
+    return WebSession(secret=issued.secret, principal=principal, expires_at=expires_at)
+
+
+def principal(session: Session, secret: str) -> Principal:
+    """Who this browser is now; 401 when it is signed out, expired or revoked."""
+    if not secret:
+        raise Unauthenticated("sign in to continue")
+    return auth.principal_for_token(session, secret)
+
+
+def sign_out(session: Session, secret: str) -> None:
+    """Revoke the session's token; signing out twice, or after expiry, is not an error."""
+    token_id = auth.token_id_for_secret(session, secret) if secret else None
+    if token_id is None:
+        return
+    try:
+        actor = auth.principal_for_token(session, secret).username
+    except Unauthenticated:
+        return  # already expired or revoked: nothing left to end
+    auth.revoke_token(session, token_id, actor)

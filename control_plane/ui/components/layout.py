@@ -1,0 +1,147 @@
+"""The frame of every signed-in page: navigation bar, title, and room for the content."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from control_plane.ui.session_state import SessionState
+
+NAV = (
+    ("Overview", "/", "layout-dashboard"),
+    ("Upload", "/upload", "upload"),
+    ("Activity", "/activity", "history"),
+    ("Settings", "/settings", "settings"),
+)
+
+
+def _nav_link(label: str, href: str, icon: str) -> rx.Component:
+    path = SessionState.router.url.path
+    # Prod serves pages with a trailing slash ("/upload/"); "/" also owns the model pages.
+    home = (path == "/") | path.startswith("/models/")
+    active = home if href == "/" else path.startswith(href)
+    return rx.link(
+        rx.hstack(rx.icon(icon, size=16), rx.text(label, size="2", weight="medium"), spacing="2"),
+        href=href,
+        id=f"nav-{label.lower()}",
+        underline="none",
+        color=rx.cond(active, rx.color("accent", 11), rx.color("gray", 11)),
+        padding_x="0.75em",
+        padding_y="0.4em",
+        border_radius="6px",
+        background=rx.cond(active, rx.color("accent", 3), "transparent"),
+    )
+
+
+def navbar() -> rx.Component:
+    return rx.box(
+        rx.hstack(
+            rx.link(
+                rx.hstack(
+                    rx.icon("anchor", size=22, color=rx.color("accent", 9)),
+                    rx.heading("Pier", size="5"),
+                    spacing="2",
+                    align="center",
+                ),
+                href="/",
+                underline="none",
+                color=rx.color("gray", 12),
+            ),
+            rx.hstack(*(_nav_link(*item) for item in NAV), spacing="1"),
+            rx.spacer(),
+            rx.cond(
+                SessionState.username,
+                rx.hstack(
+                    rx.icon("circle-user", size=18, color=rx.color("gray", 10)),
+                    rx.text(SessionState.username, size="2", id="whoami"),
+                    rx.badge(SessionState.role, variant="soft", id="role"),
+                    rx.button(
+                        rx.icon("log-out", size=14),
+                        "Sign out",
+                        variant="ghost",
+                        size="1",
+                        on_click=SessionState.sign_out,
+                        id="sign-out",
+                    ),
+                    spacing="3",
+                    align="center",
+                ),
+            ),
+            align="center",
+            spacing="6",
+            width="100%",
+            max_width="1400px",
+            margin_x="auto",
+            padding_x="1.5em",
+        ),
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        background=rx.color("gray", 1),
+        padding_y="0.6em",
+        position="sticky",
+        top="0",
+        z_index="10",
+        width="100%",
+    )
+
+
+def page(title: rx.Component | str, *children: rx.Component, subtitle: str = "") -> rx.Component:
+    heading = rx.heading(title, size="6", id="page-title") if isinstance(title, str) else title
+    return rx.box(
+        navbar(),
+        rx.box(
+            rx.vstack(
+                heading,
+                rx.cond(subtitle != "", rx.text(subtitle, color_scheme="gray", size="2")),
+                *children,
+                spacing="4",
+                width="100%",
+            ),
+            max_width="1400px",
+            margin_x="auto",
+            padding="1.5em",
+            width="100%",
+        ),
+        min_height="100vh",
+        background=rx.color("gray", 2),
+    )
+
+
+def guarded_button(
+    *children: rx.Component | str,
+    allowed: rx.Var[bool],
+    reason: str | rx.Var[str],
+    **props: object,
+) -> rx.Component:
+    """A button that a role may not use: disabled, and the wrapper says why on hover.
+
+    A disabled button gets no pointer events, so the wrapper carries the `id` and the hover text.
+    """
+    element_id = props.pop("id", None)
+    title = props.pop("title", "")
+    return rx.box(
+        rx.button(*children, disabled=~allowed, **props),
+        title=rx.cond(allowed, title, reason),
+        display="inline-block",
+        id=element_id,
+    )
+
+
+def empty_state(icon: str, title: str, *body: rx.Component | str, **props: object) -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            rx.icon(icon, size=36, color=rx.color("gray", 9)),
+            rx.heading(title, size="4"),
+            *body,
+            align="center",
+            spacing="3",
+        ),
+        padding="3em",
+        width="100%",
+        border=f"1px dashed {rx.color('gray', 6)}",
+        border_radius="12px",
+        background=rx.color("gray", 1),
+        **props,
+    )
+
+
+def loading(text: str = "Loading…") -> rx.Component:
+    return rx.hstack(rx.spinner(size="2"), rx.text(text, color_scheme="gray"), padding="1em")

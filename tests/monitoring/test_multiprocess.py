@@ -1,0 +1,94 @@
+"""Several worker processes per replica (PROMETHEUS_MULTIPROC_DIR): whichever worker
+answers, /metrics and the JSON summary hold every worker's figures.
+
+Two `python -m inference` processes share the directory, as uvicorn or gunicorn workers
+of one replica would; each listens on its own port so the test can address each one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.inference.models import Artifact
+from tests.monitoring.support import predict, predicted_class, ready, stock, value
+from tests.support.servers import free_port, wait_until
+
+
+@pytest.fixture(scope="module")
+def workers(
+    tmp_path_factory: pytest.TempPathFactory, artifacts: dict[str, Artifact]
+) -> Iterator[list[str]]:
+    shared = tmp_path_factory.mktemp("multiproc")
+    procs, urls = [], []
+    for i in range(2):
+        cache = stock(tmp_path_factory.mktemp(f"cache{i}"), artifacts)
+        port = free_port()
+        env = {
+            **os.environ,
+            "PROMETHEUS_MULTIPROC_DIR": str(shared),
+            "PIER_INFERENCE_PORT": str(port),
+            "PIER_INFERENCE_CACHE_DIR": str(cache),
+        }
+        log = (Path(cache) / "worker.log").open("wb")
+        procs.append(
+            subprocess.Popen([sys.executable, "-m", "inference"], env=env, stdout=log, stderr=log)
+        )
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        for url in urls:
+            wait_until(lambda u=url: ready(u), timeout=90, interval=0.2)
+        yield urls
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+
+
+def test_prometheus_text_sums_every_worker(workers: list[str]) -> None:
+    for url, n in zip(workers, (10, 15), strict=True):
+        with httpx.Client(base_url=url, timeout=30) as c:
+            for _ in range(n):
+                predict(c, model="house")
+    for url in workers:
+        text = httpx.get(f"{url}/metrics").text
+        assert value(text, "pier_requests_total", model="house", code="200") == 25
+        assert value(text, "pier_request_duration_seconds_count", model="house") == 25
+        assert value(text, "pier_worker_processes") == 2
+        assert value(text, "pier_model_loaded", model="house", version="r1") == 1
+        assert value(text, "process_resident_memory_bytes") > 2 * 20 * 2**20
+        assert value(text, "process_cpu_seconds_total") > 0
+
+
+def test_json_summary_and_feedback_merge_every_worker(workers: list[str]) -> None:
+    a, b = workers
+    with httpx.Client(base_url=a, timeout=30) as c:
+        for _ in range(4):
+            body = predict(c, version="v2")
+            r = c.post(
+                "/feedback",
+                json={"prediction_id": body["prediction_id"], "label": predicted_class(body)},
+            )
+            assert r.status_code == 200, r.text
+    with httpx.Client(base_url=b, timeout=30) as c:
+        for _ in range(3):
+            predict(c, version="v2")
+
+    def merged() -> dict | None:
+        body = httpx.get(f"{b}/metrics", headers={"Accept": "application/json"}).json()
+        rows = [m for m in body["models"] if (m["model"], m["version"]) == ("iris", "v2")]
+        done = body["workers"] == 2 and rows and rows[0]["requests"] == 7
+        return rows[0] if done and rows[0]["labelled"] == 4 else None
+
+    row = wait_until(merged, timeout=15, interval=0.2)
+    assert row["accuracy"] == 1.0
+    books = httpx.get(f"{b}/feedback/aggregates").json()["books"]
+    assert len(books) == 2
+    assert sum(x["labelled"] for book in books for x in book["buckets"]) == 4

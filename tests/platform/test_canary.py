@@ -1,0 +1,225 @@
+"""Progressive canaries end to end: the real API and canary driver, the local orchestrator's
+inference process, real traffic. Bad canaries roll back by themselves; a good one is promoted."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from control_plane.api.app import create_api
+from control_plane.orchestrators.local import LocalOrchestrator
+from control_plane.runtime import Runtime
+from control_plane.services.replicas import ReplicaBook
+from control_plane.settings import PierSettings
+from tests.support import artifacts
+from tests.support.controlplane import bootstrap, push
+from tests.support.servers import free_port, serve, wait_until
+
+pytestmark = pytest.mark.e2e
+
+PIER = str(Path(sys.executable).with_name("pier"))
+GOOD_ROW = [5.1, 3.5, 1.4, 0.2]
+TRIGGER_ROW = [7.2, 3.0, 6.1, 2.3]  # the flaky version raises on feature 0 > 6
+
+
+@dataclass
+class Stack:
+    api: str
+    inference: str
+    token: str
+    workdir: Path
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.api, headers={"Authorization": f"Bearer {self.token}"}, timeout=60
+        )
+
+    def pier(self, *args: str) -> str:
+        env = {**os.environ, "PIER_URL": self.api, "PIER_TOKEN": self.token, "COLUMNS": "200"}
+
+        done = subprocess.run(
+            [PIER, *args], capture_output=True, text=True, env=env, cwd=self.workdir, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+
+@dataclass
+class Traffic:
+    """Steady traffic with 1 request in 5 on the input the flaky version fails on."""
+
+    url: str
+    stop: threading.Event = field(default_factory=threading.Event)
+    ok: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def _run(self, seed: int) -> None:
+        rng = random.Random(seed)
+        with httpx.Client(timeout=10) as c:
+            while not self.stop.is_set():
+                row = TRIGGER_ROW if rng.random() < 0.2 else GOOD_ROW
+                r = c.post(f"{self.url}/predict", json={"model": "iris", "inputs": [row]})
+                version = r.headers.get("x-pier-version", "?")
+                if r.status_code == 200:
+                    self.ok[version] += 1
+                else:
+                    self.failed[version] += 1
+
+    def __enter__(self) -> Traffic:
+        self.threads = [threading.Thread(target=self._run, args=(i,)) for i in range(4)]
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    home, work = tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("work")
+    settings = PierSettings(home=home, database_url=f"sqlite:///{home / 'pier.db'}")
+    tokens = bootstrap(settings)
+    replicas = ReplicaBook()
+    runtime = Runtime(settings, replicas)
+    api = create_api(settings, replicas, runtime.announcer)
+    inference_port = free_port()
+    with serve(api) as api_url:
+        orchestrator = LocalOrchestrator(
+            env={
+                **os.environ,
+                "PIER_INFERENCE_PORT": str(inference_port),
+                "PIER_INFERENCE_CONTROL_PLANE_URL": api_url,
+                "PIER_INFERENCE_TOKEN": tokens.inference,
+                "PIER_INFERENCE_CACHE_DIR": str(home / "cache"),
+                "PIER_INFERENCE_POLL_INTERVAL_S": "0.2",
+            },
+            url=f"http://127.0.0.1:{inference_port}",
+            log_path=home / "inference.log",
+        )
+        orchestrator.start()
+        runtime.start()
+        stack = Stack(api_url, f"http://127.0.0.1:{inference_port}", tokens.admin, work)
+        with stack.client() as c:
+            for label, make in (
+                ("v1", lambda p: artifacts.torchscript(p, seed=0)),
+                ("v2", lambda p: artifacts.torchscript(p, seed=1)),
+                ("flaky", artifacts.flaky),
+                ("slow", artifacts.slow),
+            ):
+                assert push(c, make(work / f"{label}.pt"), version=label).status_code == 201
+            c.post("/api/v1/models/iris/deploy", json={"version": "v1"}).raise_for_status()
+        wait_until(
+            lambda: (
+                httpx.post(
+                    f"{stack.inference}/predict", json={"model": "iris", "inputs": [GOOD_ROW]}
+                ).status_code
+                == 200
+            ),
+            timeout=60,
+        )
+        try:
+            yield stack
+        finally:
+            runtime.stop()
+            orchestrator.stop()
+
+
+def _canary_until_done(stack: Stack, version: str, timeout: float = 90) -> dict:  # type: ignore[type-arg]
+    out = stack.pier(
+        "canary",
+        "iris",
+        version,
+        "--steps",
+        "10,50,100",
+        "--interval",
+        "3s",
+        "--min-requests",
+        "40",
+        "--reason",
+        f"try {version}",
+    )
+    assert f"iris@{version}" in out and "running at 10 %" in out
+
+    def finished() -> dict | None:  # type: ignore[type-arg]
+        with stack.client() as c:
+            current = c.get("/api/v1/models/iris/canaries", params={"limit": 1}).json()[0]
+        return current if current["status"] not in ("running", "paused") else None
+
+    return wait_until(finished, timeout=timeout, interval=0.2)
+
+
+def _weights(stack: Stack) -> dict[str, int]:
+    with stack.client() as c:
+        return dict(c.get("/api/v1/models/iris/deployment").json()["weights"])
+
+
+def test_a_canary_that_errors_is_rolled_back_by_itself(stack: Stack) -> None:
+    started = time.monotonic()
+    with Traffic(stack.inference) as traffic:
+        result = _canary_until_done(stack, "flaky")
+        elapsed = time.monotonic() - started
+        after = dict(traffic.failed)
+        # After the rollback, nothing fails any more.
+        wait_until(lambda: _weights(stack) == {"v1": 100})
+        settled = sum(traffic.failed.values())
+        ok_before = sum(traffic.ok.values())
+        wait_until(lambda: sum(traffic.ok.values()) > ok_before + 200, timeout=30)
+        assert sum(traffic.failed.values()) == settled
+    assert result["status"] == "rolled_back", result
+    assert "error rate: fail" in result["last_reason"]
+    assert result["weight"] == 10  # it never got past the first step
+    assert set(after) <= {"flaky"}, after
+    print(
+        f"flaky canary: rolled back {elapsed:.1f} s after start; {after.get('flaky', 0)} failed "
+        f"requests of {traffic.ok['flaky'] + after.get('flaky', 0)} it served, "
+        f"{sum(traffic.ok.values())} ok in all"
+    )
+    with stack.client() as c:
+        events = c.get("/api/v1/audit", params={"model": "iris"}).json()
+    actions = [e["action"] for e in events]
+    assert "canary.rollback" in actions and "canary.start" in actions
+    analysis = next(e for e in events if e["action"] == "canary.analysis")
+    assert analysis["after"]["outcome"] == "fail"
+
+
+def test_a_canary_that_is_much_slower_is_rolled_back_by_itself(stack: Stack) -> None:
+    with Traffic(stack.inference) as traffic:
+        result = _canary_until_done(stack, "slow")
+    assert result["status"] == "rolled_back", result
+    assert "p99 latency: fail" in result["last_reason"]
+    assert _weights(stack) == {"v1": 100}
+    assert sum(traffic.failed.values()) == 0, traffic.failed
+    print(f"slow canary: {result['last_reason']}")
+
+
+def test_a_good_canary_is_promoted_step_by_step(stack: Stack) -> None:
+    with Traffic(stack.inference) as traffic:
+        result = _canary_until_done(stack, "v2")
+        wait_until(lambda: traffic.ok["v2"] > 0)
+    assert result["status"] == "promoted", result
+    assert _weights(stack) == {"v2": 100}
+    # The trigger rows are fine for v1 and v2: no request failed during the whole ramp.
+    assert sum(traffic.failed.values()) == 0, traffic.failed
+    with stack.client() as c:
+        steps = [
+            e["after"]["weights"]
+            for e in reversed(c.get("/api/v1/audit", params={"model": "iris"}).json())
+            if e["action"] in ("canary.start", "canary.step", "canary.promote")
+            and "v2" in (e["after"] or {}).get("weights", {})
+        ]
+    assert steps == [{"v1": 90, "v2": 10}, {"v1": 50, "v2": 50}, {"v2": 100}]
