@@ -3,6 +3,7 @@
 #   make run        the whole platform on http://127.0.0.1:3000 (Ctrl-C stops it)
 #   make test       lint, types, then every test (what CI runs through .ci/run)
 #   make lint | typecheck | clean
+#   make bench      Pier against the floor and its peers (BENCH_ARGS=--quick: short, Pier + floor)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -23,7 +24,7 @@ HELM := .tools/bin/helm
 # Kubernetes versions the chart's objects must be valid for.
 K8S_VERSIONS := 1.29.0 1.30.0 1.31.0 1.32.0 1.33.0
 
-.PHONY: help venv tools browser prometheus run test lint typecheck pytest clean k8s-tools
+.PHONY: help venv tools browser prometheus run test lint typecheck pytest clean k8s-tools bench
 
 help:
 	@echo "make run | test | lint | typecheck | clean"
@@ -109,6 +110,12 @@ test: $(VENV_STAMP) $(TOOLS_STAMP) browser prometheus
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory typecheck
 	$(MAKE) --no-print-directory pytest
+
+# wrk from Debian drives the load (bench/run.py pins the server and wrk to separate cores).
+bench: $(VENV_STAMP)
+	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk \
+		|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk; }
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf .pier .web .states .mypy_cache .ruff_cache .pytest_cache .import_linter_cache $(VENV_STAMP) $(TOOLS_STAMP)

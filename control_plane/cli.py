@@ -20,7 +20,7 @@ from control_plane.client import (
 )
 from control_plane.errors import PierError
 from control_plane.manifest import load_manifest
-from control_plane.schemas import DeploymentPublic
+from control_plane.schemas import DeploymentPublic, ScalingPublic
 
 app = typer.Typer(
     name="pier",
@@ -305,6 +305,73 @@ def canary(
     _run(go)
 
 
+def _print_scaling(s: ScalingPublic) -> None:
+    c = s.scaling
+    unit = "% CPU" if c.target_metric == "cpu" else f" {c.target_metric} per replica"
+    source = "" if s.custom else " (defaults)"
+    out.print(
+        f"{s.model}: {c.min_replicas}-{c.max_replicas} replicas, target {c.target:g}{unit}; "
+        f"windows up {c.scale_up.stabilization_window_s}s, "
+        f"down {c.scale_down.stabilization_window_s}s{source}"
+    )
+
+
+@app.command()
+def scale(
+    model: Annotated[str, typer.Argument(help="Model name")],
+    min_replicas: Annotated[int | None, typer.Option("--min", help="Fewest replicas")] = None,
+    max_replicas: Annotated[int | None, typer.Option("--max", help="Most replicas")] = None,
+    target_cpu: Annotated[
+        int | None, typer.Option(help="Target average CPU use, % of the request")
+    ] = None,
+    target_inflight: Annotated[
+        float | None, typer.Option(help="Target requests in flight per replica")
+    ] = None,
+    target_rps: Annotated[
+        float | None, typer.Option(help="Target requests per second per replica")
+    ] = None,
+    up_window: Annotated[
+        str | None, typer.Option(help="Scale-up stabilisation window: 0s, 30s, 1m")
+    ] = None,
+    down_window: Annotated[
+        str | None, typer.Option(help="Scale-down stabilisation window: 5m, 300s")
+    ] = None,
+    reason: ReasonOpt = "",
+) -> None:
+    """Show a model's scaling settings, or change those given (the others are kept)."""
+    targets = {"cpu": target_cpu, "inflight": target_inflight, "rps": target_rps}
+    chosen = {k: v for k, v in targets.items() if v is not None}
+    if len(chosen) > 1:
+        raise _fail("give one target: --target-cpu, --target-inflight or --target-rps")
+
+    def go() -> None:
+        with _client() as client:
+            current = client.scaling(model)
+            changes: dict[str, Any] = {}
+            if min_replicas is not None:
+                changes["min_replicas"] = min_replicas
+            if max_replicas is not None:
+                changes["max_replicas"] = max_replicas
+            for metric, value in chosen.items():
+                changes["target_metric"] = metric
+                if metric == "cpu":
+                    changes["target_cpu_utilization"] = value
+                    changes["target_value"] = None
+                else:
+                    changes["target_value"] = value
+            body = current.scaling.model_dump(mode="json")
+            body.update(changes)
+            for key, window in (("scale_up", up_window), ("scale_down", down_window)):
+                if window is not None:
+                    body[key]["stabilization_window_s"] = round(_seconds(window))
+            if not changes and up_window is None and down_window is None:
+                _print_scaling(current)
+                return
+            _print_scaling(client.set_scaling(model, body, reason))
+
+    _run(go)
+
+
 @app.command()
 def status() -> None:
     """What is deployed, with weights, and which replicas serve it."""
@@ -331,6 +398,21 @@ def status() -> None:
                 health = "[green]ok[/]" if r.healthy else f"[red]{r.error or 'not seen'}[/]"
                 rt.add_row(r.id, r.url, str(r.revision), ", ".join(r.loaded), health)
             out.print(rt)
+        if s.rollouts:
+            ro = Table(title="Rollouts (Kubernetes)")
+            for col_name in ("model", "state", "ready", "updated", "message"):
+                ro.add_column(col_name)
+            for rollout in s.rollouts:
+                colour = {"complete": "green", "failed": "red"}.get(rollout.state, "yellow")
+                detail = rollout.message + (f" ({rollout.reasons[0]})" if rollout.reasons else "")
+                ro.add_row(
+                    rollout.model,
+                    f"[{colour}]{rollout.state}[/]",
+                    f"{rollout.ready}/{rollout.desired}",
+                    f"{rollout.updated}/{rollout.desired}",
+                    detail,
+                )
+            out.print(ro)
 
     _run(go)
 

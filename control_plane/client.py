@@ -18,6 +18,7 @@ from control_plane.schemas import (
     DeploymentPublic,
     ModelPublic,
     PushResult,
+    ScalingPublic,
     StatusPublic,
     VersionPublic,
 )
@@ -174,6 +175,14 @@ class PierClient:
             "POST", f"/models/{model}/canaries/current/{action}", json={"reason": reason}
         )
         return dict(resp.json())
+
+    def scaling(self, model: str) -> ScalingPublic:
+        return ScalingPublic.model_validate(self._call("GET", f"/models/{model}/scaling").json())
+
+    def set_scaling(self, model: str, scaling: dict[str, Any], reason: str = "") -> ScalingPublic:
+        body = {"scaling": scaling, "reason": reason}
+        resp = self._call("PUT", f"/models/{model}/scaling", json=body)
+        return ScalingPublic.model_validate(resp.json())
 
     def status(self) -> StatusPublic:
         return StatusPublic.model_validate(self._call("GET", "/status").json())

@@ -28,7 +28,7 @@ runtime = Runtime(pier_settings, replicas)
 context.bind(pier_settings, replicas, runtime.announcer)
 
 app = rx.App(
-    api_transformer=create_api(pier_settings, replicas, runtime.announcer),
+    api_transformer=create_api(pier_settings, replicas, runtime.announcer, runtime.rollouts),
 )
 for pages in (login, index, model, upload, activity, settings):
     pages.register(app)

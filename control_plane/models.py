@@ -81,6 +81,8 @@ class Deployment(SQLModel, table=True):
     revision: int = Field(index=True)
     updated_at: datetime = _ts()
     updated_by: str = Field(max_length=128)
+    # schemas.ScalingSettings as JSON; None: the platform's defaults.
+    scaling: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class DeploymentRevision(SQLModel, table=True):

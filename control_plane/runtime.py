@@ -17,7 +17,7 @@ from control_plane.orchestrators.desired import DesiredModel, desired_models
 from control_plane.orchestrators.kubernetes_settings import KubernetesSettings
 from control_plane.orchestrators.reconciler import Reconciler
 from control_plane.schemas import RolloutStatus
-from control_plane.services import canaries, deployments, monitoring
+from control_plane.services import canaries, deployments, monitoring, scaling
 from control_plane.services.replicas import ReplicaBook
 from control_plane.settings import PierSettings
 
@@ -95,7 +95,8 @@ class Runtime:
             with session_scope(self.settings) as session:
                 table = deployments.routing_table(session)
                 resources = deployments.routed_resources(session, table)
-            return desired_models(table, resources, {}, k8s.default_scaling())
+                scaling_settings = scaling.scaling_by_model(session)
+            return desired_models(table, resources, scaling_settings, k8s.default_scaling())
 
         return read
 

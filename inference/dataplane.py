@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import anyio
 import numpy as np
 
+from inference.batching import Batcher, BatchPolicy
 from inference.errors import InferenceError, ModelNotFound, NotReady, VersionNotFound, mapping_for
 from inference.metrics import Metrics
 from inference.registry import LoadedVersion, ModelRegistry, ServingModel
@@ -37,12 +38,16 @@ class DataPlane:
         max_rows: int,
         rng: random.Random,
         limiter: anyio.CapacityLimiter,
+        batching: BatchPolicy | None = None,
     ) -> None:
         self.registry = registry
         self.metrics = metrics
         self.max_rows = max_rows
         self._rng = rng
         self._limiter = limiter
+        # None: every request is its own model call (no queue, no batching).
+        self.batching = batching
+        self._batchers: dict[tuple[str, str], Batcher] = {}
 
     def serving_model(self, name: str) -> ServingModel:
         snapshot = self.registry.active
@@ -76,12 +81,44 @@ class DataPlane:
             )
         return loaded
 
+    def batcher(self, loaded: LoadedVersion) -> Batcher | None:
+        """The queue of this loaded version; None when its requests cannot be gathered
+        (batching off, or an input without a leading batch dimension)."""
+        if self.batching is None or not all(
+            s.shape and s.shape[0] == -1 for s in loaded.spec.inputs
+        ):
+            return None
+        key = (loaded.model, loaded.version)
+        found = self._batchers.get(key)
+        if found is None or found.owner is not loaded:
+            # Unloaded versions' batchers go with them: keep only those still served.
+            self._batchers = {
+                k: b for k, b in self._batchers.items() if self.registry.get_loaded(*k) is b.owner
+            }
+            found = Batcher(
+                loaded,
+                lambda arrays, rows: self._call(loaded, arrays, rows),
+                self.batching,
+                slots=int(self._limiter.total_tokens),
+                clock=time.perf_counter,
+            )
+            self._batchers[key] = found
+        return found
+
     async def run(
         self, loaded: LoadedVersion, batch: Mapping[str, np.ndarray]
     ) -> dict[str, np.ndarray]:
         rows = rows_of(loaded.spec.inputs, batch, self.max_rows)
-        # One model call per request until batching lands; pier_batch_size observes the
-        # rows of each call, so it stays right when calls carry several requests.
+        batcher = self.batcher(loaded)
+        with self.metrics.in_flight():
+            if batcher is None:
+                return await self._call(loaded, batch, rows)
+            return await batcher.submit(batch, rows)
+
+    async def _call(
+        self, loaded: LoadedVersion, batch: Mapping[str, np.ndarray], rows: int
+    ) -> dict[str, np.ndarray]:
+        """One model call in a worker thread; pier_batch_size observes its rows."""
         submitted = time.perf_counter()
         span: list[float] = []
 
@@ -92,18 +129,17 @@ class DataPlane:
             finally:
                 span.append(time.perf_counter())
 
-        with self.metrics.in_flight():
-            try:
-                return await anyio.to_thread.run_sync(call, limiter=self._limiter)
-            finally:
-                if len(span) == 2:
-                    self.metrics.observe_call(
-                        loaded.model,
-                        loaded.version,
-                        rows,
-                        queued_s=span[0] - submitted,
-                        model_s=span[1] - span[0],
-                    )
+        try:
+            return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+        finally:
+            if len(span) == 2:
+                self.metrics.observe_call(
+                    loaded.model,
+                    loaded.version,
+                    rows,
+                    queued_s=span[0] - submitted,
+                    model_s=span[1] - span[0],
+                )
 
     def record(self, outcome: Outcome, code: int, started: float) -> None:
         self.metrics.observe(outcome.model, outcome.version, code, time.perf_counter() - started)

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request, Response
 
 from inference import api, monitoring_api, v2
 from inference.artifacts import ArtifactStore
+from inference.batching import BatchPolicy
 from inference.dataplane import DataPlane
 from inference.errors import InferenceError, is_v2_path, render
 from inference.ground_truth import GroundTruth
@@ -100,6 +101,9 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
         max_rows=settings.max_rows_per_request,
         rng=random.Random(),
         limiter=anyio.CapacityLimiter(max(os.cpu_count() or 1, 1)),
+        batching=BatchPolicy(settings.max_batch_rows, settings.max_batch_wait_ms / 1000)
+        if settings.max_batch_rows > 1
+        else None,
     )
     truth = GroundTruth(
         open_store(settings.redis_url, settings.prediction_ttl_s, settings.prediction_store_rows),

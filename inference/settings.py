@@ -64,6 +64,22 @@ class InferenceSettings(BaseSettings):
     torch_threads: int = Field(
         default=1, ge=1, description="torch intra-op threads (torch.set_num_threads)."
     )
+    max_batch_rows: int = Field(
+        default=32,
+        ge=1,
+        description=(
+            "Most rows one model call gathers from requests that queued for the same version "
+            "while it was busy. 1 turns batching off: every request is its own call."
+        ),
+    )
+    max_batch_wait_ms: float = Field(
+        default=2.0,
+        ge=0,
+        description=(
+            "Longest a queued request waits for others to fill its batch once the model is "
+            "free. A request that arrives while the model is idle never waits."
+        ),
+    )
     models: str = Field(
         default="",
         description=(

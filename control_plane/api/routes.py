@@ -242,18 +242,21 @@ def get_routing(
 
 @router.get("/status", tags=["deployments"])
 def get_status(
-    session: SessionDep, settings: SettingsDep, replicas: ReplicasDep, _: Viewer
+    request: Request, session: SessionDep, settings: SettingsDep, replicas: ReplicasDep, _: Viewer
 ) -> StatusPublic:
-    """What is deployed, with weights; which replicas serve it and whether they caught up."""
+    """What is deployed, with weights; which replicas serve it and whether they caught up;
+    on Kubernetes, where each model's rollout stands."""
     table = deployments.routing_table(session)
     deps = [deployments.get_deployment(session, m.name) for m in table.models]
-    return build_status(
+    status = build_status(
         table,
         deps,
         replicas.all(),
         datetime.now(UTC),
         timedelta(seconds=settings.replica_stale_s),
     )
+    status.rollouts = request.app.state.rollouts()
+    return status
 
 
 @router.get("/tokens", tags=["access"])

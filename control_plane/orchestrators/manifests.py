@@ -14,6 +14,7 @@ from typing import Any
 from control_plane.orchestrators.desired import DesiredModel, PodResources
 from control_plane.orchestrators.kubernetes_settings import KubernetesSettings
 from control_plane.orchestrators.quantities import format_cpu, format_memory
+from control_plane.schemas import ScalingRules, ScalingSettings
 
 Manifest = dict[str, Any]
 
@@ -225,7 +226,54 @@ def service(model: DesiredModel, settings: KubernetesSettings) -> Manifest:
     }
 
 
+# Pods metrics served to the HPA by a custom-metrics adapter (prometheus-adapter): the
+# replicas' own gauge, and a per-pod rate of `pier_requests_total` (docs/kubernetes.md).
+INFLIGHT_METRIC = "pier_inflight_requests"
+RPS_METRIC = "pier_requests_per_second"
+
+
+def _average_quantity(value: float) -> str:
+    """A per-pod average as a Kubernetes quantity: whole numbers plain, else milli-units."""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{max(1, round(value * 1000))}m"
+
+
+def _hpa_metric(scaling: ScalingSettings) -> Manifest:
+    if scaling.target_metric == "cpu":
+        return {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {
+                    "type": "Utilization",
+                    "averageUtilization": scaling.target_cpu_utilization,
+                },
+            },
+        }
+    name = INFLIGHT_METRIC if scaling.target_metric == "inflight" else RPS_METRIC
+    return {
+        "type": "Pods",
+        "pods": {
+            "metric": {"name": name},
+            "target": {"type": "AverageValue", "averageValue": _average_quantity(scaling.target)},
+        },
+    }
+
+
+def _hpa_rules(rules: ScalingRules) -> Manifest:
+    return {
+        "stabilizationWindowSeconds": rules.stabilization_window_s,
+        "selectPolicy": rules.select,
+        "policies": [
+            {"type": p.type, "value": p.value, "periodSeconds": p.period_s} for p in rules.policies
+        ],
+    }
+
+
 def autoscaler(model: DesiredModel, settings: KubernetesSettings) -> Manifest:
+    """The HPA from the same ScalingSettings as the local policy (orchestrators/scaling.py):
+    same target, same windows, same rate policies, same bounds."""
     scaling = model.scaling
     return {
         "apiVersion": "autoscaling/v2",
@@ -239,18 +287,11 @@ def autoscaler(model: DesiredModel, settings: KubernetesSettings) -> Manifest:
             },
             "minReplicas": scaling.min_replicas,
             "maxReplicas": scaling.max_replicas,
-            "metrics": [
-                {
-                    "type": "Resource",
-                    "resource": {
-                        "name": "cpu",
-                        "target": {
-                            "type": "Utilization",
-                            "averageUtilization": scaling.target_cpu_utilization,
-                        },
-                    },
-                }
-            ],
+            "metrics": [_hpa_metric(scaling)],
+            "behavior": {
+                "scaleUp": _hpa_rules(scaling.scale_up),
+                "scaleDown": _hpa_rules(scaling.scale_down),
+            },
         },
     }
 

@@ -134,3 +134,11 @@ def sparkline_path(values: Sequence[float | None], width: float = 100, height: f
         parts.append(f"{'L' if pen_down else 'M'}{x:.1f},{y:.1f}")
         pen_down = True
     return " ".join(parts)
+
+
+def accuracy_figure(metrics: ModelMetrics | None, colors: dict[str, str]) -> go.Figure:
+    """Accuracy from ground-truth feedback, placed at the time of the predictions."""
+    fig = go.Figure()
+    for s in metrics.series if metrics else []:
+        fig.add_trace(_trace(s.accuracy, s.version, colors.get(s.version, UNKNOWN)))
+    return _layout(fig, metrics, "Accuracy (ground-truth feedback)", "", ".1%")

@@ -115,3 +115,24 @@ def flaky(path: Path, limit: float = 6.0) -> Path:
 def slow(path: Path, rounds: int = 40) -> Path:
     torch.jit.save(torch.jit.script(_Slow(rounds).eval()), str(path))
     return path
+
+
+class _Cuts(nn.Module):
+    """Classifies a row by where its first feature falls among increasing cut points:
+    class i when exactly i cuts lie below it. Shifting a cut makes a version less accurate
+    on a known share of the inputs; cuts above every input make it answer class 0 always."""
+
+    def __init__(self, cuts: tuple[float, ...]) -> None:
+        super().__init__()
+        self.register_buffer("cuts", torch.tensor(cuts, dtype=torch.float32))
+        self.n_out = len(cuts) + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        cls = (x[:, :1] > self.cuts.unsqueeze(0)).sum(dim=1)
+        return nn.functional.one_hot(cls, self.n_out).to(torch.float32)
+
+
+def cut_classifier(path: Path, cuts: tuple[float, ...] = (1.0, 2.0)) -> Path:
+    """A 3-class classifier by cut points on feature 0 (see _Cuts), as TorchScript."""
+    torch.jit.save(torch.jit.script(_Cuts(cuts).eval()), str(path))
+    return path

@@ -16,7 +16,11 @@ from typing import TypeVar
 import httpx
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -167,14 +171,22 @@ def retrying(what: str, action: Callable[[], T]) -> T:
     def attempt() -> tuple[T] | None:
         try:
             return (action(),)
-        except StaleElementReferenceException:
+        except (StaleElementReferenceException, ElementClickInterceptedException):
             return None
 
     return wait_for(what, attempt)[0]
 
 
 def click(driver: webdriver.Chrome, css: str) -> None:
-    retrying(f"a click on {css}", lambda: driver.find_element(By.CSS_SELECTOR, css).click())
+    """Scroll the element to the middle of the window first, as a person would: at the top
+    edge it can sit under the sticky navigation bar and the click lands on the bar."""
+
+    def once() -> None:
+        element = driver.find_element(By.CSS_SELECTOR, css)
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+        element.click()
+
+    retrying(f"a click on {css}", once)
 
 
 def type_into(driver: webdriver.Chrome, css: str, *keys: str) -> None:
@@ -199,11 +211,16 @@ def screenshot(driver: webdriver.Chrome, name: str) -> Path:
 
 
 def sign_in(driver: webdriver.Chrome, url: str, username: str, password: str) -> None:
+    # Start signed out: a session left by an earlier test would redirect away from the form
+    # while it is being filled in.
+    driver.get(url + "/login")
+    driver.delete_all_cookies()
     driver.get(url + "/login")
     wait_for("the sign-in form", lambda: find(driver, "username"))
-    driver.find_element(By.ID, "username").send_keys(username)
-    driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.ID, "sign-in").click()
+    # The form may re-render while the page hydrates: each step retries on a stale element.
+    type_into(driver, "#username", username)
+    type_into(driver, "#password", password)
+    click(driver, "#sign-in")
     wait_for(f"{username} to be signed in", lambda: text_of(driver, "whoami") == username)
 
 

@@ -299,6 +299,14 @@ def test_live_charts_move_with_traffic_without_a_reload(
             lambda: latest_value(browser, "chart-latency", "v2 p99"),
             60,
         )
+        # Each replica's CPU and memory sit beside the charts (monitoring, issue 4).
+        usage = wait_for(
+            "the replica's CPU and memory",
+            lambda: (t := text_of(browser, "replica-usage")) and "MiB" in t and t,
+            30,
+        )
+        assert "% of a core" in usage
+        assert chart_data(browser, "chart-accuracy") is not None
         screenshot(browser, "06-model-live-charts")
     finally:
         stop.set()

@@ -1,4 +1,5 @@
-"""`/models/<name>`: versions, deploy / canary / promote / roll back, the split, live charts."""
+"""`/models/<name>`: versions, deploy / canary / promote / roll back, the split, live charts,
+experiment verdicts and the progressive canary's timeline."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from control_plane.ui.catalog_view import ShareRow, VersionRow
 from control_plane.ui.charts import RANGES
 from control_plane.ui.components.layout import empty_state, guarded_button, loading, page
 from control_plane.ui.components.versions import chip, swatch, version_label
+from control_plane.ui.pages.experiment_panel import canary_inputs, canary_panel, experiment_panel
 from control_plane.ui.pages.model_state import ModelState
 
 VIEWER_REASON = "Your role is viewer: you can look, not change. An admin can make you a deployer."
@@ -143,10 +145,79 @@ def _charts() -> rx.Component:
                 spacing="3",
                 width="100%",
             ),
+            rx.grid(
+                _chart(ModelState.accuracy_chart, "chart-accuracy"),
+                _error_types(),
+                _replicas(),
+                columns="3",
+                spacing="3",
+                width="100%",
+            ),
             width="100%",
         ),
         width="100%",
         id="charts",
+    )
+
+
+def _small_table(
+    title: str,
+    headers: tuple[str, ...],
+    body: rx.Component,
+    empty: str,
+    has_rows: rx.Var,
+    table_id: str,
+) -> rx.Component:
+    return rx.box(
+        rx.text(title, weight="medium", size="2"),
+        rx.cond(
+            has_rows,
+            rx.table.root(
+                rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in headers))),
+                rx.table.body(body),
+                size="1",
+                width="100%",
+            ),
+            rx.text(empty, size="1", color_scheme="gray"),
+        ),
+        id=table_id,
+        min_width="0",
+    )
+
+
+def _error_types() -> rx.Component:
+    return _small_table(
+        "Errors by type (window)",
+        ("Version", "Type", "Count"),
+        rx.foreach(
+            ModelState.error_types,
+            lambda r: rx.table.row(
+                rx.table.cell(version_label(r.version, r.color)),
+                rx.table.cell(rx.code(r.type, size="1")),
+                rx.table.cell(r.count),
+            ),
+        ),
+        "No errors in this window.",
+        ModelState.error_types.length() > 0,
+        "error-types",
+    )
+
+
+def _replicas() -> rx.Component:
+    return _small_table(
+        "Replicas: CPU and memory",
+        ("Replica", "CPU", "Memory"),
+        rx.foreach(
+            ModelState.replica_usage,
+            lambda r: rx.table.row(
+                rx.table.cell(rx.text(r.replica, size="1")),
+                rx.table.cell(r.cpu),
+                rx.table.cell(r.memory),
+            ),
+        ),
+        "No replica reported yet.",
+        ModelState.replica_usage.length() > 0,
+        "replica-usage",
     )
 
 
@@ -434,23 +505,7 @@ def _confirm_dialog() -> rx.Component:
                 size="2",
             ),
             rx.vstack(
-                rx.cond(
-                    ModelState.pending_kind == "canary",
-                    rx.hstack(
-                        rx.text("Canary share", size="2"),
-                        rx.input(
-                            value=ModelState.canary_percent.to_string(),  # type: ignore[attr-defined]
-                            type="number",
-                            min=1,
-                            max=99,
-                            on_change=ModelState.set_canary_percent,
-                            width="80px",
-                            id="canary-percent",
-                        ),
-                        rx.text("%", size="2"),
-                        align="center",
-                    ),
-                ),
+                rx.cond(ModelState.pending_kind == "canary", canary_inputs()),
                 rx.vstack(rx.foreach(ModelState.pending_rows, _preview_row), id="pending-preview"),
                 rx.cond(
                     ModelState.pending_problem,
@@ -468,11 +523,20 @@ def _confirm_dialog() -> rx.Component:
                     rx.button(
                         "Cancel", variant="soft", color_scheme="gray", on_click=ModelState.cancel
                     ),
-                    rx.button(
-                        "Confirm",
-                        on_click=ModelState.confirm,
-                        disabled=ModelState.pending_problem != "",
-                        id="confirm",
+                    rx.cond(
+                        ModelState.pending_kind == "canary",
+                        rx.button(
+                            "Start the canary",
+                            on_click=ModelState.start_canary,
+                            disabled=ModelState.pending_problem != "",
+                            id="confirm",
+                        ),
+                        rx.button(
+                            "Confirm",
+                            on_click=ModelState.confirm,
+                            disabled=ModelState.pending_problem != "",
+                            id="confirm",
+                        ),
                     ),
                     justify="end",
                     width="100%",
@@ -499,6 +563,8 @@ def _content() -> rx.Component:
         _charts(),
         rx.grid(_split_editor(), columns="1", width="100%"),
         _versions(),
+        experiment_panel(),
+        canary_panel(VIEWER_REASON),
         _confirm_dialog(),
         spacing="4",
         width="100%",

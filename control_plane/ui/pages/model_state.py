@@ -14,12 +14,22 @@ from sqlmodel import Session
 
 from control_plane.errors import InvalidRequest, NotFound, Unauthenticated
 from control_plane.metrics.base import ModelMetrics
-from control_plane.schemas import DeploymentPublic, Principal
-from control_plane.services import deployments, registry, traffic
+from control_plane.schemas import AuditEventPublic, DeploymentPublic, Principal
+from control_plane.services import (
+    audit,
+    canaries,
+    deployments,
+    experiments,
+    monitoring,
+    registry,
+    traffic,
+)
+from control_plane.services.canaries import CanaryCreate, CanaryPublic
+from control_plane.services.experiments import ExperimentPublic
 from control_plane.services.model_health import judge
 from control_plane.services.rollout import rollout
 from control_plane.services.routing_events import announce_on_commit
-from control_plane.ui import actions, charts, context, metrics_feed
+from control_plane.ui import actions, charts, context, health_view, metrics_feed
 from control_plane.ui.catalog_view import (
     HEALTH_COLORS,
     Chip,
@@ -30,6 +40,19 @@ from control_plane.ui.catalog_view import (
 )
 from control_plane.ui.colors import color_map, version_color
 from control_plane.ui.context import UiContext
+from control_plane.ui.experiment_view import (
+    NO_CANARY,
+    CanaryView,
+    ExperimentRow,
+    TimelineRow,
+    VerdictRow,
+    canary_view,
+    experiment_rows,
+    parse_interval,
+    parse_steps,
+    timeline_rows,
+    verdict_rows,
+)
 from control_plane.ui.session_state import SessionState
 
 PAGE_SIZE = 10
@@ -40,6 +63,8 @@ VERSIONS_EVERY = 5
 ROLLOUT_DEADLINE_S = 120.0
 ROLLOUT_POLL_S = 0.25
 LABELS_IN_PICKER = 100
+TIMELINE_EVENTS = 200
+"""Recent audit events of the model read for the canary timeline (canary.* kept)."""
 
 VERBS = {
     "deploy": "Deployed",
@@ -92,10 +117,40 @@ def _read_view(
 
 
 @dataclass(frozen=True)
+class ExperimentView:
+    experiment: ExperimentPublic | None
+    canary: CanaryPublic | None
+    timeline: list[AuditEventPublic]
+
+
+def _read_experiment(
+    ctx: UiContext, session: Session, name: str, window_s: int, now: datetime
+) -> ExperimentView:
+    """The experiment of the live versions (None while fewer than two serve), the latest
+    canary and the canary entries of the audit log."""
+    experiment = None
+    try:
+        dep = deployments.get_deployment(session, name)
+        if sum(1 for w in dep.weights.values() if w > 0) > 1:
+            source = monitoring.source_for(ctx.settings, ctx.replicas)
+            experiment = experiments.experiment(session, source, name, window_s, now)
+    except NotFound:
+        pass  # not deployed: nothing to compare
+    latest = canaries.list_canaries(session, name, limit=1)
+    events = audit.list_events(session, model=name, limit=TIMELINE_EVENTS)
+    return ExperimentView(
+        experiment=experiment,
+        canary=latest[0] if latest else None,
+        timeline=[e for e in events if e.action.startswith("canary.")],
+    )
+
+
+@dataclass(frozen=True)
 class Tick:
     view: ModelView
     metrics: ModelMetrics | None
     metrics_note: str
+    experiment: ExperimentView | None = None
 
 
 def read_tick(
@@ -110,8 +165,39 @@ def read_tick(
     except metrics_feed.MetricsUnavailable as e:
         metrics, note = None, str(e)
     series_labels = [s.version for s in metrics.series] if metrics else []
-    view = actions.run_as(ctx, token, lambda s, _p: _read_view(s, name, vpage, series_labels))
-    return Tick(view=view, metrics=metrics, metrics_note=note)
+    view, experiment = actions.run_as(
+        ctx,
+        token,
+        lambda s, _p: (
+            _read_view(s, name, vpage, series_labels),
+            _read_experiment(ctx, s, name, r.window_s, now),
+        ),
+    )
+    return Tick(view=view, metrics=metrics, metrics_note=note, experiment=experiment)
+
+
+def start_canary(
+    ctx: UiContext, token: str, name: str, body: CanaryCreate, now: datetime
+) -> CanaryPublic:
+    """A progressive canary as `POST /api/v1/models/{name}/canaries` starts it."""
+
+    def work(session: Session, principal: Principal) -> CanaryPublic:
+        announce_on_commit(session, ctx.announcer)
+        return canaries.start_canary(session, principal, name, body, now)
+
+    return actions.run_as(ctx, token, work)
+
+
+def control_canary(
+    ctx: UiContext, token: str, name: str, action: str, now: datetime
+) -> CanaryPublic:
+    """Pause, resume or abort, as `POST .../canaries/current/{action}` does."""
+
+    def work(session: Session, principal: Principal) -> CanaryPublic:
+        announce_on_commit(session, ctx.announcer)
+        return canaries.control(session, principal, name, action, now)
+
+    return actions.run_as(ctx, token, work)
 
 
 def apply_change(
@@ -160,7 +246,9 @@ class ModelState(SessionState):
     pending_before: dict[str, int] = {}
     pending_problem: str = ""
     canary_version: str = ""
-    canary_percent: int = 10
+    canary_baseline: str = ""
+    canary_steps: str = "5,25,50,100"
+    canary_interval: str = "60"
     reason: str = ""
     # A change being applied and rolled out.
     busy: bool = False
@@ -170,6 +258,12 @@ class ModelState(SessionState):
     range_key: str = "5m"
     metrics: ModelMetrics | None = None
     metrics_note: str = ""
+    # The experiment and the canary timeline.
+    experiment_rows: list[ExperimentRow] = []
+    verdicts: list[VerdictRow] = []
+    latency_method: str = ""
+    canary: CanaryView = NO_CANARY
+    timeline: list[TimelineRow] = []
     _generation: int = 0
 
     # ---- derived values -------------------------------------------------------------
@@ -256,6 +350,18 @@ class ModelState(SessionState):
     def error_chart(self) -> go.Figure:
         return charts.error_figure(self.metrics, self.colors)
 
+    @rx.var
+    def accuracy_chart(self) -> go.Figure:
+        return charts.accuracy_figure(self.metrics, self.colors)
+
+    @rx.var
+    def error_types(self) -> list[health_view.ErrorTypeRow]:
+        return health_view.error_type_rows(self.metrics, self.colors)
+
+    @rx.var
+    def replica_usage(self) -> list[health_view.ReplicaRow]:
+        return health_view.replica_rows(self.metrics)
+
     # ---- reading ----------------------------------------------------------------------
     def _show(self, tick: Tick) -> None:
         view = tick.view
@@ -273,6 +379,13 @@ class ModelState(SessionState):
             self.labels = view.labels
         self.metrics = tick.metrics
         self.metrics_note = tick.metrics_note
+        if tick.experiment is not None:
+            e = tick.experiment
+            self.experiment_rows = experiment_rows(e.experiment, self.seqs)
+            self.verdicts = verdict_rows(e.experiment, self.seqs)
+            self.latency_method = e.experiment.latency_method if e.experiment else ""
+            self.canary = canary_view(e.canary)
+            self.timeline = timeline_rows(e.timeline)
         ctx = context.get()
         now = datetime.now(UTC)
         state = rollout(self.model, self.revision, ctx.replicas.all(), now, ctx.stale_after)
@@ -419,27 +532,112 @@ class ModelState(SessionState):
 
     @rx.event
     def ask_canary(self, version: str) -> Any:
-        try:
-            weights = traffic.canary(self.weights, version, self.canary_percent)
-        except InvalidRequest as e:
-            return rx.toast.error(actions.describe(e, "preparing a canary"))
+        """A progressive canary against the heaviest serving version."""
+        if not self.weights:
+            return rx.toast.error("Deploy a version first; a canary ramps up beside it.")
         self.canary_version = version
-        self._ask("canary", f"Canary {version} on {self.model}", weights)
+        self.canary_baseline = min(self.weights, key=lambda v: (-self.weights[v], v))
+        self._ask(
+            "canary",
+            f"Progressive canary of {version} on {self.model} (baseline {self.canary_baseline})",
+            {},
+        )
+        self._preview_canary()
         return None
 
-    @rx.event
-    def set_canary_percent(self, value: str) -> None:
+    def _canary_body(self) -> CanaryCreate:
+        return CanaryCreate(
+            version=self.canary_version,
+            baseline=self.canary_baseline,
+            steps=parse_steps(self.canary_steps),
+            interval_s=parse_interval(self.canary_interval),
+            reason=self.reason,
+        )
+
+    def _preview_canary(self) -> None:
         try:
-            percent = int(float(value))
-        except ValueError:
-            self.pending_problem = "Enter a whole percent between 1 and 99."
-            return
-        self.canary_percent = percent
-        try:
-            self.pending_weights = traffic.canary(self.weights, self.canary_version, percent)
-            self.pending_problem = ""
+            first = parse_steps(self.canary_steps)[0]
+            parse_interval(self.canary_interval)
         except InvalidRequest as e:
             self.pending_problem = actions.describe(e, "preparing a canary")
+            return
+        self.pending_problem = ""
+        self.pending_weights = (
+            {self.canary_version: 100}
+            if first == 100
+            else {self.canary_baseline: 100 - first, self.canary_version: first}
+        )
+
+    @rx.event
+    def set_canary_steps(self, value: str) -> None:
+        self.canary_steps = value
+        self._preview_canary()
+
+    @rx.event
+    def set_canary_interval(self, value: str) -> None:
+        self.canary_interval = value
+        self._preview_canary()
+
+    @rx.event(background=True)
+    async def start_canary(self) -> Any:
+        """Start the progressive canary through the canary service, as the signed-in user."""
+        async with self:
+            if self.pending_kind != "canary" or self.pending_problem or self.busy:
+                return
+            try:
+                body = self._canary_body()
+            except InvalidRequest as e:
+                self.pending_problem = actions.describe(e, "preparing a canary")
+                return
+            token, name = self.session_token, self.model
+            self.pending_kind = ""
+            self.busy = True
+            self.progress_value = 0
+            self.progress_text = "Starting the canary…"
+        try:
+            started = await asyncio.to_thread(
+                start_canary, context.get(), token, name, body, datetime.now(UTC)
+            )
+        except Exception as e:
+            async with self:
+                self.busy = False
+                redirect = self._to_sign_in() if isinstance(e, Unauthenticated) else None
+            yield redirect or rx.toast.error(actions.describe(e, "starting the canary"))
+            return
+        async with self:
+            self.busy = False
+            self.canary = canary_view(started)
+        yield rx.toast.success(
+            f"Canary started on {name}: {started.canary} at {started.weight} %, "
+            f"then every {started.interval_s:g} s if its gates pass",
+            duration=8000,
+        )
+        async with self:
+            await self._refresh_now()
+
+    @rx.event(background=True)
+    async def control_canary(self, action: str) -> Any:
+        """Pause, resume or abort the canary in progress."""
+        async with self:
+            if self.busy:
+                return
+            token, name = self.session_token, self.model
+        try:
+            done = await asyncio.to_thread(
+                control_canary, context.get(), token, name, action, datetime.now(UTC)
+            )
+        except Exception as e:
+            redirect = None
+            if isinstance(e, Unauthenticated):
+                async with self:
+                    redirect = self._to_sign_in()
+            yield redirect or rx.toast.error(actions.describe(e, f"trying to {action} the canary"))
+            return
+        async with self:
+            self.canary = canary_view(done)
+        yield rx.toast.success(f"Canary of {done.canary} on {name}: {done.last_reason}")
+        async with self:
+            await self._refresh_now()
 
     @rx.event
     def ask_rollback(self) -> None:

@@ -1,0 +1,157 @@
+"""The benchmark's models and request bodies, with fixed seeds so every run sends the same.
+
+W1: an MLP 64->256->256->10, one row a request. W2: a small CNN on a 3x64x64 image, as
+JSON and as Open Inference Protocol binary tensors. W3: W1 with 32 rows a request.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+SEED = 0
+
+
+class MLP(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(SEED)
+        self.net = nn.Sequential(
+            nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class CNN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(SEED)
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 16, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+        )
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).flatten(1))
+
+
+@dataclass(frozen=True)
+class ModelDef:
+    """A model as every server sees it: one input, one output, names and shapes."""
+
+    name: str
+    input_name: str
+    input_shape: tuple[int, ...]  # beyond the batch dimension
+    output_name: str
+
+    def module(self) -> nn.Module:
+        return (MLP() if self.name == "mlp" else CNN()).eval()
+
+
+MODELS = {
+    "mlp": ModelDef("mlp", "features", (64,), "logits"),
+    "cnn": ModelDef("cnn", "image", (3, 64, 64), "logits"),
+}
+
+
+@dataclass(frozen=True)
+class Workload:
+    key: str
+    title: str
+    model: ModelDef
+    rows: int
+    binary: bool = False
+
+
+WORKLOADS = [
+    Workload("W1", "MLP 64->256->256->10, 1 row per request, JSON", MODELS["mlp"], 1),
+    Workload("W2-json", "CNN on 3x64x64, 1 image per request, JSON", MODELS["cnn"], 1),
+    Workload(
+        "W2-binary",
+        "CNN on 3x64x64, 1 image per request, /v2 binary tensors",
+        MODELS["cnn"],
+        1,
+        binary=True,
+    ),
+    Workload("W3", "MLP 64->256->256->10, 32 rows per request, JSON", MODELS["mlp"], 32),
+]
+
+
+def save_torchscript(model: ModelDef, path: Path) -> Path:
+    torch.jit.script(model.module()).save(str(path))
+    return path
+
+
+def sample(workload: Workload) -> np.ndarray:
+    rng = np.random.default_rng(SEED)
+    shape = (workload.rows, *workload.model.input_shape)
+    return rng.standard_normal(shape).astype(np.float32).round(4)
+
+
+@dataclass(frozen=True)
+class Request:
+    path: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def json_request(workload: Workload, path: str, named: bool) -> Request:
+    """{"model": ..., "inputs": rows} (Pier's /predict and the floor share this body)."""
+    body = {"model": workload.model.name, "inputs": sample(workload).tolist()}
+    if not named:
+        body = {"inputs": body["inputs"]}
+    return Request(path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+
+def v2_binary_request(workload: Workload) -> Request:
+    """The Open Inference Protocol binary data extension: JSON header, then raw tensor bytes."""
+    data = sample(workload)
+    blob = np.ascontiguousarray(data, dtype="<f4").tobytes()
+    head = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": workload.model.input_name,
+                    "shape": list(data.shape),
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": len(blob)},
+                }
+            ],
+            "outputs": [{"name": workload.model.output_name, "parameters": {"binary_data": True}}],
+        }
+    ).encode()
+    return Request(
+        f"/v2/models/{workload.model.name}/infer",
+        head + blob,
+        {
+            "Content-Type": "application/octet-stream",
+            "Inference-Header-Content-Length": str(len(head)),
+        },
+    )
+
+
+def in_process_rate(workload: Workload, seconds: float) -> float:
+    """Forward passes a second of the model alone, one thread, this workload's batch."""
+    torch.set_num_threads(1)
+    module = torch.jit.script(workload.model.module())
+    x = torch.from_numpy(sample(workload))
+    with torch.inference_mode():
+        for _ in range(20):
+            module(x)
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            module(x)
+            count += 1
+    return count / (time.perf_counter() - start)

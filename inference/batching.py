@@ -1,0 +1,242 @@
+"""Adaptive micro-batching: requests for one model version that arrive while its model
+calls are all busy queue up, and the next free call takes them together.
+
+A request that finds a free call and nobody queued runs at once, alone: batching never
+delays a request when the model is idle. Queued requests wait for companions at most
+``max_wait_s`` from their arrival. When a gathered call fails, its requests run again one
+by one, so only the request whose input caused the failure fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from inference.errors import InferenceError
+
+Arrays = Mapping[str, np.ndarray]
+Outputs = dict[str, np.ndarray]
+# Runs one model call on the rows given; the data plane records its metrics.
+ModelCall = Callable[[Arrays, int], Awaitable[Outputs]]
+# Per input: name, shape beyond the rows, dtype. Only requests alike in all three concatenate.
+Signature = tuple[tuple[str, tuple[int, ...], str], ...]
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    max_rows: int
+    max_wait_s: float
+
+
+def dispatch_delay(
+    policy: BatchPolicy, queued_rows: int, oldest_arrival: float, now: float
+) -> float:
+    """Pure: seconds a free call should still wait before taking the queue (0: take it now).
+
+    A full batch goes at once; otherwise the oldest queued request bounds the wait.
+    """
+    if queued_rows >= policy.max_rows:
+        return 0.0
+    return max(0.0, oldest_arrival + policy.max_wait_s - now)
+
+
+def take_batch(policy: BatchPolicy, queue: Sequence[tuple[Signature, int]]) -> int:
+    """Pure: how many requests from the head of the queue go into the next call.
+
+    Always the head (even when it alone exceeds max_rows), then the requests after it that
+    are alike and fit within max_rows, stopping at the first that is not.
+    """
+    if not queue:
+        return 0
+    head, rows = queue[0]
+    count = 1
+    for signature, more in queue[1:]:
+        if signature != head or rows + more > policy.max_rows:
+            break
+        rows += more
+        count += 1
+    return count
+
+
+def signature_of(arrays: Arrays) -> Signature:
+    return tuple((name, tuple(a.shape[1:]), a.dtype.str) for name, a in arrays.items())
+
+
+def concatenate(parts: Sequence[Arrays]) -> dict[str, np.ndarray]:
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+
+def split_outputs(outputs: Outputs, rows: Sequence[int]) -> list[Outputs] | None:
+    """Each request's rows of a gathered call's outputs; None when an output does not have
+    one row per input row (then the gathered answer cannot be told apart)."""
+    total = sum(rows)
+    if any(a.ndim == 0 or a.shape[0] != total for a in outputs.values()):
+        return None
+    bounds = np.cumsum([0, *rows])
+    return [
+        {name: a[start:stop] for name, a in outputs.items()}
+        for start, stop in itertools.pairwise(bounds)
+    ]
+
+
+@dataclass
+class BatcherStats:
+    """What a batcher did, for tests and operators: calls and how requests reached them."""
+
+    requests: int = 0
+    calls: int = 0
+    rows: int = 0
+    # Requests that found a free call and an empty queue: run at once, never waited.
+    immediate: int = 0
+    # Requests that queued because every call was busy (or others were already queued).
+    queued: int = 0
+    # Times a free call held back to let a queued batch fill (bounded by max_wait).
+    held: int = 0
+    # Gathered calls that failed or could not be split, whose requests then ran one by one.
+    split_retries: int = 0
+    largest_batch: int = 0
+
+
+@dataclass
+class _Queued:
+    arrays: Arrays
+    rows: int
+    signature: Signature
+    arrival: float
+    future: asyncio.Future[Outputs] = field(repr=False)
+
+
+Result = Outputs | BaseException
+
+
+class Batcher:
+    """One model version's queue and its calls, on one event loop."""
+
+    def __init__(
+        self,
+        owner: object,
+        call: ModelCall,
+        policy: BatchPolicy,
+        slots: int,
+        clock: Callable[[], float],
+    ) -> None:
+        # What the queue serves (a loaded version): a reloaded version gets a new queue.
+        self.owner = owner
+        self._call = call
+        self.policy = policy
+        self._slots = max(1, slots)
+        self._clock = clock
+        self._queue: deque[_Queued] = deque()
+        self._running = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.stats = BatcherStats()
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    async def submit(self, arrays: Arrays, rows: int) -> Outputs:
+        self.stats.requests += 1
+        if self._running < self._slots and not self._queue:
+            # Idle: run now, in this request's own task (no hand-off, no wait).
+            self.stats.immediate += 1
+            self._running += 1
+            try:
+                (result,) = await self._run([arrays], [rows])
+            finally:
+                self._running -= 1
+                self._pump()
+            if isinstance(result, BaseException):
+                raise result
+            return result
+        self.stats.queued += 1
+        future: asyncio.Future[Outputs] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Queued(arrays, rows, signature_of(arrays), self._clock(), future))
+        self._pump()
+        return await future
+
+    def _pump(self) -> None:
+        """Start calls while one is free and requests are queued (and ready to go)."""
+        while self._queue and self._queue[0].future.done():
+            self._queue.popleft()  # cancelled by its client while queued
+        while self._running < self._slots and self._queue:
+            delay = dispatch_delay(
+                self.policy,
+                sum(q.rows for q in self._queue),
+                self._queue[0].arrival,
+                self._clock(),
+            )
+            if delay > 0:
+                if self._timer is None:
+                    self.stats.held += 1
+                    loop = asyncio.get_running_loop()
+                    self._timer = loop.call_later(delay, self._on_timer)
+                return
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            count = take_batch(self.policy, [(q.signature, q.rows) for q in self._queue])
+            batch = [self._queue.popleft() for _ in range(count)]
+            live = [q for q in batch if not q.future.done()]
+            if not live:
+                continue
+            self._running += 1
+            task = asyncio.get_running_loop().create_task(self._serve(live))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._pump()
+
+    async def _serve(self, batch: list[_Queued]) -> None:
+        try:
+            results = await self._run([q.arrays for q in batch], [q.rows for q in batch])
+        except Exception as e:  # not the model's fault: every request in the call gets it
+            results = [e] * len(batch)
+        except BaseException:
+            for queued in batch:
+                queued.future.cancel()
+            raise
+        finally:
+            self._running -= 1
+        for queued, result in zip(batch, results, strict=True):
+            if queued.future.done():
+                continue  # its client went away
+            if isinstance(result, BaseException):
+                queued.future.set_exception(result)
+            else:
+                queued.future.set_result(result)
+        self._pump()
+
+    async def _run(self, parts: list[Arrays], rows: list[int]) -> list[Result]:
+        """One call for all parts; on failure, or outputs not split by row, one call each."""
+        self.stats.calls += 1
+        self.stats.rows += sum(rows)
+        self.stats.largest_batch = max(self.stats.largest_batch, sum(rows))
+        if len(parts) == 1:
+            try:
+                return [await self._call(parts[0], rows[0])]
+            except InferenceError as e:
+                return [e]
+        try:
+            split = split_outputs(await self._call(concatenate(parts), sum(rows)), rows)
+        except InferenceError:
+            split = None
+        if split is not None:
+            return list(split)
+        self.stats.split_retries += 1
+        results: list[Result] = []
+        for part, n in zip(parts, rows, strict=True):
+            results.extend(await self._run([part], [n]))
+        return results

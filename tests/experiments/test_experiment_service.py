@@ -1,0 +1,252 @@
+"""Experiment verdicts end to end: the real API, the local orchestrator's inference process,
+real predictions split between two versions, and ground truth that arrives later through
+the inference service's /feedback. The API tells a clear accuracy difference from a small
+one it cannot decide yet."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from control_plane.api.app import create_api
+from control_plane.orchestrators.local import LocalOrchestrator
+from control_plane.services import monitoring
+from control_plane.services.replicas import ReplicaBook
+from control_plane.settings import PierSettings
+from tests.support import artifacts
+from tests.support.controlplane import bootstrap, error_message, push
+from tests.support.servers import free_port, serve, wait_until
+
+pytestmark = pytest.mark.e2e
+
+WINDOW = 300
+TRUTH_CUTS = (1.0, 2.0)  # the world: class = how many cuts lie below feature 0
+LABEL_NOISE = 0.05  # the share of labels that disagree with the world (annotators err)
+
+
+@dataclass
+class Stack:
+    api: str
+    inference: str
+    token: str
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.api, headers={"Authorization": f"Bearer {self.token}"}, timeout=60
+        )
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    home, work = tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("work")
+    settings = PierSettings(home=home, database_url=f"sqlite:///{home / 'pier.db'}")
+    tokens = bootstrap(settings)
+    replicas = ReplicaBook()
+    api = create_api(settings, replicas)
+    inference_port = free_port()
+    with serve(api) as api_url:
+        orchestrator = LocalOrchestrator(
+            env={
+                **os.environ,
+                "PIER_INFERENCE_PORT": str(inference_port),
+                "PIER_INFERENCE_CONTROL_PLANE_URL": api_url,
+                "PIER_INFERENCE_TOKEN": tokens.inference,
+                "PIER_INFERENCE_CACHE_DIR": str(home / "cache"),
+                "PIER_INFERENCE_POLL_INTERVAL_S": "0.2",
+            },
+            url=f"http://127.0.0.1:{inference_port}",
+            log_path=home / "inference.log",
+        )
+        orchestrator.start()
+        stack = Stack(api_url, f"http://127.0.0.1:{inference_port}", tokens.admin)
+        # iris: v2 puts its first cut at 1.3 instead of 1.0, wrong on a tenth of the inputs.
+        # wine: v2 puts it at 1.06, wrong on 2 % of them: too small to decide on 600 labels.
+        splits = {"iris": (1.3, 2.0), "wine": (1.06, 2.0)}
+        with stack.client() as c:
+            for model, worse in splits.items():
+                good = artifacts.cut_classifier(work / f"{model}-v1.pt", TRUTH_CUTS)
+                bad = artifacts.cut_classifier(work / f"{model}-v2.pt", worse)
+                assert push(c, good, name=model, version="v1").status_code == 201
+                assert push(c, bad, name=model, version="v2").status_code == 201
+                c.put(
+                    f"/api/v1/models/{model}/deployment",
+                    json={"weights": {"v1": 50, "v2": 50}, "reason": "A/B test"},
+                ).raise_for_status()
+        for model in splits:
+            wait_until(lambda m=model: _serves_both(stack, m), timeout=60)  # type: ignore[misc]
+        try:
+            yield stack
+        finally:
+            orchestrator.stop()
+            monitoring.close_source(replicas)
+
+
+def _serves_both(stack: Stack, model: str) -> bool:
+    seen = set()
+    for v in ("v1", "v2"):
+        r = httpx.post(
+            f"{stack.inference}/predict",
+            json={"model": model, "inputs": [[0.5, 0, 0, 0]], "version": v},
+        )
+        if r.status_code == 200:
+            seen.add(r.json()["version"])
+    return seen == {"v1", "v2"}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    id: str
+    version: str
+    truth: int
+
+
+def _predict(stack: Stack, model: str, n: int, seed: int) -> list[Prediction]:
+    """n predictions of distinct users (sticky keys: the split is by consistent hashing),
+    each remembered with the label the world will give it later."""
+    rng = random.Random(seed)
+    out = []
+    with httpx.Client(base_url=stack.inference, timeout=10) as c:
+        for i in range(n):
+            x0 = rng.uniform(0.0, 3.0)
+            truth = sum(x0 > cut for cut in TRUTH_CUTS)
+            if rng.random() < LABEL_NOISE:
+                truth = (truth + rng.randint(1, 2)) % 3
+            r = c.post(
+                "/predict",
+                json={"model": model, "inputs": [[x0, 0.0, 0.0, 0.0]], "key": f"user-{seed}-{i}"},
+            )
+            assert r.status_code == 200, r.text
+            body = r.json()
+            out.append(Prediction(body["prediction_id"], body["version"], truth))
+    return out
+
+
+def _label(stack: Stack, predictions: list[Prediction]) -> None:
+    with httpx.Client(base_url=stack.inference, timeout=10) as c:
+        for p in predictions:
+            r = c.post("/feedback", json={"prediction_id": p.id, "label": p.truth})
+            assert r.status_code == 200 and r.json()["result"] == "accepted", r.text
+
+
+def _experiment(stack: Stack, model: str) -> dict[str, Any]:
+    with stack.client() as c:
+        r = c.get(f"/api/v1/models/{model}/experiment", params={"window": WINDOW})
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def _run(stack: Stack, model: str, n: int, seed: int) -> dict[str, Any]:
+    """Predict now, see the API count the requests with no verdict yet, label afterwards,
+    and return the experiment once every label is counted."""
+    predictions = _predict(stack, model, n, seed)
+    per_version = {v: sum(p.version == v for p in predictions) for v in ("v1", "v2")}
+    assert min(per_version.values()) > n // 4, per_version  # both took a real share
+
+    def requests_counted() -> dict[str, Any] | None:
+        e = _experiment(stack, model)
+        counted = {v["version"]: v["requests"] for v in e["versions"]}
+        return e if all(counted[v] >= per_version[v] for v in per_version) else None
+
+    before = wait_until(requests_counted, timeout=30, interval=0.3)
+    assert before["comparisons"][0]["verdict"].startswith("not enough data yet")
+    assert before["comparisons"][0]["accuracy"] is None
+
+    _label(stack, predictions)
+
+    def labels_counted() -> dict[str, Any] | None:
+        e = _experiment(stack, model)
+        return e if sum(v["labelled"] for v in e["versions"]) >= n else None
+
+    after = wait_until(labels_counted, timeout=30, interval=0.3)
+    versions = {v["version"]: v for v in after["versions"]}
+    comparison = after["comparisons"][0]
+    print(
+        f"{model}: n = {comparison['labelled']} labelled "
+        f"(v1 {versions['v1']['labelled']}, v2 {versions['v2']['labelled']}); accuracy "
+        f"v1 {versions['v1']['accuracy']['value']:.3f} "
+        f"[{versions['v1']['accuracy']['low']:.3f}, {versions['v1']['accuracy']['high']:.3f}], "
+        f"v2 {versions['v2']['accuracy']['value']:.3f} "
+        f"[{versions['v2']['accuracy']['low']:.3f}, {versions['v2']['accuracy']['high']:.3f}]; "
+        f"diff {comparison['accuracy']['diff']:+.3f} "
+        f"[{comparison['accuracy']['low']:+.3f}, {comparison['accuracy']['high']:+.3f}], "
+        f"p = {comparison['accuracy']['p_value']:.3g}; needed {comparison['needed']}; "
+        f"verdict: {comparison['verdict']}"
+    )
+    return after
+
+
+def test_a_clearly_worse_version_is_called_out_from_delayed_feedback(stack: Stack) -> None:
+    e = _run(stack, "iris", n=600, seed=1)
+    assert e["baseline"] == "v1" and e["canary"] is None
+    assert [v["role"] for v in e["versions"]] == ["baseline", "challenger"]
+    (c,) = e["comparisons"]
+    assert c["challenger"] == "v2" and c["baseline"] == "v1"
+    assert c["decided"] is True
+    assert c["accuracy"]["p_value"] < 0.05
+    assert c["accuracy"]["diff"] < 0 and c["accuracy"]["high"] < 0
+    assert c["verdict"].startswith("v1 is more accurate than v2: ")
+    assert "p = " in c["verdict"] and f"n = {c['labelled']:,}" in c["verdict"]
+    # No request failed, and the error rates say so with an interval.
+    for v in e["versions"]:
+        assert v["errors"] == 0 and v["error_rate"]["value"] == 0.0
+        assert 0 < v["error_rate"]["high"] < 0.05
+        assert v["p99_ms"] is not None and v["p50_ms"] is not None
+    assert c["error_rate"]["p_value"] == 1.0
+    assert c["p99_ratio"] is not None and c["p99_ratio"] > 0
+    assert "p99 ratio only" in e["latency_method"]
+
+
+def test_a_small_difference_is_reported_as_not_decided_yet(stack: Stack) -> None:
+    e = _run(stack, "wine", n=600, seed=2)
+    (c,) = e["comparisons"]
+    assert c["decided"] is False
+    assert c["accuracy"]["p_value"] >= 0.05
+    assert c["accuracy"]["low"] < 0 < c["accuracy"]["high"]  # the interval spans no change
+    assert c["needed"] > c["labelled"] and c["reached"] is False
+    assert c["verdict"] == (
+        f"not enough data yet: {c['labelled']:,} of about {c['needed']:,} labelled "
+        "predictions needed to detect a 2.0-point difference"
+    )
+
+
+def test_bad_requests_get_a_clear_4xx(stack: Stack, tmp_path: Path) -> None:
+    with stack.client() as c:
+        r = c.get("/api/v1/models/iris/experiment", params={"window": 42})
+        assert r.status_code == 422 and "expected one of 300, 900" in error_message(r)
+        r = c.get("/api/v1/models/iris/experiment", params={"min_effect": 2})
+        assert r.status_code == 422 and "min_effect" in error_message(r)
+        r = c.get("/api/v1/models/nope/experiment")
+        assert r.status_code == 404 and "nope" in error_message(r)
+        assert push(c, artifacts.torchscript(tmp_path / "x.pt"), name="lonely").status_code == 201
+        r = c.get("/api/v1/models/lonely/experiment")
+        assert r.status_code == 404 and "not deployed" in error_message(r)
+    with httpx.Client(base_url=stack.api) as anonymous:
+        assert anonymous.get("/api/v1/models/iris/experiment").status_code == 401
+
+
+def test_while_a_canary_runs_its_baseline_is_the_baseline(stack: Stack) -> None:
+    with stack.client() as c:
+        r = c.post(
+            "/api/v1/models/wine/canaries",
+            json={"version": "v1", "baseline": "v2", "steps": [60, 100], "interval_s": 3600},
+        )
+        assert r.status_code == 201, r.text
+        try:
+            e = _experiment(stack, "wine")
+        finally:
+            c.post("/api/v1/models/wine/canaries/current/abort").raise_for_status()
+    # v1 now takes 60 %, but the canary compares against v2: so does the experiment.
+    assert e["baseline"] == "v2" and e["canary"] == "v1"
+    assert [(v["version"], v["weight"], v["role"]) for v in e["versions"]] == [
+        ("v2", 40, "baseline"),
+        ("v1", 60, "challenger"),
+    ]
+    assert e["comparisons"][0]["challenger"] == "v1"

@@ -1,0 +1,216 @@
+"""Adaptive batching, seen from outside: concurrent requests share model calls
+(pier_batch_size says so), answers are the ones each request would get alone, a poisoned
+row fails only its own request, and a lone request never waits for companions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import torch
+from prometheus_client.parser import text_string_to_metric_families
+
+from inference.batching import Batcher, BatcherStats
+from inference.main import create_app
+from inference.schemas import ModelRoute, RoutingTable
+from inference.state import ServiceState
+from tests.inference.conftest import ready, settings_for, stock_cache
+from tests.inference.models import FEATURES, PROBABILITIES, Artifact
+from tests.inference.server import ServerThread, wait_for
+from tests.support.artifacts import flaky, slow, torchscript
+
+POISON = [9.0, 0.0, 0.0, 0.0]  # feature 0 above the flaky model's limit of 6
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Artifact]:
+    root = tmp_path_factory.mktemp("batching-models")
+    return {
+        name: Artifact(path, "torchscript", FEATURES, PROBABILITIES)
+        for name, path in {
+            # Each call costs the same whatever its rows: requests pile up behind it.
+            "slow": slow(root / "slow.pt", rounds=8),
+            "flaky": flaky(root / "flaky.pt"),
+            "mlp": torchscript(root / "mlp.pt", seed=5),
+        }.items()
+    }
+
+
+def table(models: dict[str, Artifact]) -> RoutingTable:
+    return RoutingTable(
+        revision=1,
+        models=[
+            ModelRoute(name=name, weights={"v1": 100}, versions=[artifact.spec("v1")])
+            for name, artifact in models.items()
+        ],
+    )
+
+
+def serve(cache: Path, models: dict[str, Artifact], **settings: object) -> ServerThread:
+    stock_cache(cache, models, table(models))
+    server = ServerThread(create_app(settings_for(cache, **settings))).start()
+    wait_for(lambda: ready(server.url), timeout_s=60)
+    return server
+
+
+@pytest.fixture(scope="module")
+def service(
+    tmp_path_factory: pytest.TempPathFactory, models: dict[str, Artifact]
+) -> Iterator[ServerThread]:
+    server = serve(
+        tmp_path_factory.mktemp("batching-cache"),
+        models,
+        max_batch_rows=32,
+        max_batch_wait_ms=5,
+    )
+    yield server
+    server.stop()
+
+
+def state(server: ServerThread) -> ServiceState:
+    return server.app.state.pier  # type: ignore[no-any-return]
+
+
+def batcher(server: ServerThread, model: str) -> Batcher:
+    plane = state(server).plane
+    found = plane.batcher(plane.resolve(model, "v1", None))
+    assert found is not None
+    return found
+
+
+def stats(server: ServerThread, model: str) -> BatcherStats:
+    s = batcher(server, model).stats
+    return BatcherStats(**vars(s))
+
+
+def reference(artifact: Artifact, rows: list[list[float]]) -> np.ndarray:
+    """What the saved model answers for these rows alone, in this process."""
+    module = torch.jit.load(str(artifact.path))
+    with torch.inference_mode():
+        return module(torch.tensor(rows, dtype=torch.float32)).numpy()  # type: ignore[no-any-return]
+
+
+async def predict_all(
+    url: str, model: str, inputs: list[list[list[float]]]
+) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=len(inputs))
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        return await asyncio.gather(
+            *(client.post("/predict", json={"model": model, "inputs": rows}) for rows in inputs)
+        )
+
+
+def batch_size_series(url: str, model: str) -> dict[str, float]:
+    text = httpx.get(f"{url}/metrics").text
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "pier_batch_size":
+            continue
+        for sample in family.samples:
+            if sample.labels.get("model") != model:
+                continue
+            name = sample.name.removeprefix("pier_batch_size")
+            le = sample.labels.get("le")
+            found[f"{name}{'' if le is None else f'[{le}]'}"] = sample.value
+    return found
+
+
+def random_requests(count: int, seed: int) -> list[list[list[float]]]:
+    rng = np.random.default_rng(seed)
+    # Mixed sizes (1 to 3 rows) so that splitting a gathered answer is exercised too.
+    return [rng.uniform(0, 5, size=(1 + i % 3, 4)).round(3).tolist() for i in range(count)]
+
+
+def test_concurrent_requests_share_model_calls(service: ServerThread) -> None:
+    before = batch_size_series(service.url, "slow")
+    inputs = random_requests(64, seed=1)
+    responses = asyncio.run(predict_all(service.url, "slow", inputs))
+
+    assert [r.status_code for r in responses] == [200] * len(inputs)
+    after = batch_size_series(service.url, "slow")
+    calls = after["_count"] - before.get("_count", 0)
+    rows = after["_sum"] - before.get("_sum", 0)
+    single_row_calls = after["_bucket[1.0]"] - before.get("_bucket[1.0]", 0)
+    assert rows == sum(len(r) for r in inputs)  # every row went through exactly one call
+    assert calls < len(inputs), "64 concurrent requests should have shared model calls"
+    assert calls - single_row_calls >= 1
+    assert batcher(service, "slow").stats.largest_batch <= 32
+
+
+def test_batched_answers_match_each_request_alone(
+    service: ServerThread, models: dict[str, Artifact]
+) -> None:
+    before = stats(service, "slow")
+    inputs = random_requests(48, seed=2)
+    responses = asyncio.run(predict_all(service.url, "slow", inputs))
+
+    after = stats(service, "slow")
+    assert after.calls - before.calls < after.requests - before.requests, "nothing was gathered"
+    for rows, response in zip(inputs, responses, strict=True):
+        assert response.status_code == 200
+        # Float sums in a matmul of 16 rows may round differently in the last bit from
+        # the same rows alone; anything more than that would be a wrong answer.
+        np.testing.assert_allclose(
+            response.json()["outputs"], reference(models["slow"], rows), rtol=1e-5, atol=1e-6
+        )
+
+
+def test_a_poisoned_row_fails_only_its_own_request(
+    service: ServerThread, models: dict[str, Artifact]
+) -> None:
+    """Bursts until one gathered call held the poisoned row (a split retry): each burst's
+    other requests still get their answers."""
+    good = random_requests(15, seed=3)
+    expected = [reference(models["flaky"], rows) for rows in good]
+    start = stats(service, "flaky").split_retries
+    deadline = time.monotonic() + 60
+    while stats(service, "flaky").split_retries == start:
+        assert time.monotonic() < deadline, "no gathered call held the poisoned request"
+        burst = [*good[:8], [POISON], *good[8:]]
+        responses = asyncio.run(predict_all(service.url, "flaky", burst))
+        poisoned = responses.pop(8)
+        assert poisoned.status_code == 500
+        error = poisoned.json()["error"]
+        assert error["type"] == "model_error"
+        assert "feature 0 out of the range" in error["message"]
+        for response, want in zip(responses, expected, strict=True):
+            assert response.status_code == 200, response.text
+            np.testing.assert_allclose(response.json()["outputs"], want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_lone_request_runs_at_once(tmp_path: Path, models: dict[str, Artifact]) -> None:
+    """At concurrency 1 every request finds the model idle and runs immediately: it never
+    queues, and no call is held back for the (here absurd) 10 s max wait."""
+    server = serve(tmp_path, models, max_batch_rows=32, max_batch_wait_ms=10_000)
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            for rows in random_requests(20, seed=4):
+                response = client.post("/predict", json={"model": "mlp", "inputs": rows})
+                assert response.status_code == 200
+        done = stats(server, "mlp")
+    finally:
+        server.stop()
+    assert (done.requests, done.immediate, done.queued, done.held) == (20, 20, 0, 0)
+    assert done.calls == 20
+
+
+def test_batching_off_makes_every_request_its_own_call(
+    tmp_path: Path, models: dict[str, Artifact]
+) -> None:
+    server = serve(tmp_path, models, max_batch_rows=1)
+    try:
+        inputs = random_requests(24, seed=5)
+        responses = asyncio.run(predict_all(server.url, "slow", inputs))
+        assert [r.status_code for r in responses] == [200] * len(inputs)
+        series = batch_size_series(server.url, "slow")
+        plane = state(server).plane
+        assert plane.batcher(plane.resolve("slow", "v1", None)) is None
+    finally:
+        server.stop()
+    assert series["_count"] == len(inputs)
+    assert series["_sum"] == sum(len(r) for r in inputs)

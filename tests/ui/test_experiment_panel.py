@@ -1,0 +1,165 @@
+"""The model page's Experiment panel and progressive canary, in a real browser: the verdict
+sentence from real predictions and delayed feedback, then a canary started, paused and
+aborted from the page, with its timeline from the audit log."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.keys import Keys
+
+from control_plane.orchestrators.local import LocalOrchestrator
+from tests.support import artifacts
+from tests.support.controlplane import push
+from tests.support.servers import free_port, wait_until
+from tests.ui.conftest import REDIS_URL, Dashboard
+from tests.ui.harness import click, find, screenshot, sign_in, text_of, type_into, wait_for
+
+pytestmark = pytest.mark.e2e
+
+MODEL = "ab-test"
+TRUTH_CUTS = (1.0, 2.0)
+
+
+@pytest.fixture(scope="module")
+def replica(dashboard: Dashboard, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real inference process, and MODEL split 50/50 between a good v1 and a worse v2."""
+    home = tmp_path_factory.mktemp("replica")
+    with httpx.Client(
+        base_url=dashboard.url,
+        headers={"Authorization": f"Bearer {dashboard.admin_token}"},
+        timeout=60,
+    ) as c:
+        for version, cuts in (("v1", TRUTH_CUTS), ("v2", (1.4, 2.0)), ("v3", TRUTH_CUTS)):
+            made = artifacts.cut_classifier(home / f"{version}.pt", cuts)
+            assert push(c, made, name=MODEL, version=version).status_code == 201
+        c.put(
+            f"/api/v1/models/{MODEL}/deployment", json={"weights": {"v1": 50, "v2": 50}}
+        ).raise_for_status()
+    port = free_port()
+    env = {
+        **os.environ,
+        "PIER_INFERENCE_PORT": str(port),
+        "PIER_INFERENCE_CONTROL_PLANE_URL": dashboard.url,
+        "PIER_INFERENCE_TOKEN": dashboard.inference_token,
+        "PIER_INFERENCE_CACHE_DIR": str(home / "cache"),
+        "PIER_INFERENCE_POLL_INTERVAL_S": "0.2",
+        "PIER_INFERENCE_REDIS_URL": REDIS_URL,
+    }
+    url = f"http://127.0.0.1:{port}"
+    orchestrator = LocalOrchestrator(env=env, url=url, log_path=home / "inference.log")
+    orchestrator.start()
+    try:
+        wait_until(lambda: _serves(url, "v2"), 60)
+        yield url
+    finally:
+        orchestrator.stop()
+
+
+def _serves(url: str, version: str) -> bool:
+    r = httpx.post(
+        f"{url}/predict",
+        json={"model": MODEL, "inputs": [[0.5, 0, 0, 0]], "version": version},
+        timeout=5,
+    )
+    return r.status_code == 200
+
+
+def _predict_then_label(replica: str, n: int) -> None:
+    rng = random.Random(7)
+    made = []
+    with httpx.Client(base_url=replica, timeout=10) as c:
+        for i in range(n):
+            x0 = rng.uniform(0.0, 3.0)
+            r = c.post(
+                "/predict",
+                json={"model": MODEL, "inputs": [[x0, 0, 0, 0]], "key": f"u{i}"},
+            )
+            assert r.status_code == 200, r.text
+            made.append((r.json()["prediction_id"], sum(x0 > cut for cut in TRUTH_CUTS)))
+        for prediction_id, truth in made:  # the ground truth arrives after every prediction
+            r = c.post("/feedback", json={"prediction_id": prediction_id, "label": truth})
+            assert r.status_code == 200, r.text
+
+
+def _signed_in_as_admin(browser: webdriver.Chrome, dashboard: Dashboard) -> None:
+    browser.get(dashboard.url + "/")
+    who = wait_for("the page", lambda: text_of(browser, "whoami") or find(browser, "username"))
+    if who != "admin":
+        browser.delete_all_cookies()
+        browser.execute_script("window.localStorage.clear(); window.sessionStorage.clear();")
+        sign_in(browser, dashboard.url, "admin", dashboard.admin_password)
+
+
+def test_the_verdict_sentence_is_on_the_model_page(
+    dashboard: Dashboard, browser: webdriver.Chrome, replica: str
+) -> None:
+    _predict_then_label(replica, 400)
+    _signed_in_as_admin(browser, dashboard)
+    browser.get(f"{dashboard.url}/models/{MODEL}")
+    verdict = wait_for(
+        "the verdict of v2 against v1",
+        lambda: (t := text_of(browser, "verdict-v2")) and "more accurate" in t and t,
+        60,
+    )
+    print(f"dashboard verdict: {verdict!r}")
+    assert "v1 is more accurate than v2: " in verdict and "p = " in verdict
+    assert "n = 400" in verdict
+    row = wait_for("v2's numbers", lambda: text_of(browser, "experiment-v2"))
+    assert "challenger" in row and "50%" in row
+    screenshot(browser, "20-model-experiment")
+
+
+def test_a_progressive_canary_starts_pauses_and_aborts_from_the_page(
+    dashboard: Dashboard, browser: webdriver.Chrome, replica: str
+) -> None:
+    click(browser, "#canary-v3 button")
+    wait_for("the canary dialog", lambda: find(browser, "canary-steps"))
+    type_into(browser, "#canary-steps", Keys.CONTROL, "a", Keys.DELETE)
+    type_into(browser, "#canary-steps", "10,100")
+    type_into(browser, "#canary-interval", Keys.CONTROL, "a", Keys.DELETE)
+    type_into(browser, "#canary-interval", "3600")
+    preview = wait_for(
+        "a preview of the first step",
+        lambda: (t := text_of(browser, "pending-preview")) and "10%" in t and t,
+    )
+    assert "v1" in preview and "90%" in preview
+    type_into(browser, "#reason", "v3 from the dashboard")
+    click(browser, "#confirm")
+    wait_for(
+        "the canary running",
+        lambda: "v3 vs v1: running at 10 %" in (text_of(browser, "canary-status") or ""),
+        30,
+    )
+    click(browser, "#canary-pause button")
+    wait_for(
+        "the canary paused",
+        lambda: "paused at 10 %" in (text_of(browser, "canary-status") or ""),
+        30,
+    )
+    click(browser, "#canary-abort button")
+    wait_for(
+        "the canary aborted",
+        lambda: "aborted" in (text_of(browser, "canary-status") or ""),
+        30,
+    )
+    timeline = wait_for(
+        "the timeline with every step",
+        lambda: (t := text_of(browser, "canary-timeline")) and "abort" in t and t,
+        30,
+    )
+    for action in ("start", "pause", "abort"):
+        assert action in timeline, timeline
+    assert "v3 from the dashboard" in timeline
+    screenshot(browser, "21-model-canary-timeline")
+    with httpx.Client(
+        base_url=dashboard.url, headers={"Authorization": f"Bearer {dashboard.admin_token}"}
+    ) as c:
+        assert c.get(f"/api/v1/models/{MODEL}/deployment").json()["weights"] == {"v1": 100}
+        (latest,) = c.get(f"/api/v1/models/{MODEL}/canaries", params={"limit": 1}).json()
+    assert latest["status"] == "aborted" and latest["created_by"] == "admin"
