@@ -25,7 +25,7 @@ from control_plane.ui.pages import activity, index, login, model, settings, uplo
 pier_settings = PierSettings()
 replicas = ReplicaBook()
 runtime = Runtime(pier_settings, replicas)
-context.bind(pier_settings, replicas, runtime.announcer)
+context.bind(pier_settings, replicas, runtime.announcer, runtime.rollouts)
 
 app = rx.App(
     api_transformer=create_api(pier_settings, replicas, runtime.announcer, runtime.rollouts),

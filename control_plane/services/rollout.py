@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from control_plane.schemas import RolloutStatus
 from control_plane.services.replicas import ReplicaReport
 
 
@@ -66,3 +67,13 @@ def rollout(
         serving=sum(1 for r in live if any(x.startswith(f"{model}@") for x in r.loaded)),
         errors=tuple(r.error for r in live if r.error),
     )
+
+
+def cluster_line(rollouts: list[RolloutStatus], model: str) -> str:
+    """On Kubernetes: one line on where the model's workload rollout stands, with the
+    newest warning from the cluster; empty elsewhere."""
+    for r in rollouts:
+        if r.model == model:
+            line = f"Cluster: {r.state}, {r.ready}/{r.desired} ready. {r.message}"
+            return line + (f" ({r.reasons[0]})" if r.reasons else "")
+    return ""

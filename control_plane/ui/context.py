@@ -8,11 +8,13 @@ sees a rollout land as soon as the API does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from control_plane.artifacts import ArtifactChecker, ArtifactStore
 from control_plane.events import RoutingAnnouncer
+from control_plane.schemas import RolloutStatus
 from control_plane.services.replicas import ReplicaBook
 from control_plane.settings import PierSettings
 
@@ -24,6 +26,8 @@ class UiContext:
     store: ArtifactStore
     checker: ArtifactChecker
     announcer: RoutingAnnouncer
+    # On Kubernetes, the reconciler's view of each workload's rollout; empty elsewhere.
+    rollouts: Callable[[], list[RolloutStatus]] = list
 
     @property
     def stale_after(self) -> timedelta:
@@ -34,7 +38,10 @@ _context: UiContext | None = None
 
 
 def bind(
-    settings: PierSettings, replicas: ReplicaBook, announcer: RoutingAnnouncer | None = None
+    settings: PierSettings,
+    replicas: ReplicaBook,
+    announcer: RoutingAnnouncer | None = None,
+    rollouts: Callable[[], list[RolloutStatus]] = list,
 ) -> UiContext:
     global _context
     _context = UiContext(
@@ -43,6 +50,7 @@ def bind(
         store=ArtifactStore(settings.artifact_root),
         checker=ArtifactChecker(settings.check_python, settings.check_timeout_s),
         announcer=announcer or RoutingAnnouncer(settings.redis_url),
+        rollouts=rollouts,
     )
     return _context
 

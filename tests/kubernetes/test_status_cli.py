@@ -10,6 +10,7 @@ from pathlib import Path
 from control_plane.api.app import create_api
 from control_plane.orchestrators.reconciler import Reconciler
 from control_plane.schemas import Resources
+from control_plane.services.rollout import cluster_line
 from control_plane.settings import PierSettings
 from tests.kubernetes.conftest import Cluster, DesiredState
 from tests.kubernetes.test_orchestrator import NAME, NAMESPACE
@@ -60,3 +61,7 @@ def test_pier_status_shows_a_stuck_rollout_and_why(
     assert "Rollouts (Kubernetes)" in done.stdout
     row = next(line for line in done.stdout.splitlines() if "iris" in line and "failed" in line)
     assert "0/1" in row and "Insufficient cpu" in done.stdout
+    # The same line the dashboard's model page shows under the serving versions.
+    line = cluster_line(reconciler.rollouts(), "iris")
+    assert line.startswith("Cluster: failed, 0/1 ready.") and "Insufficient cpu" in line
+    assert cluster_line(reconciler.rollouts(), "other") == ""

@@ -56,6 +56,10 @@ def _header() -> rx.Component:
                 align="center",
                 spacing="2",
             ),
+            rx.cond(
+                ModelState.cluster_rollout,
+                rx.text(ModelState.cluster_rollout, size="1", color_scheme="gray", id="cluster"),
+            ),
             spacing="1",
         ),
         rx.spacer(),

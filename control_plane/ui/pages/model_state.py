@@ -27,7 +27,7 @@ from control_plane.services import (
 from control_plane.services.canaries import CanaryCreate, CanaryPublic
 from control_plane.services.experiments import ExperimentPublic
 from control_plane.services.model_health import judge
-from control_plane.services.rollout import rollout
+from control_plane.services.rollout import cluster_line, rollout
 from control_plane.services.routing_events import announce_on_commit
 from control_plane.ui import actions, charts, context, health_view, metrics_feed
 from control_plane.ui.catalog_view import (
@@ -258,6 +258,7 @@ class ModelState(SessionState):
     range_key: str = "5m"
     metrics: ModelMetrics | None = None
     metrics_note: str = ""
+    cluster_rollout: str = ""
     # The experiment and the canary timeline.
     experiment_rows: list[ExperimentRow] = []
     verdicts: list[VerdictRow] = []
@@ -389,6 +390,7 @@ class ModelState(SessionState):
         ctx = context.get()
         now = datetime.now(UTC)
         state = rollout(self.model, self.revision, ctx.replicas.all(), now, ctx.stale_after)
+        self.cluster_rollout = cluster_line(ctx.rollouts(), self.model)
         summary = tick.metrics.summary if tick.metrics else []
         requests = sum(s.requests for s in summary)
         error_rate = sum(s.errors for s in summary) / requests if requests else None
