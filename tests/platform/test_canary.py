@@ -163,6 +163,12 @@ def _canary_until_done(stack: Stack, version: str, timeout: float = 90) -> dict:
     return wait_until(finished, timeout=timeout, interval=0.2)
 
 
+def _converged(stack: Stack) -> bool:
+    with stack.client() as c:
+        status = c.get("/api/v1/status").json()
+    return all(m["converged"] for m in status["models"] if m["model"] == "iris")
+
+
 def _weights(stack: Stack) -> dict[str, int]:
     with stack.client() as c:
         return dict(c.get("/api/v1/models/iris/deployment").json()["weights"])
@@ -174,8 +180,9 @@ def test_a_canary_that_errors_is_rolled_back_by_itself(stack: Stack) -> None:
         result = _canary_until_done(stack, "flaky")
         elapsed = time.monotonic() - started
         after = dict(traffic.failed)
-        # After the rollback, nothing fails any more.
+        # Once every replica serves the rollback, nothing fails any more.
         wait_until(lambda: _weights(stack) == {"v1": 100})
+        wait_until(lambda: _converged(stack))
         settled = sum(traffic.failed.values())
         ok_before = sum(traffic.ok.values())
         wait_until(lambda: sum(traffic.ok.values()) > ok_before + 200, timeout=30)

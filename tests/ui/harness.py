@@ -215,6 +215,9 @@ def sign_in(driver: webdriver.Chrome, url: str, username: str, password: str) ->
     # while it is being filled in.
     driver.get(url + "/login")
     driver.delete_all_cookies()
+    # A new Reflex client token too (it lives in session storage): with the old one the
+    # server-side state may still hold the earlier user and bounce between pages.
+    driver.execute_script("window.localStorage.clear(); window.sessionStorage.clear();")
     driver.get(url + "/login")
     wait_for("the sign-in form", lambda: find(driver, "username"))
     # The form may re-render while the page hydrates: each step retries on a stale element.
