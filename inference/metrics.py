@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -218,6 +219,15 @@ class WorkersProcessCollector:
         yield from (cpu, rss, workers)
 
 
+@dataclass
+class _Series:
+    duration: Any
+    queued: Any
+    inference: Any
+    batch: Any
+    codes: dict[int, Any] = field(default_factory=dict)
+
+
 class Metrics:
     """Every collector of one app, on its own CollectorRegistry.
 
@@ -310,14 +320,34 @@ class Metrics:
         if multiproc_dir is None:
             ProcessCollector(registry=r)
         self.window = RollingWindow(clock)
+        self._by_version: dict[tuple[str, str], _Series] = {}
+
+    def _series(self, model: str, version: str) -> _Series:
+        """The labelled children of one model version, looked up once: `labels()` takes a
+        lock and validates on every call, which the request path need not pay."""
+        key = (model, version)
+        series = self._by_version.get(key)
+        if series is None:
+            series = _Series(
+                duration=self.duration.labels(model, version),
+                queued=self.queued.labels(model, version),
+                inference=self.inference.labels(model, version),
+                batch=self.batch.labels(model, version),
+            )
+            self._by_version[key] = series
+        return series
 
     def observe(
         self, model: str, version: str, code: int, seconds: float, error_type: str | None = None
     ) -> None:
         if not self.enabled:
             return
-        self.requests.labels(model, version, str(code)).inc()
-        self.duration.labels(model, version).observe(seconds)
+        series = self._series(model, version)
+        counter = series.codes.get(code)
+        if counter is None:
+            counter = series.codes[code] = self.requests.labels(model, version, str(code))
+        counter.inc()
+        series.duration.observe(seconds)
         if error_type is not None:
             self.errors.labels(model, version, error_type).inc()
         self.window.record(model, version, seconds, error_type)
@@ -327,9 +357,10 @@ class Metrics:
     ) -> None:
         if not self.enabled:
             return
-        self.queued.labels(model, version).observe(queued_s)
-        self.inference.labels(model, version).observe(model_s)
-        self.batch.labels(model, version).observe(rows)
+        series = self._series(model, version)
+        series.queued.observe(queued_s)
+        series.inference.observe(model_s)
+        series.batch.observe(rows)
 
     @contextlib.contextmanager
     def in_flight(self) -> Iterator[None]:

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from control_plane.api.deps import AnnouncerDep, Deployer, SessionDep, Viewer
-from control_plane.db import after_commit
 from control_plane.services import canaries
 from control_plane.services.canaries import CanaryCreate, CanaryPublic
+from control_plane.services.routing_events import announce_on_commit
 
 router = APIRouter(prefix="/api/v1", tags=["canaries"])
 
@@ -31,7 +31,7 @@ def start_canary(
     announcer: AnnouncerDep,
 ) -> CanaryPublic:
     """Start ramping a version up step by step; failed gates roll it back by themselves."""
-    after_commit(session, announcer.routing_changed)
+    announce_on_commit(session, announcer)
     return canaries.start_canary(session, principal, name, body, datetime.now(UTC))
 
 
@@ -57,6 +57,6 @@ def control_canary(
 ) -> CanaryPublic:
     """Pause, resume or abort the canary in progress (abort returns all traffic to the
     baseline)."""
-    after_commit(session, announcer.routing_changed)
+    announce_on_commit(session, announcer)
     reason = body.reason if body else ""
     return canaries.control(session, principal, name, action, datetime.now(UTC), reason)

@@ -20,7 +20,6 @@ from control_plane.api.deps import (
     StoreDep,
     Viewer,
 )
-from control_plane.db import after_commit
 from control_plane.errors import PayloadTooLarge
 from control_plane.schemas import (
     ArtifactPublic,
@@ -43,6 +42,7 @@ from control_plane.schemas import (
 )
 from control_plane.services import audit, auth, deployments, registry
 from control_plane.services.replicas import ReplicaReport, build_status
+from control_plane.services.routing_events import announce_on_commit
 
 router = APIRouter(prefix="/api/v1")
 
@@ -158,7 +158,7 @@ def set_deployment(
     announcer: AnnouncerDep,
 ) -> DeploymentPublic:
     """Set the traffic split: version -> percent, summing to 100."""
-    after_commit(session, announcer.routing_changed)
+    announce_on_commit(session, announcer)
     return deployments.set_weights(session, principal, name, body.weights, reason=body.reason)
 
 
@@ -171,7 +171,7 @@ def deploy(
     announcer: AnnouncerDep,
 ) -> DeploymentPublic:
     """Send all of a model's traffic to one version."""
-    after_commit(session, announcer.routing_changed)
+    announce_on_commit(session, announcer)
     return deployments.deploy(session, principal, name, body.version, reason=body.reason)
 
 
@@ -184,7 +184,7 @@ def rollback(
     body: RollbackRequest | None = None,
 ) -> DeploymentPublic:
     """Restore the previous traffic split of a model."""
-    after_commit(session, announcer.routing_changed)
+    announce_on_commit(session, announcer)
     return deployments.rollback(session, principal, name, reason=body.reason if body else "")
 
 

@@ -78,18 +78,19 @@ class IssuedToken:
     token: ApiToken
 
 
-def create_token(
+def _store_token(
     session: Session,
     user: User,
     name: str,
     role: Role,
+    secret: str,
     actor: str,
+    action: str,
     expires_at: datetime | None = None,
-) -> IssuedToken:
-    """A new token; its secret is returned here once and never stored."""
+) -> ApiToken:
+    """Keep the hash of `secret` as a token of `role` for `user`, audited as `action`."""
     if not Role(user.role).allows(role):
         raise Forbidden(f"user {user.username!r} is {user.role}; cannot hold a {role.value} token")
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     assert user.id is not None
     token = ApiToken(
         name=name,
@@ -104,10 +105,24 @@ def create_token(
     audit.record(
         session,
         actor=actor,
-        action="token.create",
+        action=action,
         target=f"{user.username}/{name}",
         after={"name": name, "role": role.value, "prefix": token.prefix},
     )
+    return token
+
+
+def create_token(
+    session: Session,
+    user: User,
+    name: str,
+    role: Role,
+    actor: str,
+    expires_at: datetime | None = None,
+) -> IssuedToken:
+    """A new token; its secret is returned here once and never stored."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = _store_token(session, user, name, role, secret, actor, "token.create", expires_at)
     return IssuedToken(secret, token)
 
 
@@ -273,23 +288,4 @@ def adopt_token(
     """Register a secret generated elsewhere (a deployment's Secret) as a token."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) < len(TOKEN_PREFIX) + 32:
         raise InvalidRequest(f"a token must start with {TOKEN_PREFIX!r} and carry 32+ characters")
-    if not Role(user.role).allows(role):
-        raise Forbidden(f"user {user.username!r} is {user.role}; cannot hold a {role.value} token")
-    assert user.id is not None
-    token = ApiToken(
-        name=name,
-        user_id=user.id,
-        prefix=secret[: len(TOKEN_PREFIX) + 6],
-        token_hash=_token_hash(secret),
-        role=role.value,
-    )
-    session.add(token)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="token.adopt",
-        target=f"{user.username}/{name}",
-        after={"name": name, "role": role.value, "prefix": token.prefix},
-    )
-    return token
+    return _store_token(session, user, name, role, secret, actor, "token.adopt")

@@ -9,5 +9,6 @@ from control_plane.events import RoutingAnnouncer
 
 
 def announce_on_commit(session: Session, announcer: RoutingAnnouncer) -> None:
-    """Wake the replicas through Redis when this unit of work commits (never if it rolls back)."""
+    """Wake the replicas (Redis) and in-process listeners (the Kubernetes reconciler) once
+    this unit of work commits; never if it rolls back."""
     after_commit(session, announcer.routing_changed)

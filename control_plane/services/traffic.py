@@ -34,18 +34,6 @@ def scale(weights: dict[str, int], total: int) -> dict[str, int]:
     return out
 
 
-def canary(current: dict[str, int], version: str, percent: int) -> dict[str, int]:
-    """`version` gets `percent`; what serves now keeps the rest in the same proportions."""
-    if isinstance(percent, bool) or not isinstance(percent, int) or not 1 <= percent <= 99:
-        raise InvalidRequest(f"a canary gets 1-99 % of the traffic, got {percent!r}")
-    others = {label: w for label, w in current.items() if label != version and w > 0}
-    if not others:
-        raise InvalidRequest(
-            f"nothing but {version!r} serves traffic: deploy a version first, then add a canary"
-        )
-    return {**scale(others, 100 - percent), version: percent}
-
-
 def promote(version: str) -> dict[str, int]:
     """All traffic to `version`."""
     return {version: 100}

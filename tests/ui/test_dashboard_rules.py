@@ -31,26 +31,6 @@ def report(
     )
 
 
-def test_a_canary_takes_its_share_and_the_rest_keeps_its_proportions() -> None:
-    assert traffic.canary({"v1": 100}, "v2", 10) == {"v1": 90, "v2": 10}
-    assert traffic.canary({"v1": 70, "v2": 30}, "v3", 10) == {"v1": 63, "v2": 27, "v3": 10}
-    split = traffic.canary({"a": 34, "b": 33, "c": 33}, "d", 5)
-    assert sum(split.values()) == 100 and split["d"] == 5
-
-
-@pytest.mark.parametrize("percent", [0, 100, 150, -5])
-def test_a_canary_is_between_1_and_99_percent(percent: int) -> None:
-    with pytest.raises(InvalidRequest, match="1-99 %"):
-        traffic.canary({"v1": 100}, "v2", percent)
-
-
-def test_a_canary_needs_something_else_serving() -> None:
-    with pytest.raises(InvalidRequest, match="deploy a version first"):
-        traffic.canary({}, "v2", 10)
-    with pytest.raises(InvalidRequest, match="deploy a version first"):
-        traffic.canary({"v2": 100}, "v2", 10)
-
-
 def test_editing_one_share_keeps_the_total_at_100() -> None:
     assert traffic.set_share({"v1": 100, "v2": 0}, "v2", 10) == {"v1": 90, "v2": 10}
     # Taken from the heaviest first, then the next.

@@ -68,7 +68,6 @@ TIMELINE_EVENTS = 200
 
 VERBS = {
     "deploy": "Deployed",
-    "canary": "Canary started on",
     "promote": "Promoted on",
     "rollback": "Rolled back",
     "split": "New traffic split on",
@@ -212,7 +211,7 @@ def apply_change(
         if kind == "deploy":
             (version,) = weights
             return deployments.deploy(session, principal, name, version, reason=reason)
-        action = {"canary": "canary", "promote": "promote"}.get(kind, "deployment.set")
+        action = "promote" if kind == "promote" else "deployment.set"
         return deployments.set_weights(
             session, principal, name, weights, reason=reason, action=action
         )
