@@ -4,6 +4,7 @@
 #   make test       lint, types, then every test (what CI runs through .ci/run)
 #   make lint | typecheck | clean
 #   make bench      Pier against the floor and its peers (BENCH_ARGS=--quick: short, Pier + floor)
+#   make faults     the fault suite under load: a table of figures (FAULTS_ARGS=--only redis ...)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -24,7 +25,7 @@ HELM := .tools/bin/helm
 # Kubernetes versions the chart's objects must be valid for.
 K8S_VERSIONS := 1.29.0 1.30.0 1.31.0 1.32.0 1.33.0
 
-.PHONY: help venv tools browser prometheus run test lint typecheck pytest clean k8s-tools bench
+.PHONY: help venv tools browser prometheus run test lint typecheck pytest clean k8s-tools bench faults
 
 help:
 	@echo "make run | test | lint | typecheck | clean"
@@ -116,6 +117,10 @@ bench: $(VENV_STAMP)
 	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk \
 		|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Private PostgreSQL (initdb, pg_ctl) and Redis on free ports; never the shared 5432/6379.
+faults: $(VENV_STAMP)
+	$(BIN)/python -m bench.faults $(FAULTS_ARGS)
 
 clean:
 	rm -rf .pier .web .states .mypy_cache .ruff_cache .pytest_cache .import_linter_cache $(VENV_STAMP) $(TOOLS_STAMP)

@@ -1,5 +1,7 @@
 -- wrk script: POST the body in $BENCH_BODY with the headers in $BENCH_HEADERS
--- ("Name: value" lines), and print one JSON line of figures when done.
+-- ("Name: value" lines), and print one JSON line of figures when done. With
+-- $BENCH_DELAY_MS set, each connection waits that long before each request (a paced
+-- load: about connections * 1000 / (delay + latency) requests a second).
 local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
@@ -7,6 +9,11 @@ f:close()
 for line in string.gmatch(os.getenv("BENCH_HEADERS") or "", "[^\n]+") do
   local name, value = string.match(line, "^([^:]+):%s*(.*)$")
   wrk.headers[name] = value
+end
+
+local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "")
+if pause then
+  delay = function() return pause end
 end
 
 done = function(summary, latency, requests)

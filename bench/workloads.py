@@ -1,7 +1,8 @@
 """The benchmark's models and request bodies, with fixed seeds so every run sends the same.
 
 W1: an MLP 64->256->256->10, one row a request. W2: a small CNN on a 3x64x64 image, as
-JSON and as Open Inference Protocol binary tensors. W3: W1 with 32 rows a request.
+JSON, as Open Inference Protocol binary tensors and as /predict's compact form. W3: W1
+with 32 rows a request.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ class Workload:
     title: str
     model: ModelDef
     rows: int
-    binary: bool = False
+    binary: bool = False  # /v2 binary tensors
+    compact: bool = False  # /predict's compact form (raw tensor bytes both ways)
 
 
 WORKLOADS = [
@@ -84,6 +86,13 @@ WORKLOADS = [
         MODELS["cnn"],
         1,
         binary=True,
+    ),
+    Workload(
+        "W2-compact",
+        "CNN on 3x64x64, 1 image per request, /predict compact form (raw bytes both ways)",
+        MODELS["cnn"],
+        1,
+        compact=True,
     ),
     Workload("W3", "MLP 64->256->256->10, 32 rows per request, JSON", MODELS["mlp"], 32),
 ]
@@ -138,6 +147,22 @@ def v2_binary_request(workload: Workload) -> Request:
         {
             "Content-Type": "application/octet-stream",
             "Inference-Header-Content-Length": str(len(head)),
+        },
+    )
+
+
+def compact_request(workload: Workload) -> Request:
+    """/predict's compact form: the raw little-endian tensor, shape in a header; the
+    answer comes back as raw bytes too (Accept)."""
+    data = sample(workload)
+    return Request(
+        "/predict",
+        np.ascontiguousarray(data, dtype="<f4").tobytes(),
+        {
+            "Content-Type": "application/x-pier-tensor",
+            "Accept": "application/x-pier-tensor",
+            "X-Pier-Model": workload.model.name,
+            "X-Pier-Shape": ",".join(str(d) for d in data.shape),
         },
     )
 

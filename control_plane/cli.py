@@ -205,6 +205,50 @@ def rollback(
     _run(go)
 
 
+@app.command()
+def shadow(
+    model: Annotated[str, typer.Argument(help="Model name")],
+    version: Annotated[str | None, typer.Argument(help="Shadow version label")] = None,
+    percent: Annotated[
+        int | None, typer.Option(help="Percent 0-100 of requests mirrored to the version")
+    ] = None,
+    off: Annotated[
+        bool, typer.Option("--off", help="Stop mirroring to the version (to every one if none)")
+    ] = False,
+    reason: ReasonOpt = "",
+    wait: WaitOpt = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait")] = 120.0,
+) -> None:
+    """Mirror a share of a model's requests to a version whose answers are recorded and
+    compared, never returned: `pier shadow iris v2 --percent 20`; `pier shadow iris --off`.
+    Without a version or --off, show the shadow versions."""
+
+    def go() -> None:
+        with _client() as client:
+            current = client.deployment(model)
+            if version is None and not off:
+                out.print(f"[bold]{model}[/] shadow: {_weights(current.shadow)}")
+                return
+            if not off and percent is None:
+                raise _fail("give --percent 0-100 for the shadow version, or --off")
+            wanted = dict(current.shadow)
+            if off and version is None:
+                wanted = {}
+            elif off:
+                wanted.pop(version or "", None)
+            else:
+                wanted[version or ""] = percent or 0
+            d = client.set_shadow(model, wanted, reason)
+            out.print(
+                f"[green]✓[/] shadow [bold]{d.model}[/]: {_weights(d.shadow)} "
+                f"(live: {_weights(d.weights)}; revision {d.revision})"
+            )
+            if wait:
+                _wait_converged(client, model, d.revision, timeout)
+
+    _run(go)
+
+
 def _seconds(text: str) -> float:
     """'90', '90s', '5m', '1h' -> seconds."""
     units = {"s": 1, "m": 60, "h": 3600}

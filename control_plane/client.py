@@ -158,6 +158,17 @@ class PierClient:
         )
         return DeploymentPublic.model_validate(resp.json())
 
+    def set_shadow(self, model: str, shadow: dict[str, int], reason: str = "") -> DeploymentPublic:
+        resp = self._call(
+            "PUT", f"/models/{model}/shadow", json={"shadow": shadow, "reason": reason}
+        )
+        return DeploymentPublic.model_validate(resp.json())
+
+    def deployment(self, model: str) -> DeploymentPublic:
+        return DeploymentPublic.model_validate(
+            self._call("GET", f"/models/{model}/deployment").json()
+        )
+
     def rollback(self, model: str, reason: str = "") -> DeploymentPublic:
         resp = self._call("POST", f"/models/{model}/rollback", json={"reason": reason})
         return DeploymentPublic.model_validate(resp.json())

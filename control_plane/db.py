@@ -12,9 +12,16 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, create_engine
 
+from control_plane.errors import DatabaseUnavailable
 from control_plane.settings import PierSettings
+
+# A server that is down answers at once (connection refused); one that does not answer
+# (a dead host, a full backlog) must not hold a request for the OS's minutes-long default.
+CONNECT_TIMEOUT_S = 3
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -37,7 +44,30 @@ def get_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # pool_pre_ping: a connection the server dropped (restart, failover) is replaced before
+    # use, so the first request after the database comes back succeeds.
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        pool_timeout=5,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+    )
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database could not be reached or dropped the connection: not the request's fault."""
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def unavailable(error: BaseException) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        f"the database is unavailable ({type(error.__cause__ or error).__name__}); "
+        "the platform keeps serving predictions, retry shortly"
+    )
 
 
 @contextmanager
@@ -47,8 +77,14 @@ def session_scope(settings: PierSettings) -> Iterator[Session]:
         try:
             yield session
             session.commit()
-        except BaseException:
-            session.rollback()
+        except BaseException as e:
+            try:
+                session.rollback()
+            except DBAPIError as lost:
+                if not is_unavailable(lost):
+                    raise
+            if is_unavailable(e):
+                raise unavailable(e) from e
             raise
         for callback in session.info.pop(_AFTER_COMMIT, []):
             callback()

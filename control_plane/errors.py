@@ -8,6 +8,8 @@ class PierError(Exception):
 
     status_code = 500
     kind = "internal"
+    # Seconds a client should wait before retrying, for errors that pass by themselves.
+    retry_after_s: int | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -42,6 +44,13 @@ class Unauthenticated(PierError):
 class Forbidden(PierError):
     status_code = 403
     kind = "forbidden"
+
+
+class TooManyAttempts(PierError):
+    """Too many failed sign-ins for one username from one client: wait, then retry."""
+
+    status_code = 429
+    kind = "too_many_attempts"
 
 
 class ArtifactRejected(InvalidRequest):
@@ -81,6 +90,17 @@ class MetricsUnavailable(PierError):
 
     status_code = 503
     kind = "metrics_unavailable"
+    retry_after_s = 5
+
+
+class DatabaseUnavailable(PierError):
+    """SQL could not be reached (down, restarting, out of connections). Every API route
+    answers 503 with Retry-After: the state is unknown, not wrong, and comes back by
+    itself (the pool checks connections before use and reconnects)."""
+
+    status_code = 503
+    kind = "database_unavailable"
+    retry_after_s = 2
 
 
 # The one place where domain errors meet HTTP: status code and machine-readable kind.
@@ -94,10 +114,12 @@ HTTP_STATUS: dict[type[PierError], int] = {
         PayloadTooLarge,
         Unauthenticated,
         Forbidden,
+        TooManyAttempts,
         OrchestratorError,
         KubernetesError,
         RolloutFailed,
         MetricsUnavailable,
+        DatabaseUnavailable,
     )
 }
 

@@ -2,8 +2,10 @@
 
 Migrates the database, creates the first admin and the credentials file, registers and
 deploys the bundled example on the very first start, then runs the control plane (Reflex:
-dashboard and /api/v1 on one port) and the inference service under the local orchestrator.
-Ctrl-C stops every process it started.
+dashboard and /api/v1 on one port) and the inference service under the local orchestrator:
+a balancer on the inference port in front of between min and max worker processes, moved
+by the local autoscaler with the deployed models' scaling settings. Ctrl-C stops every
+process it started.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from sqlmodel import Session, select
 from control_plane.artifacts import ArtifactChecker, ArtifactStore
 from control_plane.db import migrate, session_scope
 from control_plane.errors import PierError
-from control_plane.manifest import load_manifest
+from control_plane.manifest import Manifest, load_manifest
 from control_plane.models import Model, User
 from control_plane.orchestrators.local import LocalOrchestrator
+from control_plane.runtime import local_autoscaler
 from control_plane.schemas import Principal, Role, VersionCreate
-from control_plane.services import auth, deployments, registry
+from control_plane.services import auth, deployments, registry, scaling
 from control_plane.settings import PierSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +93,16 @@ def register_example(settings: PierSettings, session: Session, manifest_path: Pa
     deployments.deploy(
         session, SYSTEM, manifest.model.name, pushed.version.version, reason="bundled example"
     )
+    apply_manifest_scaling(session, manifest)
     return f"{manifest.model.name}@{pushed.version.version}"
+
+
+def apply_manifest_scaling(session: Session, manifest: Manifest) -> None:
+    """A deployed pier.yaml's `scaling:` section becomes the model's settings (audited)."""
+    if manifest.scaling is not None:
+        scaling.set_scaling(
+            session, SYSTEM, manifest.model.name, manifest.scaling, reason="from pier.yaml"
+        )
 
 
 def _wait_http(url: str, deadline_s: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
@@ -177,8 +189,12 @@ def run_platform(environ: Mapping[str, str] | None = None) -> int:
         PIER_INFERENCE_REDIS_URL=settings.redis_url,
     )
     orchestrator = LocalOrchestrator(
-        env=inference_env, url=settings.inference_url, log_path=logs / "inference.log"
+        env=inference_env,
+        url=settings.inference_url,
+        log_path=logs / "inference.log",
+        scalable=True,
     )
+    autoscaler = local_autoscaler(settings, orchestrator)
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -191,6 +207,7 @@ def run_platform(environ: Mapping[str, str] | None = None) -> int:
             say(f"the control plane did not start; see {logs / 'control-plane.log'}")
             return 1
         orchestrator.start()
+        autoscaler.start()
         if not _wait_http(f"{settings.inference_url}/v2/health/ready", 120):
             say(f"the inference service is not ready; see {logs / 'inference.log'}")
         creds = json.loads(settings.credentials_path.read_text())
@@ -221,6 +238,7 @@ def run_platform(environ: Mapping[str, str] | None = None) -> int:
         say("stopping…")
         return 0
     finally:
+        autoscaler.stop()
         orchestrator.stop()
         _stop(control_plane)
         cp_log.close()

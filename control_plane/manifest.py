@@ -10,7 +10,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from control_plane.errors import InvalidRequest
-from control_plane.schemas import Resources, TensorSpec, check_label, check_model_name
+from control_plane.schemas import (
+    Resources,
+    ScalingSettings,
+    TensorSpec,
+    check_label,
+    check_model_name,
+)
 
 
 class ManifestModel(BaseModel):
@@ -48,6 +54,8 @@ class ManifestModel(BaseModel):
 class Manifest:
     model: ManifestModel
     artifact_path: Path
+    # The optional top-level `scaling:` section: the API's ScalingSettings, same rules.
+    scaling: ScalingSettings | None = None
 
     def version_create(self, sha256: str) -> dict[str, Any]:
         """The body of POST /api/v1/models/{name}/versions."""
@@ -64,16 +72,36 @@ class Manifest:
         }
 
 
+MAX_MANIFEST_BYTES = 1024 * 1024
+TOP_LEVEL_KEYS = frozenset({"model", "scaling"})
+
+
+def _refuse_aliases(path: Path, text: str) -> None:
+    """A manifest needs no anchors; refusing them stops alias bombs before any are built."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise InvalidRequest(f"{path}: YAML anchors and aliases (&, *) are not accepted")
+
+
 def load_manifest(path: Path) -> Manifest:
     """Read and validate a pier.yaml; errors name the file and the field."""
     try:
-        doc = yaml.safe_load(path.read_text())
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise InvalidRequest(f"{path} is larger than {MAX_MANIFEST_BYTES} bytes")
+        text = path.read_text()
+        _refuse_aliases(path, text)
+        doc = yaml.safe_load(text)
     except OSError as e:
         raise InvalidRequest(f"cannot read {path}: {e.strerror}") from e
     except yaml.YAMLError as e:
         raise InvalidRequest(f"{path} is not valid YAML: {e}") from e
     if not isinstance(doc, dict) or not isinstance(doc.get("model"), dict):
         raise InvalidRequest(f"{path}: expected a top-level 'model:' mapping")
+    unknown = sorted(str(k) for k in doc if k not in TOP_LEVEL_KEYS)
+    if unknown:
+        raise InvalidRequest(
+            f"{path}: unknown top-level keys {unknown}; expected {sorted(TOP_LEVEL_KEYS)}"
+        )
     try:
         model = ManifestModel.model_validate(doc["model"])
     except ValidationError as e:
@@ -82,6 +110,25 @@ def load_manifest(path: Path) -> Manifest:
         )
         raise InvalidRequest(f"{path}: {problems}") from e
     artifact = (path.parent / model.artifact).resolve()
+    if not artifact.is_relative_to(path.parent.resolve()):
+        raise InvalidRequest(
+            f"{path}: artifact {model.artifact!r} is outside the manifest's folder; it must "
+            "be one of the uploaded files beside the manifest"
+        )
     if not artifact.is_file():
         raise InvalidRequest(f"{path}: artifact {model.artifact!r} not found at {artifact}")
-    return Manifest(model=model, artifact_path=artifact)
+    return Manifest(model=model, artifact_path=artifact, scaling=_scaling(path, doc))
+
+
+def _scaling(path: Path, doc: dict[str, Any]) -> ScalingSettings | None:
+    raw = doc.get("scaling")
+    if raw is None:
+        return None
+    try:
+        return ScalingSettings.model_validate(raw)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"scaling{''.join('.' + str(p) for p in err['loc'])}: {err['msg']}"
+            for err in e.errors()
+        )
+        raise InvalidRequest(f"{path}: {problems}") from e

@@ -83,6 +83,11 @@ class Deployment(SQLModel, table=True):
     updated_by: str = Field(max_length=128)
     # schemas.ScalingSettings as JSON; None: the platform's defaults.
     scaling: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # Shadow versions: label -> percent of requests mirrored to it; None: none.
+    shadow: dict[str, int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # Sticky routing's slot table, run-length encoded (experiments/slots.py); None: not yet
+    # built (the fresh table of `weights` stands in).
+    slots: list[list[Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class DeploymentRevision(SQLModel, table=True):
@@ -93,6 +98,7 @@ class DeploymentRevision(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     model_id: int = Field(foreign_key="models.id", index=True)
     weights: dict[str, int] = Field(sa_column=Column(JSON, nullable=False))
+    shadow: dict[str, int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = _ts()
     created_by: str = Field(max_length=128)
     reason: str = Field(default="", max_length=2000)

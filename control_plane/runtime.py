@@ -2,21 +2,26 @@
 on Kubernetes, the reconciler. One object owns them, so the Reflex app starts and stops
 them in its worker's lifespan (threads started at import would not survive the fork of
 `reflex run --env prod`), and tests start them around a plain API server.
+
+Also the wiring of the local autoscaler to the database (`local_autoscaler`): it runs
+beside the local workers (in `pier up`'s process), reads the deployed models' scaling
+settings and writes its decisions to the audit log.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from control_plane.db import session_scope
 from control_plane.events import RoutingAnnouncer
+from control_plane.orchestrators.autoscaler import LocalAutoscaler, Scalable, ScaleChange
 from control_plane.orchestrators.desired import DesiredModel, desired_models
 from control_plane.orchestrators.kubernetes_settings import KubernetesSettings
 from control_plane.orchestrators.reconciler import Reconciler
-from control_plane.schemas import RolloutStatus
+from control_plane.schemas import RolloutStatus, ScalingSettings
 from control_plane.services import canaries, deployments, monitoring, scaling
 from control_plane.services.replicas import ReplicaBook
 from control_plane.settings import PierSettings
@@ -126,3 +131,19 @@ class Runtime:
             self.reconciler.stop()
             self.reconciler = None
         monitoring.close_source(self.replicas)
+
+
+def local_autoscaler(
+    settings: PierSettings, workers: Scalable, *, interval_s: float = 5.0
+) -> LocalAutoscaler:
+    """The local control loop, reading scaling settings from SQL and auditing its changes."""
+
+    def targets() -> dict[str, ScalingSettings]:
+        with session_scope(settings) as session:
+            return scaling.local_targets(session)
+
+    def record(changes: Sequence[ScaleChange]) -> None:
+        with session_scope(settings) as session:
+            scaling.record_changes(session, changes)
+
+    return LocalAutoscaler(workers, targets, record, interval_s=interval_s)

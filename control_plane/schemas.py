@@ -143,12 +143,25 @@ class DeploymentPublic(BaseModel):
     previous: dict[str, int] | None = Field(
         default=None, description="The weights a rollback would restore."
     )
+    shadow: dict[str, int] = Field(
+        default_factory=dict,
+        description="Shadow version label -> percent of requests mirrored to it.",
+    )
 
 
 class DeploymentSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     weights: dict[str, int] = Field(description="Version label -> percent; must sum to 100.")
+    reason: str = Field(default="", max_length=2000)
+
+
+class ShadowSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shadow: dict[str, int] = Field(
+        description="Version label -> percent 0-100 of requests mirrored to it; {} stops all."
+    )
     reason: str = Field(default="", max_length=2000)
 
 
@@ -200,6 +213,11 @@ class RouteModel(BaseModel):
     name: str
     weights: dict[str, int]
     versions: list[RouteVersion]
+    shadow: dict[str, int] = Field(default_factory=dict)
+    slots: list[tuple[str, int]] = Field(
+        default_factory=list,
+        description="Sticky routing's slot table, [version, count] runs in slot order.",
+    )
 
 
 class RoutingTable(BaseModel):

@@ -1,26 +1,83 @@
-"""``python -m inference``: serve on the configured host and port, one worker."""
+"""``python -m inference``: serve on the configured host and port with
+``PIER_INFERENCE_WORKERS`` worker processes (1 by default) under the HTTP server
+``PIER_INFERENCE_SERVER`` names (see settings.py)."""
 
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
+from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
-from inference.main import create_app
 from inference.settings import InferenceSettings
+
+log = logging.getLogger("inference")
+APP = "inference.__main__:app"
+
+
+def app() -> FastAPI:
+    """The factory each worker process calls (the server imports it by name). The app's
+    modules are imported here, not at the top: prometheus_client picks its multiprocess
+    mode when first imported, which must come after PROMETHEUS_MULTIPROC_DIR is set, also
+    in workers that granian forks from this process."""
+    from inference.main import create_app
+
+    return create_app(InferenceSettings())
+
+
+def prepare_multiproc_dir(settings: InferenceSettings) -> Path:
+    """Several workers share Prometheus figures through one directory that must exist and
+    hold nothing from an earlier run. prometheus_client reads its variable at import, in
+    each worker, so it is set here, before the workers start."""
+    directory = settings.multiproc_dir or Path(tempfile.mkdtemp(prefix="pier-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in [*directory.glob("*.db"), *directory.glob("pier_worker_*")]:
+        stale.unlink(missing_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return directory
 
 
 def main() -> None:
     settings = InferenceSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if settings.workers > 1:
+        log.info(
+            "%d workers share metrics through %s", settings.workers, prepare_multiproc_dir(settings)
+        )
+    if settings.server == "granian":
+        serve_granian(settings)
+        return
     uvicorn.run(
-        create_app(settings),
+        APP,
+        factory=True,
         host=settings.host,
         port=settings.port,
-        workers=1,
+        workers=settings.workers,
         loop="asyncio",
         log_level="info",
+        # One log line per request costs more than the MLP itself; requests are counted
+        # in the metrics instead.
+        access_log=False,
     )
+
+
+def serve_granian(settings: InferenceSettings) -> None:
+    # Imported here: only this choice needs it.
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    Server(
+        APP,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=settings.workers,
+        factory=True,
+        log_access=False,
+    ).serve()
 
 
 if __name__ == "__main__":

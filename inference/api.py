@@ -10,6 +10,7 @@ import numpy as np
 import orjson
 from fastapi import APIRouter, Request, Response
 
+from inference import compact
 from inference.dataplane import Outcome
 from inference.errors import InferenceError, InvalidInput, MalformedBody
 from inference.registry import LoadedVersion
@@ -87,32 +88,64 @@ def dumps(value: object) -> bytes:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
-        }
+            "content": {
+                "application/json": {"schema": PredictRequest.model_json_schema()},
+                compact.MEDIA_TYPE: compact.OPENAPI_BODY,
+            },
+        },
+        "responses": {"200": {"content": {compact.MEDIA_TYPE: compact.OPENAPI_ANSWER}}},
     },
 )
 async def predict(request: Request) -> Response:
+    """JSON in and out; or the compact form (inference/compact.py) either way."""
     state = state_of(request)
     plane = state.plane
     started = time.perf_counter()
     outcome = Outcome()
+    headers = request.headers
     try:
-        call = parse_predict(await request.body(), request.headers.get("x-pier-key"))
+        raw = await request.body()
+        tensor_call = None
+        if compact.is_compact(headers.get("content-type")):
+            tensor_call = compact.parse_headers(headers)
+            call = PredictCall(
+                tensor_call.model, None, tensor_call.version, headers.get("x-pier-key")
+            )
+        else:
+            call = parse_predict(raw, headers.get("x-pier-key"))
         loaded = plane.resolve(call.model, call.version, call.key)
         outcome.model, outcome.version = loaded.model, loaded.version
-        batch = inputs_from_json(loaded, call.inputs)
+        if tensor_call is None:
+            batch = inputs_from_json(loaded, call.inputs)
+        else:
+            batch = compact.input_array(loaded, tensor_call, raw)
+        binary_answer = compact.wants_compact(headers.get("accept"))
+        if binary_answer:
+            compact.output_spec(loaded)  # refuse a multi-output model before running it
         outputs = await plane.run(loaded, batch)
     except InferenceError as error:
         plane.record_error(outcome, error, started)
         raise
+    prediction_id = state.truth.record(loaded, outputs)
+    plane.record(outcome, 200, started)
+    if binary_answer:
+        answer = compact.output_bytes(loaded, outputs)
+        return Response(
+            answer.body,
+            media_type=compact.MEDIA_TYPE,
+            headers={
+                **answer.headers,
+                "X-Pier-Version": loaded.version,
+                "X-Pier-Prediction-Id": prediction_id,
+            },
+        )
     specs = loaded.spec.outputs
     payload = {
         "model": loaded.model,
         "version": loaded.version,
         "outputs": outputs[specs[0].name] if len(specs) == 1 else outputs,
-        "prediction_id": state.truth.record(loaded, outputs),
+        "prediction_id": prediction_id,
     }
-    plane.record(outcome, 200, started)
     return Response(
         dumps(payload),
         media_type="application/json",

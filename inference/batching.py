@@ -5,6 +5,16 @@ A request that finds a free call and nobody queued runs at once, alone: batching
 delays a request when the model is idle. Queued requests wait for companions at most
 ``max_wait_s`` from their arrival. When a gathered call fails, its requests run again one
 by one, so only the request whose input caused the failure fails.
+
+A request waits for its answer at most ``timeout_s`` from its arrival (queueing included);
+past that it fails alone with ModelTimeout (504) and its client is free. The model call
+itself cannot be stopped: it runs in a thread, and Python cannot kill a thread. So a call
+that hangs keeps its thread and its slot (one of the data plane's CPU-sized limiter
+tokens) until the model returns. Other requests go on in the remaining slots; the
+requests gathered into the hung call share its fate (at most ``max_rows`` rows). As many
+calls hanging at once as there are slots stall the worker's model calls until one returns:
+then only a restart frees them (on Kubernetes the liveness probe; locally the supervisor).
+``BatcherStats.overdue`` counts such calls still running, so an operator can see it.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from inference.errors import InferenceError
+from inference.errors import InferenceError, ModelTimeout
 
 Arrays = Mapping[str, np.ndarray]
 Outputs = dict[str, np.ndarray]
@@ -31,6 +41,8 @@ Signature = tuple[tuple[str, tuple[int, ...], str], ...]
 class BatchPolicy:
     max_rows: int
     max_wait_s: float
+    # Longest a request waits for its answer, from its arrival; None: as long as it takes.
+    timeout_s: float | None = None
 
 
 def dispatch_delay(
@@ -100,6 +112,10 @@ class BatcherStats:
     # Gathered calls that failed or could not be split, whose requests then ran one by one.
     split_retries: int = 0
     largest_batch: int = 0
+    # Requests answered ModelTimeout: they waited timeout_s without an answer.
+    timeouts: int = 0
+    # Model calls that outlived the timeout and still run (a hung model holds its thread).
+    overdue: int = 0
 
 
 @dataclass
@@ -147,6 +163,8 @@ class Batcher:
 
     async def submit(self, arrays: Arrays, rows: int) -> Outputs:
         self.stats.requests += 1
+        if self.policy.timeout_s is not None:
+            return await self._submit_bounded(arrays, rows, self.policy.timeout_s)
         if self._running < self._slots and not self._queue:
             # Idle: run now, in this request's own task (no hand-off, no wait).
             self.stats.immediate += 1
@@ -164,6 +182,39 @@ class Batcher:
         self._queue.append(_Queued(arrays, rows, signature_of(arrays), self._clock(), future))
         self._pump()
         return await future
+
+    async def _submit_bounded(self, arrays: Arrays, rows: int, timeout_s: float) -> Outputs:
+        """submit() with a deadline: the call always runs in its own task, so that a
+        request can stop waiting for a call that hangs without waiting for its thread."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outputs] = loop.create_future()
+        queued = _Queued(arrays, rows, signature_of(arrays), self._clock(), future)
+        if self._running < self._slots and not self._queue:
+            self.stats.immediate += 1
+            self._start([queued])
+        else:
+            self.stats.queued += 1
+            self._queue.append(queued)
+            self._pump()
+        try:
+            done, _ = await asyncio.wait({future}, timeout=timeout_s)
+        except asyncio.CancelledError:
+            future.cancel()  # its client went away: a queued request is dropped, not run
+            raise
+        if not done:
+            future.cancel()
+            self.stats.timeouts += 1
+            raise ModelTimeout(
+                f"the model did not answer within {timeout_s:g} s "
+                "(PIER_INFERENCE_REQUEST_TIMEOUT_S); the request was abandoned"
+            )
+        return future.result()
+
+    def _start(self, batch: list[_Queued]) -> None:
+        self._running += 1
+        task = asyncio.get_running_loop().create_task(self._serve(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _pump(self) -> None:
         """Start calls while one is free and requests are queued (and ready to go)."""
@@ -190,16 +241,23 @@ class Batcher:
             live = [q for q in batch if not q.future.done()]
             if not live:
                 continue
-            self._running += 1
-            task = asyncio.get_running_loop().create_task(self._serve(live))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start(live)
+
+    def _mark_overdue(self, fired: list[bool]) -> None:
+        fired.append(True)
+        self.stats.overdue += 1
 
     def _on_timer(self) -> None:
         self._timer = None
         self._pump()
 
     async def _serve(self, batch: list[_Queued]) -> None:
+        overdue: asyncio.TimerHandle | None = None
+        fired: list[bool] = []
+        if self.policy.timeout_s is not None:
+            # Counted while the call outlives the deadline of its first request.
+            late = max(0.0, batch[0].arrival + self.policy.timeout_s - self._clock())
+            overdue = asyncio.get_running_loop().call_later(late, self._mark_overdue, fired)
         try:
             results = await self._run([q.arrays for q in batch], [q.rows for q in batch])
         except Exception as e:  # not the model's fault: every request in the call gets it
@@ -210,6 +268,10 @@ class Batcher:
             raise
         finally:
             self._running -= 1
+            if overdue is not None:
+                overdue.cancel()
+            if fired:
+                self.stats.overdue -= 1
         for queued, result in zip(batch, results, strict=True):
             if queued.future.done():
                 continue  # its client went away

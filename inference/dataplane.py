@@ -16,6 +16,7 @@ from inference.errors import InferenceError, ModelNotFound, NotReady, VersionNot
 from inference.metrics import Metrics
 from inference.registry import LoadedVersion, ModelRegistry, ServingModel
 from inference.routing import pick_version
+from inference.shadow import ShadowMirror
 from inference.tensors import rows_of
 
 UNKNOWN_MODEL = "_unknown"
@@ -39,6 +40,7 @@ class DataPlane:
         rng: random.Random,
         limiter: anyio.CapacityLimiter,
         batching: BatchPolicy | None = None,
+        mirror: ShadowMirror | None = None,
     ) -> None:
         self.registry = registry
         self.metrics = metrics
@@ -48,6 +50,8 @@ class DataPlane:
         # None: every request is its own model call (no queue, no batching).
         self.batching = batching
         self._batchers: dict[tuple[str, str], Batcher] = {}
+        # Copies answered requests to the model's shadow versions (None: no shadow traffic).
+        self.mirror = mirror
 
     def serving_model(self, name: str) -> ServingModel:
         snapshot = self.registry.active
@@ -65,7 +69,7 @@ class DataPlane:
         """The loaded version that serves this request: the pinned one, else by weights."""
         model = self.serving_model(name)
         if version is None:
-            version = pick_version(model.route.weights, key, self._rng)
+            version = pick_version(model.route.weights, key, self._rng, model.slots)
             if version is None:
                 raise NotReady(
                     f"model {name!r} has no version receiving traffic; pin one of "
@@ -112,8 +116,12 @@ class DataPlane:
         batcher = self.batcher(loaded)
         with self.metrics.in_flight():
             if batcher is None:
-                return await self._call(loaded, batch, rows)
-            return await batcher.submit(batch, rows)
+                outputs = await self._call(loaded, batch, rows)
+            else:
+                outputs = await batcher.submit(batch, rows)
+        if self.mirror is not None:
+            self.mirror.offer(loaded, batch, outputs)
+        return outputs
 
     async def _call(
         self, loaded: LoadedVersion, batch: Mapping[str, np.ndarray], rows: int

@@ -51,6 +51,14 @@ class NotReady(InferenceError):
     """No routing table applied yet, or the model has no version taking traffic."""
 
 
+class Overloaded(InferenceError):
+    """More requests in flight than this worker admits (inference/admission.py)."""
+
+
+class ModelTimeout(InferenceError):
+    """The model call did not answer within the per-request timeout."""
+
+
 class UnsupportedArtifact(InferenceError):
     """An artifact in a format we refuse to load (never unpickled)."""
 
@@ -96,6 +104,8 @@ ERROR_TABLE: dict[type[InferenceError], ErrorMapping] = {
     TooManyRows: ErrorMapping(413, "too_many_rows", 413),
     ModelError: ErrorMapping(500, "model_error", 500),
     NotReady: ErrorMapping(503, "not_ready", 503),
+    Overloaded: ErrorMapping(503, "overloaded", 503),
+    ModelTimeout: ErrorMapping(504, "model_timeout", 504),
     UnsupportedArtifact: ErrorMapping(422, "unsupported_artifact", 400),
     ArtifactError: ErrorMapping(500, "artifact_error", 500),
     ControlPlaneError: ErrorMapping(502, "control_plane_error", 502),

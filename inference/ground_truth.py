@@ -51,6 +51,10 @@ class GroundTruth:
         self.spool = WorkerSpool(multiproc_dir, self.epoch) if multiproc_dir else None
         self._clock = clock
         self._pruned_at = 0.0
+        # Shadow traffic (shadow.py) hooks in here: it learns each caller's prediction id,
+        # and names the ids of the shadows' answers that the caller's label scores too.
+        self.on_record: Callable[[Mapping[str, np.ndarray], str], None] | None = None
+        self.linked_ids: Callable[[str, str], list[str]] = lambda model, pid: []
 
     def now(self) -> float:
         return self._clock()
@@ -63,6 +67,8 @@ class GroundTruth:
         record = remember(spec, outputs[spec.name], loaded.model, loaded.version, now)
         if record is not None:
             self.store.put(prediction_id, record)
+        if self.on_record is not None:
+            self.on_record(outputs, prediction_id)
         return prediction_id
 
     async def submit(self, items: Sequence[FeedbackItem]) -> list[FeedbackOutcome]:
@@ -94,7 +100,31 @@ class GroundTruth:
         result = [outcomes[i] for i in range(len(items))]
         for outcome in result:
             self.metrics.count_feedback(outcome.result)
+        await self._score_linked(items, result, now)
         return result
+
+    async def _score_linked(
+        self, items: Sequence[FeedbackItem], outcomes: Sequence[FeedbackOutcome], now: float
+    ) -> None:
+        """The accepted labels also score the shadows' answers to the same predictions."""
+        labels: dict[str, object] = {}
+        for item, outcome in zip(items, outcomes, strict=True):
+            if outcome.result == "accepted" and outcome.model is not None:
+                for linked in self.linked_ids(outcome.model, item.prediction_id):
+                    labels[linked] = item.label
+        if not labels:
+            return
+        found = await self.store.claim(list(labels), now)
+        for linked, lookup in found.items():
+            if isinstance(lookup, Found):
+                continue
+            try:
+                tally = score(lookup, labels[linked])
+            except InvalidInput:
+                continue
+            if self.book.add(lookup, tally, now):
+                correct = tally.correct if lookup.kind == "class" else None
+                self.metrics.count_labels(lookup.model, lookup.version, tally.labelled, correct)
 
     async def _apply(
         self, pid: str, lookup: PredictionRecord | Found, label: object, now: float

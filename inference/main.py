@@ -15,7 +15,9 @@ import httpx
 from fastapi import FastAPI, Request, Response
 
 from inference import api, monitoring_api, v2
+from inference.admission import AdmissionMiddleware, AdmissionStats, default_limit
 from inference.artifacts import ArtifactStore
+from inference.auth import ApiKeyMiddleware
 from inference.batching import BatchPolicy
 from inference.dataplane import DataPlane
 from inference.errors import InferenceError, is_v2_path, render
@@ -27,6 +29,7 @@ from inference.poller import RoutingPoller
 from inference.predictions import open_store
 from inference.registry import ModelRegistry
 from inference.settings import InferenceSettings
+from inference.shadow import ShadowMirror
 from inference.state import ServiceState
 from inference.wakeup import listen
 
@@ -55,6 +58,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         state.poller.use_client(client)
     tasks = [asyncio.create_task(state.poller.run(), name="pier-routing-poller")]
+    if state.plane.mirror is not None:
+        tasks.append(asyncio.create_task(state.plane.mirror.run(), name="pier-shadow"))
     await state.truth.store.start()
     if state.truth.spool is not None:
         tasks.append(
@@ -101,7 +106,11 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
         max_rows=settings.max_rows_per_request,
         rng=random.Random(),
         limiter=anyio.CapacityLimiter(max(os.cpu_count() or 1, 1)),
-        batching=BatchPolicy(settings.max_batch_rows, settings.max_batch_wait_ms / 1000)
+        batching=BatchPolicy(
+            settings.max_batch_rows,
+            settings.max_batch_wait_ms / 1000,
+            timeout_s=settings.request_timeout_s,
+        )
         if settings.max_batch_rows > 1
         else None,
     )
@@ -110,6 +119,14 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
         metrics,
         clock,
         settings.multiproc_dir,
+    )
+    plane.mirror = ShadowMirror(
+        registry,
+        metrics,
+        truth,
+        random.Random(),
+        capacity=settings.shadow_queue,
+        concurrency=settings.shadow_concurrency,
     )
     app = FastAPI(title="Pier inference", version="0.1.0", lifespan=_lifespan)
     app.state.pier = ServiceState(
@@ -123,6 +140,12 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
     )
     app.add_exception_handler(InferenceError, _error_handler)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if keys := settings.api_key_set():
+        app.add_middleware(ApiKeyMiddleware, keys=keys)
+    # Added last, so outermost: an overloaded worker refuses before anything else runs.
+    app.state.admission = AdmissionStats()
+    limit = settings.max_in_flight or default_limit(os.cpu_count() or 1, settings.max_batch_rows)
+    app.add_middleware(AdmissionMiddleware, limit=limit, stats=app.state.admission)
     app.include_router(api.router)
     app.include_router(monitoring_api.router)
     app.include_router(v2.router)

@@ -317,6 +317,26 @@ class Metrics:
             mv,
             registry=r,
         )
+        # Shadow traffic (inference/shadow.py): `version` is the shadow's. Its latency and
+        # errors go in the series above under its own version label.
+        self.shadow = Counter(
+            "pier_shadow_requests",
+            "Requests mirrored to a shadow version, by result: ok, error, dropped (queue full).",
+            [*mv, "result"],
+            registry=r,
+        )
+        self.shadow_compared = Counter(
+            "pier_shadow_compared_rows",
+            "Classifier rows answered by both the live version and a shadow version.",
+            mv,
+            registry=r,
+        )
+        self.shadow_agreed = Counter(
+            "pier_shadow_agreed_rows",
+            "Classifier rows where a shadow version predicted the live version's class.",
+            mv,
+            registry=r,
+        )
         if multiproc_dir is None:
             ProcessCollector(registry=r)
         self.window = RollingWindow(clock)
@@ -383,6 +403,15 @@ class Metrics:
         self.labelled.labels(model, version).inc(rows)
         if correct is not None:
             self.correct.labels(model, version).inc(correct)
+
+    def count_shadow(self, model: str, version: str, result: str) -> None:
+        if self.enabled:
+            self.shadow.labels(model, version, result).inc()
+
+    def count_agreement(self, model: str, version: str, compared: int, agreed: int) -> None:
+        if self.enabled and compared:
+            self.shadow_compared.labels(model, version).inc(compared)
+            self.shadow_agreed.labels(model, version).inc(agreed)
 
     def set_loaded(self, model: str, version: str, loaded: bool) -> None:
         if loaded:

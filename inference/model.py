@@ -20,6 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from inference.archives import (
+    check_member_names,
+    check_pickles,
+    check_sizes,
+    check_torchscript_members,
+)
 from inference.errors import ArtifactError, ModelError, UnsupportedArtifact
 from inference.schemas import ArtifactFormat, TensorSpec
 from inference.tensors import check_outputs, zero_batch
@@ -128,6 +134,8 @@ def detect_format(path: Path) -> ArtifactFormat:
             names = archive.namelist()
             if not names:
                 raise UnsupportedArtifact(f"the zip archive is empty; {ACCEPTED}")
+            check_member_names(archive, ACCEPTED)
+            check_sizes(archive, ACCEPTED)
             root, members = _split_root(names)
             if "archive_format" in members:
                 if _read_small(archive, f"{root}/archive_format").strip() != b"pt2":
@@ -136,6 +144,8 @@ def detect_format(path: Path) -> ArtifactFormat:
                 return "torch_export"
             has_code = any(m.startswith("code/") for m in members)
             if has_code and "constants.pkl" in members and "data.pkl" in members:
+                check_torchscript_members(members, ACCEPTED)
+                check_pickles(archive, root, members, ACCEPTED)
                 return "torchscript"
             if "data.pkl" in members:
                 raise UnsupportedArtifact(

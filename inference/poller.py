@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from inference.artifacts import ArtifactStore
 from inference.errors import ArtifactError, ControlPlaneError, InferenceError
 from inference.registry import LoadedVersion, ModelRegistry, ServingModel, Snapshot
+from inference.routing import expand
 from inference.schemas import RoutingTable, VersionSpec
 from inference.settings import InferenceSettings
 
@@ -89,10 +90,23 @@ class RoutingPoller:
     async def _apply_locked(self, table: RoutingTable) -> None:
         models: dict[str, ServingModel] = {}
         for route in table.models:
-            unknown = sorted(set(route.weights) - {v.version for v in route.versions})
+            listed = {v.version for v in route.versions}
+            unknown = sorted(set(route.weights) - listed)
             if unknown:
                 raise ArtifactError(
                     f"model {route.name}: weights name versions not listed: {unknown}"
+                )
+            routed = {v for v, w in route.weights.items() if w > 0}
+            slotted = {v for v, n in route.slots if n > 0}
+            if route.slots and (slotted != routed or any(n < 0 for _, n in route.slots)):
+                raise ArtifactError(
+                    f"model {route.name}: the slot table names {sorted(slotted)}, "
+                    f"the weights {sorted(routed)}"
+                )
+            unknown = sorted(set(route.shadow) - listed)
+            if unknown:
+                raise ArtifactError(
+                    f"model {route.name}: shadow names versions not listed: {unknown}"
                 )
             versions: dict[str, LoadedVersion] = {}
             for spec in route.versions:
@@ -101,7 +115,9 @@ class RoutingPoller:
                     path = await self._artifact(spec)
                     loaded = await self._registry.load(route.name, spec, path)
                 versions[spec.version] = loaded
-            models[route.name] = ServingModel(route=route, versions=versions)
+            models[route.name] = ServingModel(
+                route=route, versions=versions, slots=expand(route.slots)
+            )
         self._registry.activate(Snapshot(table=table, models=models))
         self._store.save_routing(table)
         dropped = self._registry.unload_except(

@@ -29,6 +29,8 @@ class LoadedVersion:
 class ServingModel:
     route: ModelRoute
     versions: dict[str, LoadedVersion]
+    # The route's slot table expanded, one version per slot (empty: rendezvous hashing).
+    slots: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
 """Pure routing decisions: which version of a model serves one request.
 
-With a key, weighted rendezvous hashing: a key sticks to its version, and when
-weights change only the keys that must move do (those leaving a version that
-lost weight, for a version that gained). Without a key, a weighted draw from
-the random source the caller passes in.
+With a key and a slot table (the control plane's, docs/contract.md): the key hashes to a
+slot, the slot names the version. The control plane moves as few slots as a weight change
+needs, so a key moves only when its slot does: the share of keys moved is the total
+variation distance between the old and new weights. With a key and no slot table (a
+control plane that ships none), weighted rendezvous hashing: sticky too, but with three
+versions or more a change can move more keys than needed. Without a key, a weighted draw
+from the random source the caller passes in.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 _SCALE = float(2**64)
 
@@ -25,6 +28,21 @@ def _unit_hash(key: str, version: str) -> float:
 def weighted(weights: Mapping[str, int]) -> list[tuple[str, int]]:
     """Versions that receive traffic, in a deterministic order."""
     return sorted((v, w) for v, w in weights.items() if w > 0)
+
+
+def slot_of(key: str, slots: int) -> int:
+    """The slot of a key among `slots`, stable across processes and releases."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8, person=b"pier-slot").digest()
+    return int.from_bytes(digest, "big") % slots
+
+
+def expand(runs: Sequence[tuple[str, int]]) -> tuple[str, ...]:
+    """A run-length slot table as one version per slot."""
+    return tuple(version for version, count in runs for _ in range(count))
+
+
+def pick_by_slot(table: Sequence[str], key: str) -> str | None:
+    return table[slot_of(key, len(table))] if table else None
 
 
 def pick_by_key(weights: Mapping[str, int], key: str) -> str | None:
@@ -51,8 +69,13 @@ def pick_random(weights: Mapping[str, int], rng: random.Random) -> str | None:
     return candidates[-1][0]
 
 
-def pick_version(weights: Mapping[str, int], key: str | None, rng: random.Random) -> str | None:
+def pick_version(
+    weights: Mapping[str, int],
+    key: str | None,
+    rng: random.Random,
+    slots: Sequence[str] = (),
+) -> str | None:
     """The version for one request, or None when no version receives traffic."""
     if key:
-        return pick_by_key(weights, key)
+        return pick_by_slot(slots, key) if slots else pick_by_key(weights, key)
     return pick_random(weights, rng)

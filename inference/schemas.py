@@ -55,6 +55,10 @@ class ModelRoute(BaseModel):
     name: str = Field(min_length=1)
     weights: dict[str, int] = Field(default_factory=dict)
     versions: list[VersionSpec] = Field(default_factory=list)
+    # Shadow versions: version -> percent of requests mirrored to it (answers never returned).
+    shadow: dict[str, int] = Field(default_factory=dict)
+    # Sticky routing's slot table: [version, count] runs in slot order; [] -> rendezvous.
+    slots: list[tuple[str, int]] = Field(default_factory=list)
 
 
 class RoutingTable(BaseModel):

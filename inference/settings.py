@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -62,7 +63,31 @@ class InferenceSettings(BaseSettings):
         description="URL reported to the control plane; empty means http://<host>:<port>.",
     )
     torch_threads: int = Field(
-        default=1, ge=1, description="torch intra-op threads (torch.set_num_threads)."
+        default=1,
+        ge=1,
+        description=(
+            "torch intra-op threads per worker (torch.set_num_threads). 1: for the small "
+            "models a replica serves, extra threads cost more in handoff than they save, "
+            "and requests already run in parallel across batches and workers."
+        ),
+    )
+    server: Literal["uvicorn", "granian"] = Field(
+        default="uvicorn",
+        description=(
+            "HTTP server of `python -m inference`: uvicorn (h11), or granian (a Rust HTTP "
+            "server). bench/results/latest.md measures both."
+        ),
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "Worker processes per replica, each with every model loaded. 1 by default: "
+            "scale out with replicas (one per core or so), which keeps one batching queue "
+            "per model per process. More than 1 needs PROMETHEUS_MULTIPROC_DIR; "
+            "`python -m inference` makes (and empties) one when it is unset."
+        ),
     )
     max_batch_rows: int = Field(
         default=32,
@@ -78,6 +103,25 @@ class InferenceSettings(BaseSettings):
         description=(
             "Longest a queued request waits for others to fill its batch once the model is "
             "free. A request that arrives while the model is idle never waits."
+        ),
+    )
+    max_in_flight: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Most prediction requests one worker holds at once; beyond it a request gets 503 "
+            "with Retry-After at once, before its body is read. 0: derived from capacity, "
+            "CPU cores x max(2 x max_batch_rows, 64): every model call's batch filled twice "
+            "over, and room for a burst when batching is off."
+        ),
+    )
+    request_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "Longest a prediction request waits for its model call, queueing included; past "
+            "it the request gets 504 and the replica goes on. A hung call keeps its thread "
+            "until the model returns (see inference/batching.py). Applies to batched calls."
         ),
     )
     models: str = Field(
@@ -125,6 +169,46 @@ class InferenceSettings(BaseSettings):
             "sums every worker's figures. It must exist and be emptied before the workers start."
         ),
     )
+    shadow_queue: int = Field(
+        default=256,
+        ge=1,
+        description=(
+            "Most copies of requests waiting for shadow versions; a copy that finds it full is "
+            'dropped and counted (pier_shadow_requests_total{result="dropped"}), never waited for.'
+        ),
+    )
+    shadow_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Shadow model calls at once, on threads of their own (not the live path's).",
+    )
+
+    api_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description=(
+            "Comma-separated API keys for this service's own endpoints (inference/auth.py); "
+            "empty with no keys file: open. Health checks, /metrics and /feedback/aggregates "
+            "stay open for probes and scrapers."
+        ),
+    )
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="A file of API keys, one a line (a mounted Secret); read once at boot.",
+    )
+
+    def api_key_set(self) -> frozenset[str]:
+        """Every configured key; empty when the service is open."""
+        keys = [k.strip() for k in self.api_keys.get_secret_value().split(",")]
+        if self.api_keys_file is not None:
+            try:
+                lines = self.api_keys_file.read_text().splitlines()
+            except OSError as e:
+                raise ValueError(
+                    f"PIER_INFERENCE_API_KEYS_FILE={self.api_keys_file}: {e.strerror}"
+                ) from e
+            keys += [line.strip() for line in lines]
+        return frozenset(k for k in keys if k and not k.startswith("#"))
 
     @field_validator("control_plane_url", "replica_url")
     @classmethod

@@ -20,7 +20,8 @@ from control_plane.api.deps import (
     StoreDep,
     Viewer,
 )
-from control_plane.errors import PayloadTooLarge
+from control_plane.api.guards import replica_url_problem
+from control_plane.errors import InvalidRequest, PayloadTooLarge
 from control_plane.schemas import (
     ArtifactPublic,
     AuditEventPublic,
@@ -31,6 +32,7 @@ from control_plane.schemas import (
     PushResult,
     RollbackRequest,
     RoutingTable,
+    ShadowSet,
     StatusPublic,
     TokenCreate,
     TokenIssued,
@@ -162,6 +164,20 @@ def set_deployment(
     return deployments.set_weights(session, principal, name, body.weights, reason=body.reason)
 
 
+@router.put("/models/{name}/shadow", tags=["deployments"])
+def set_shadow(
+    name: str,
+    body: ShadowSet,
+    session: SessionDep,
+    principal: Deployer,
+    announcer: AnnouncerDep,
+) -> DeploymentPublic:
+    """Set the shadow versions: version -> percent of requests mirrored to it, whose answers
+    are recorded and compared but never returned. `{}` stops every shadow."""
+    announce_on_commit(session, announcer)
+    return deployments.set_shadow(session, principal, name, body.shadow, reason=body.reason)
+
+
 @router.post("/models/{name}/deploy", tags=["deployments"])
 def deploy(
     name: str,
@@ -221,6 +237,9 @@ def get_routing(
     x_pier_replica_error: Annotated[str, Header()] = "",
 ) -> Response:
     """The routing table every inference replica polls (docs/contract.md)."""
+    if problem := replica_url_problem(x_pier_replica_url) if x_pier_replica_url else None:
+        # The monitoring scrapers fetch from this URL: refuse what no replica ever is.
+        raise InvalidRequest(f"X-Pier-Replica-Url: {problem}")
     if x_pier_replica_id:
         replicas.report(
             ReplicaReport(

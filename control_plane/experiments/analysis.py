@@ -24,6 +24,7 @@ class VersionStats:
     correct: int = 0
     latency_bounds_s: tuple[float, ...] = ()
     latency_counts: tuple[int, ...] = ()
+    p50_ms: float | None = None
 
     @property
     def error_rate(self) -> float | None:
@@ -130,6 +131,63 @@ def analyse(base: VersionStats, canary: VersionStats, gates: Gates) -> Analysis:
     if outcomes == {"pass"}:
         return Analysis("pass", results)
     return Analysis("wait", results)
+
+
+@dataclass(frozen=True)
+class LatencyComparison:
+    """Challenger against baseline by a rank test on their latency histograms."""
+
+    test: stats.RankTest
+    significant: bool
+    text: str
+
+    @property
+    def prob_slower(self) -> float:
+        """P(a challenger request takes longer than a baseline one), ties counted half."""
+        return self.test.prob_b_greater
+
+
+def _ms(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1f}"
+
+
+def _quantiles(a: VersionStats, b: VersionStats) -> str:
+    p99 = f"p99 {_ms(a.p99_ms)} vs {_ms(b.p99_ms)} ms"
+    if a.p50_ms is None or b.p50_ms is None:
+        return p99
+    return f"p50 {_ms(a.p50_ms)} vs {_ms(b.p50_ms)} ms, {p99}"
+
+
+def compare_latency(
+    base: VersionStats, challenger: VersionStats, *, alpha: float = 0.05
+) -> LatencyComparison | None:
+    """Mann-Whitney U on the two latency histograms (each bucket one tie group); None
+    without comparable histograms (no requests, or different bucket layouts)."""
+    if (
+        not base.latency_counts
+        or base.latency_bounds_s != challenger.latency_bounds_s
+        or len(base.latency_counts) != len(challenger.latency_counts)
+        or sum(base.latency_counts) == 0
+        or sum(challenger.latency_counts) == 0
+    ):
+        return None
+    t = stats.mann_whitney_binned(base.latency_counts, challenger.latency_counts)
+    n = sum(base.latency_counts) + sum(challenger.latency_counts)
+    significant = t.p_value < alpha
+    if not significant:
+        text = (
+            f"no significant latency difference between {challenger.version} and "
+            f"{base.version}: {_quantiles(challenger, base)} (p = {t.p_value:.3g}, n = {n:,})"
+        )
+    else:
+        # The rank test compares typical requests: the median says it, the p99 follows.
+        slower = t.prob_b_greater > 0.5
+        slow, fast = (challenger, base) if slower else (base, challenger)
+        text = (
+            f"{slow.version} is slower than {fast.version}: {_quantiles(slow, fast)} "
+            f"(p = {t.p_value:.3g}, n = {n:,})"
+        )
+    return LatencyComparison(t, significant, text)
 
 
 @dataclass(frozen=True)

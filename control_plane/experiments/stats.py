@@ -17,6 +17,11 @@ def normal_cdf(x: float) -> float:
     return 0.5 * math.erfc(-x / math.sqrt(2))
 
 
+def two_sided_p(z: float) -> float:
+    """2 P(Z > |z|), computed so that a tiny p-value does not round to 0 (not 1 - cdf)."""
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
 def normal_ppf(p: float) -> float:
     """Inverse of the standard normal CDF (Acklam's rational approximation, then refined)."""
     if not 0 < p < 1:
@@ -110,7 +115,7 @@ def two_proportion_test(
         z, p_value = 0.0, 1.0
     else:
         z = (p_b - p_a) / se
-        p_value = 2 * (1 - normal_cdf(abs(z)))
+        p_value = two_sided_p(z)
     wa, wb = wilson_interval(x_a, n_a, confidence), wilson_interval(x_b, n_b, confidence)
     diff = p_b - p_a
     low = diff - math.sqrt((p_b - wb.low) ** 2 + (wa.high - p_a) ** 2)
@@ -169,7 +174,7 @@ def mann_whitney_binned(counts_a: Sequence[int], counts_b: Sequence[int]) -> Ran
     if var <= 0:
         return RankTest(u, 0.0, 1.0, u / (n_a * n_b))
     z = (u - mean) / math.sqrt(var)
-    return RankTest(u, z, 2 * (1 - normal_cdf(abs(z))), u / (n_a * n_b))
+    return RankTest(u, z, two_sided_p(z), u / (n_a * n_b))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ API use only this interface and never know which one is behind it.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -49,6 +51,35 @@ class VersionSummary(BaseModel):
     labelled: int = 0
     mae: float | None = None
     rmse: float | None = None
+    compared: int = Field(
+        default=0, description="Shadow versions: classifier rows compared with the live answer."
+    )
+    agreement: float | None = Field(
+        default=None, description="Shadow versions: share of compared rows with the live class."
+    )
+    latency_bounds_s: list[float] = Field(
+        default_factory=list, description="Upper bounds (seconds) of the latency buckets."
+    )
+    latency_counts: list[int] = Field(
+        default_factory=list,
+        description="Requests per latency bucket over the window (not cumulative); one more "
+        "than the bounds: the last counts those above the last bound.",
+    )
+
+
+def bucket_counts(
+    bounds: Sequence[float], cumulative: Sequence[float]
+) -> tuple[list[float], list[int]]:
+    """Finite upper bounds and per-bucket counts from Prometheus-style cumulative buckets
+    (the last bound +Inf), for a rank test of latency (experiments.stats)."""
+    finite = [b for b in bounds if not math.isinf(b)]
+    counts, below = [], 0.0
+    for c in cumulative:
+        counts.append(max(0, round(c - below)))
+        below = max(below, c)
+    if len(counts) == len(finite):  # no +Inf bucket in the exposition
+        counts.append(0)
+    return finite, counts
 
 
 class ReplicaUsage(BaseModel):

@@ -15,7 +15,12 @@ from datetime import datetime
 import httpx
 
 from control_plane.metrics.accuracy import Tally
-from control_plane.metrics.base import ModelMetrics, VersionSeries, VersionSummary
+from control_plane.metrics.base import (
+    ModelMetrics,
+    VersionSeries,
+    VersionSummary,
+    bucket_counts,
+)
 from control_plane.metrics.rollup import Slot, Tier
 from control_plane.metrics.scraper import (
     CounterScrape,
@@ -29,6 +34,7 @@ from control_plane.metrics.timeline import Steps, accuracy_points, mae_points, p
 
 def summary_of(version: str, total: Slot, window_s: int, tally: Tally | None) -> VersionSummary:
     t = tally or Tally()
+    bounds, counts = bucket_counts(total.bounds, total.buckets) if total.bounds else ([], [])
     return VersionSummary(
         version=version,
         requests=round(total.requests),
@@ -43,6 +49,10 @@ def summary_of(version: str, total: Slot, window_s: int, tally: Tally | None) ->
         labelled=t.labelled,
         mae=t.mae,
         rmse=t.rmse,
+        compared=round(total.compared),
+        agreement=total.agreed / total.compared if total.compared else None,
+        latency_bounds_s=bounds,
+        latency_counts=counts,
     )
 
 

@@ -18,6 +18,9 @@ class VersionCounters:
     errors_by_type: dict[str, float] = field(default_factory=dict)
     bounds: tuple[float, ...] = ()
     buckets: tuple[float, ...] = ()  # cumulative per bound, aligned with `bounds`
+    # Shadow versions: classifier rows compared with the live answer, and those that agreed.
+    compared: float = 0.0
+    agreed: float = 0.0
 
     @property
     def errors(self) -> float:
@@ -61,6 +64,10 @@ def parse(text: str) -> ReplicaFigures:
                 per_le = buckets.setdefault(key, {})
                 le = _le(labels["le"])
                 per_le[le] = per_le.get(le, 0.0) + value
+            elif name == "pier_shadow_compared_rows_total":
+                counters(labels).compared += value
+            elif name == "pier_shadow_agreed_rows_total":
+                counters(labels).agreed += value
             elif name == "process_cpu_seconds_total":
                 cpu = value
             elif name == "process_resident_memory_bytes":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
@@ -27,6 +27,7 @@ from control_plane.metrics.base import (
     ReplicaUsage,
     VersionSeries,
     VersionSummary,
+    bucket_counts,
 )
 from control_plane.metrics.scraper import Every, FeedbackFeed, ReplicaLister, live_targets
 from control_plane.metrics.timeline import Steps, accuracy_points, mae_points, points
@@ -42,6 +43,9 @@ class _Figures:
     requests: float
     errors_by_type: dict[str, float]
     quantiles_ms: dict[str, float | None]
+    compared: float = 0.0
+    agreed: float = 0.0
+    cumulative: dict[float, float] = field(default_factory=dict)  # le -> count
 
 
 def _label(value: str) -> str:
@@ -216,17 +220,29 @@ class PrometheusSource:
             name: self._instant(f"histogram_quantile({q}, {buckets})", now, by)
             for name, q in QUANTILES.items()
         }
+        per_le = self._instant(buckets, now, (*by, "le"))
+        compared, agreed = (
+            self._instant(f"sum by ({group}) (increase({name}{sel}[{w}]))", now, by)
+            for name in ("pier_shadow_compared_rows_total", "pier_shadow_agreed_rows_total")
+        )
         out: dict[tuple[str, ...], _Figures] = {}
         for key, n in requests.items():
             out[key] = _Figures(
                 requests=n or 0.0,
                 errors_by_type={},
                 quantiles_ms={name: _scale(values.get(key)) for name, values in quantiles.items()},
+                compared=compared.get(key) or 0.0,
+                agreed=agreed.get(key) or 0.0,
             )
         for key, n in errors.items():
             figures = out.get(key[:-1])
             if figures is not None and n:
                 figures.errors_by_type[key[-1]] = n
+        for key, n in per_le.items():
+            figures = out.get(key[:-1])
+            if figures is not None:
+                le = key[-1]
+                figures.cumulative[math.inf if le in ("+Inf", "Inf") else float(le)] = n or 0.0
         return out
 
     def _usage(self, sel: str, now: datetime, r: str) -> list[ReplicaUsage]:
@@ -266,6 +282,12 @@ def _summary(
     requests = figures.requests if figures else 0.0
     errors = sum(figures.errors_by_type.values()) if figures else 0.0
     q = figures.quantiles_ms if figures else {}
+    bounds: list[float] = []
+    counts: list[int] = []
+    if figures and figures.cumulative:
+        les = sorted(figures.cumulative)
+        bounds, counts = bucket_counts(les, [figures.cumulative[le] for le in les])
+    compared = figures.compared if figures else 0.0
     return VersionSummary(
         version=version,
         requests=round(requests),
@@ -282,4 +304,8 @@ def _summary(
         labelled=t.labelled,
         mae=t.mae,
         rmse=t.rmse,
+        compared=round(compared),
+        agreement=figures.agreed / compared if figures and compared else None,
+        latency_bounds_s=bounds,
+        latency_counts=counts,
     )

@@ -24,6 +24,8 @@ class Slot:
     errors_by_type: dict[str, float] = field(default_factory=dict)
     bounds: tuple[float, ...] = ()
     buckets: tuple[float, ...] = ()  # cumulative per bound: observations <= bound
+    compared: float = 0.0  # shadow versions: rows compared with the live answer
+    agreed: float = 0.0
 
     @property
     def errors(self) -> float:
@@ -31,6 +33,8 @@ class Slot:
 
     def add(self, other: Slot) -> None:
         self.requests += other.requests
+        self.compared += other.compared
+        self.agreed += other.agreed
         for kind, n in other.errors_by_type.items():
             self.errors_by_type[kind] = self.errors_by_type.get(kind, 0.0) + n
         if not other.bounds:
@@ -76,6 +80,8 @@ def delta(previous: VersionCounters | None, current: VersionCounters) -> Slot:
         errors_by_type=by_type,
         bounds=current.bounds,
         buckets=buckets,
+        compared=_increase(current.compared, prev.compared),
+        agreed=_increase(current.agreed, prev.agreed),
     )
 
 

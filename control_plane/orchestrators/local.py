@@ -1,18 +1,22 @@
-"""The local orchestrator: one inference process on this machine, supervised and restarted.
+"""The local orchestrator: inference worker processes on this machine, supervised and restarted.
 
-Routing changes never restart it: the process polls the routing table itself.
+By default one worker listens on the public inference port itself. With `scalable=True` a
+small balancer holds the public port and forwards to between 1 and N workers on private
+ports (see local_pool.py and balancer.py); `LocalAutoscaler` (autoscaler.py) then moves N.
+
+Routing changes never restart a worker: each one polls the routing table itself.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from control_plane.orchestrators.balancer import Balancer
 from control_plane.orchestrators.base import ReplicaProcess
+from control_plane.orchestrators.local_pool import WorkerPool, WorkerSample
 
 
 class LocalOrchestrator:
@@ -25,92 +29,56 @@ class LocalOrchestrator:
         python: str = "",
         max_backoff_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        scalable: bool = False,
+        drain_s: float = 30.0,
     ) -> None:
-        self._env = dict(env)
+        parts = urlsplit(url)
+        port = parts.port or 8080
         self._url = url
-        self._log_path = log_path
-        self._python = python or sys.executable
-        self._max_backoff_s = max_backoff_s
-        self._clock = clock
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._state = "stopped"
-        self._restarts = 0
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._balancer = Balancer(parts.hostname or "127.0.0.1", port) if scalable else None
+        self._pool = WorkerPool(
+            env=env,
+            log_path=log_path,
+            public_port=port,
+            balancer=self._balancer,
+            python=python,
+            max_backoff_s=max_backoff_s,
+            drain_s=drain_s,
+            clock=clock,
+        )
+
+    @property
+    def url(self) -> str:
+        return self._url
 
     @property
     def pid(self) -> int | None:
-        with self._lock:
-            return self._proc.pid if self._proc else None
+        """The first worker's process id (the only one unless scalable)."""
+        return self._pool.first_pid()
 
-    def _spawn(self) -> None:
-        self._log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self._log_path.open("ab")
-        # A session of its own: Ctrl-C in the terminal reaches the launcher only, which then
-        # stops the replica deliberately instead of racing its supervisor.
-        self._proc = subprocess.Popen(
-            [self._python, "-m", "inference"],
-            env=self._env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+    @property
+    def size(self) -> int:
+        """Workers wanted now, starting ones included, draining ones not."""
+        return self._pool.size
 
-    def start(self) -> None:
-        with self._lock:
-            if self._thread is not None:
-                return
-            self._stop.clear()
-            self._spawn()
-            self._state = "starting"
-            self._thread = threading.Thread(target=self._supervise, name="pier-local", daemon=True)
-            self._thread.start()
+    def ready_count(self) -> int:
+        return self._pool.ready_count()
 
-    def _supervise(self) -> None:
-        backoff = 0.5
-        while not self._stop.is_set():
-            proc = self._proc
-            assert proc is not None
-            started = self._clock()
-            while proc.poll() is None and not self._stop.wait(0.2):
-                if self._state != "running" and self._clock() - started > 1.0:
-                    self._state = "running"
-            if self._stop.is_set():
-                return
-            # It died on its own: restart it, backing off if it keeps dying young.
-            self._state = "restarting"
-            backoff = 0.5 if self._clock() - started > 30 else min(backoff * 2, self._max_backoff_s)
-            if self._stop.wait(backoff):
-                return
-            with self._lock:
-                if self._stop.is_set():
-                    return
-                self._restarts += 1
-                self._spawn()
-                self._state = "starting"
+    def samples(self) -> list[WorkerSample]:
+        return self._pool.samples()
+
+    def scale_to(self, n: int) -> None:
+        self._pool.scale_to(n)
+
+    def start(self, workers: int = 1) -> None:
+        if self._balancer is not None:
+            self._balancer.start()
+        self._pool.start(workers)
 
     def stop(self, grace_s: float = 10.0) -> None:
-        self._stop.set()
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout=5)
-        with self._lock:
-            proc = self._proc
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=grace_s)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            self._state = "stopped"
-            self._thread = None
+        self._pool.stop(grace_s)
+        if self._balancer is not None:
+            self._balancer.stop()
 
     def replicas(self) -> list[ReplicaProcess]:
-        return [
-            ReplicaProcess(
-                id=f"local:{self.pid}", url=self._url, state=self._state, restarts=self._restarts
-            )
-        ]
+        return self._pool.processes()

@@ -65,9 +65,15 @@ def create_user(session: Session, username: str, password: str, role: Role, acto
     return user
 
 
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(18))
+
+
 def authenticate_password(session: Session, username: str, password: str) -> User:
     user = session.exec(select(User).where(User.username == username)).first()
-    if user is None or user.disabled or not verify_password(user.password_hash, password):
+    # An unknown user costs the same argon2 verification: the answer's timing does not
+    # tell which usernames exist.
+    valid = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or user.disabled or not valid:
         raise Unauthenticated("wrong username or password")
     return user
 

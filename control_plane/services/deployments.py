@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from control_plane.errors import Conflict, InvalidRequest, NotFound
+from control_plane.experiments import slots
 from control_plane.models import Deployment, DeploymentRevision, Model, ModelVersion, utcnow
 from control_plane.schemas import (
     DeploymentPublic,
@@ -35,6 +38,23 @@ def validate_weights(weights: dict[str, int]) -> dict[str, int]:
     return {label: w for label, w in weights.items() if w > 0}
 
 
+def validate_shadow(shadow: dict[str, int], weights: dict[str, int]) -> dict[str, int]:
+    """Shadow percents are whole 0-100 per version; a live (weighted) version cannot also
+    be a shadow; versions with 0 % are dropped."""
+    for label, pct in shadow.items():
+        if isinstance(pct, bool) or not isinstance(pct, int) or not 0 <= pct <= 100:
+            raise InvalidRequest(
+                f"shadow percent of {label!r} must be a whole percent 0-100, got {pct!r}"
+            )
+    live = sorted(label for label, pct in shadow.items() if pct > 0 and weights.get(label, 0) > 0)
+    if live:
+        raise InvalidRequest(
+            f"{', '.join(live)} already receive live traffic ({weights}); a shadow version must "
+            "be one that takes no weight"
+        )
+    return {label: pct for label, pct in shadow.items() if pct > 0}
+
+
 def _previous_weights(
     session: Session, model_id: int, current: dict[str, int]
 ) -> dict[str, int] | None:
@@ -59,6 +79,7 @@ def _public(session: Session, model: Model, dep: Deployment) -> DeploymentPublic
         updated_at=dep.updated_at,
         updated_by=dep.updated_by,
         previous=_previous_weights(session, model.id, dict(dep.weights)),
+        shadow=dict(dep.shadow or {}),
     )
 
 
@@ -92,31 +113,112 @@ def set_weights(
     before = dict(dep.weights) if dep else None
     if dep is not None and before == clean:
         return _public(session, model, dep)
-    assert model.id is not None
-    rev = DeploymentRevision(
-        model_id=model.id, weights=clean, created_by=principal.username, reason=reason
-    )
-    session.add(rev)
-    session.flush()
-    assert rev.id is not None
-    if dep is None:
-        dep = Deployment(
-            model_id=model.id, weights=clean, revision=rev.id, updated_by=principal.username
-        )
-    else:
-        dep.weights = clean
-        dep.revision = rev.id
-        dep.updated_at = utcnow()
-        dep.updated_by = principal.username
-    session.add(dep)
+    # A version that now takes live traffic stops being a shadow.
+    shadow_before = dict(dep.shadow or {}) if dep else {}
+    shadow = {label: pct for label, pct in shadow_before.items() if label not in clean}
+    dep = _new_revision(session, principal, model, dep, clean, shadow, reason)
+    before_state: dict[str, Any] | None = None
+    after_state: dict[str, Any] = {"weights": clean}
+    if before is not None:
+        before_state = {"weights": before}
+        if shadow != shadow_before:
+            before_state["shadow"], after_state["shadow"] = shadow_before, shadow
     audit.record(
         session,
         actor=principal.username,
         action=action,
         model=name,
         target=name,
-        before={"weights": before} if before is not None else None,
-        after={"weights": clean},
+        before=before_state,
+        after=after_state,
+        reason=reason,
+    )
+    session.flush()
+    return _public(session, model, dep)
+
+
+def _new_revision(
+    session: Session,
+    principal: Principal,
+    model: Model,
+    dep: Deployment | None,
+    weights: dict[str, int],
+    shadow: dict[str, int],
+    reason: str,
+) -> Deployment:
+    """Record a new desired state (its id is the routing revision) and make it current."""
+    assert model.id is not None
+    rev = DeploymentRevision(
+        model_id=model.id,
+        weights=weights,
+        shadow=shadow or None,
+        created_by=principal.username,
+        reason=reason,
+    )
+    session.add(rev)
+    session.flush()
+    assert rev.id is not None
+    table = slots.encode(slots.rebalance(_slot_table(dep), weights))
+    runs = [[version, count] for version, count in table]
+    if dep is None:
+        dep = Deployment(
+            model_id=model.id,
+            weights=weights,
+            shadow=shadow or None,
+            slots=runs,
+            revision=rev.id,
+            updated_by=principal.username,
+        )
+    else:
+        dep.weights = weights
+        dep.shadow = shadow or None
+        dep.slots = runs
+        dep.revision = rev.id
+        dep.updated_at = utcnow()
+        dep.updated_by = principal.username
+    session.add(dep)
+    return dep
+
+
+def _slot_table(dep: Deployment | None) -> list[str] | None:
+    """The deployment's slot table; one built before tables were stored is the fresh table
+    of its weights (what the routing table shipped for it)."""
+    if dep is None:
+        return None
+    return slots.decode(dep.slots) if dep.slots else slots.fresh(dep.weights)
+
+
+def set_shadow(
+    session: Session,
+    principal: Principal,
+    name: str,
+    shadow: dict[str, int],
+    *,
+    reason: str = "",
+) -> DeploymentPublic:
+    """Mirror the given percent of `name`'s requests to each shadow version ({}: none)."""
+    require(principal, Role.deployer)
+    model = get_model(session, name)
+    dep = session.exec(
+        select(Deployment).where(Deployment.model_id == model.id).with_for_update()
+    ).first()
+    if dep is None:
+        raise NotFound(f"model {name!r} is not deployed; deploy a version before adding a shadow")
+    clean = validate_shadow(shadow, dict(dep.weights))
+    for label in clean:
+        get_version_row(session, model, label)  # 404 naming the versions
+    before = dict(dep.shadow or {})
+    if before == clean:
+        return _public(session, model, dep)
+    dep = _new_revision(session, principal, model, dep, dict(dep.weights), clean, reason)
+    audit.record(
+        session,
+        actor=principal.username,
+        action="shadow.set",
+        model=name,
+        target=name,
+        before={"shadow": before},
+        after={"shadow": clean},
         reason=reason,
     )
     session.flush()
@@ -151,6 +253,8 @@ def routing_table(session: Session) -> RoutingTable:
     for model, dep in sorted(rows, key=lambda r: r[0].name):
         assert model.id is not None
         labels = list(dep.weights)
+        shadow = dict(dep.shadow or {})
+        labels += [label for label in shadow if label not in labels]
         previous = _previous_weights(session, model.id, dict(dep.weights)) or {}
         labels += [label for label in previous if label not in labels]
         versions = session.exec(
@@ -175,6 +279,8 @@ def routing_table(session: Session) -> RoutingTable:
                     for label in labels
                     if label in by_label
                 ],
+                shadow={label: pct for label, pct in shadow.items() if label in by_label},
+                slots=slots.encode(_slot_table(dep) or []),
             )
         )
     return RoutingTable(revision=revision, models=routes)

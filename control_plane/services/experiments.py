@@ -1,18 +1,18 @@
-"""Experiments: how the live versions of a model compare, in numbers and in plain words.
+"""Experiments: how the live and shadow versions of a model compare, in numbers and words.
 
-Every version with traffic gets its measured accuracy (from ground-truth feedback) and
-error rate, each with a Wilson interval, and its latency quantiles; every challenger is
-compared with the baseline (the canary's baseline while a canary runs, else the version
-with the largest share) by two-proportion tests, with the sample size needed to detect
-`min_effect` and the verdict sentence of `experiments.analysis.verdict`.
-
-Latency is compared by the p99 ratio only: the metrics sources summarise a version with
-quantiles, not with its histogram buckets, so the rank test (`stats.mann_whitney_binned`)
-has nothing to run on yet.
+Every version with traffic (live, or copies of it as a shadow) gets its measured accuracy
+(from ground-truth feedback) and error rate, each with a Wilson interval, and its latency
+quantiles; every challenger is compared with the baseline (the canary's baseline while a
+canary runs, else the version with the largest share) by two-proportion tests, by a
+Mann-Whitney rank test on the latency histograms the metrics source returns, and, for a
+shadow, by its agreement with the live answers; with the sample size needed to detect
+`min_effect` and the verdict sentence of `experiments.analysis.verdict`, to which a
+significant latency difference adds its own sentence.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -20,15 +20,16 @@ from sqlmodel import Session
 
 from control_plane.errors import InvalidRequest
 from control_plane.experiments import stats
-from control_plane.experiments.analysis import VersionStats, verdict
+from control_plane.experiments.analysis import VersionStats, compare_latency, verdict
 from control_plane.metrics.base import MetricsSource, VersionSummary
 from control_plane.services import canaries, deployments, monitoring
 
 ALPHA = 0.05
 POWER = 0.8
 LATENCY_METHOD = (
-    "p99 ratio only: the metrics source gives quantiles per version, not histogram buckets, "
-    "so no rank test is run on latency"
+    "Mann-Whitney U on the request-latency histograms of challenger and baseline (each "
+    "bucket a group of ties), two-sided, normal approximation with tie correction; "
+    "plus the p99 ratio"
 )
 
 
@@ -44,7 +45,12 @@ class Estimate(BaseModel):
 class VersionResult(BaseModel):
     version: str
     weight: int = Field(description="Percent of traffic it takes now.")
-    role: str = Field(description="baseline or challenger")
+    role: str = Field(description="baseline, challenger or shadow")
+    shadow: int = Field(default=0, description="Shadow: percent of requests mirrored to it.")
+    agreement: Estimate | None = Field(
+        default=None,
+        description="Shadow: share of classifier rows where it predicted the live answer.",
+    )
     requests: int
     errors: int
     error_rate: Estimate
@@ -63,12 +69,30 @@ class Difference(BaseModel):
     p_value: float
 
 
+class LatencyTest(BaseModel):
+    """Challenger against baseline on latency: a rank test on their histograms."""
+
+    u: float = Field(description="Mann-Whitney U of the challenger.")
+    p_value: float = Field(description="Two-sided.")
+    prob_slower: float = Field(
+        description="P(a challenger request takes longer than a baseline one), ties half."
+    )
+    significant: bool
+    text: str
+
+
 class Comparison(BaseModel):
     challenger: str
     baseline: str
     accuracy: Difference | None = Field(description="None until both versions have labels.")
     error_rate: Difference | None = Field(description="None until both versions served.")
     p99_ratio: float | None = Field(description="Challenger p99 / baseline p99.")
+    latency: LatencyTest | None = Field(
+        default=None, description="None until both versions have latency histograms."
+    )
+    agreement: float | None = Field(
+        default=None, description="Shadow challenger: share of rows agreeing with live answers."
+    )
     labelled: int = Field(description="Labelled predictions of both versions together.")
     needed: int | None = Field(
         description="Labelled predictions (both together) needed to detect min_effect with "
@@ -115,35 +139,82 @@ def _needed(base: VersionStats, min_effect: float) -> int | None:
     return 2 * stats.sample_size_two_proportions(p, min_effect, ALPHA, POWER)
 
 
-def compare(base: VersionStats, challenger: VersionStats, min_effect: float) -> Comparison:
-    """One challenger against the baseline: pure, from measured counts."""
+def compare(
+    base: VersionStats, challenger: VersionStats, min_effect: float, *, shadow: bool = False
+) -> Comparison:
+    """One challenger against the baseline: pure, from measured counts. A shadow's latency
+    is its model call alone, not a whole request: its rank test is given, not worded."""
     ratio = None
     if base.p99_ms and challenger.p99_ms is not None:
         ratio = challenger.p99_ms / base.p99_ms
     needed = _needed(base, min_effect)
     labelled = base.labelled + challenger.labelled
     said = verdict(base, challenger, min_effect=min_effect, alpha=ALPHA, power=POWER)
+    latency = compare_latency(base, challenger, alpha=ALPHA)
+    text = said.text
+    if latency is not None and latency.significant and not shadow:
+        text = f"{text}; {latency.text}"
     return Comparison(
         challenger=challenger.version,
         baseline=base.version,
         accuracy=_difference(base.correct, base.labelled, challenger.correct, challenger.labelled),
         error_rate=_difference(base.errors, base.requests, challenger.errors, challenger.requests),
         p99_ratio=ratio,
+        latency=None
+        if latency is None
+        else LatencyTest(
+            u=latency.test.u,
+            p_value=latency.test.p_value,
+            prob_slower=latency.prob_slower,
+            significant=latency.significant,
+            text=latency.text,
+        ),
         labelled=labelled,
         needed=needed,
         reached=needed is not None and challenger.labelled > 0 and labelled >= needed,
         decided=said.decided,
-        verdict=said.text,
+        verdict=text,
+    )
+
+
+def _agreement(summary: VersionSummary | None) -> Estimate | None:
+    if summary is None or not summary.compared or summary.agreement is None:
+        return None
+    return _estimate(round(summary.agreement * summary.compared), summary.compared)
+
+
+def _shadow_note(base: str, summary: VersionSummary | None) -> str:
+    agreed = _agreement(summary)
+    if agreed is None or agreed.value is None:
+        return f"shadow of {base}: its answers are recorded, never returned"
+    return (
+        f"shadow of {base}: agrees with the live answer on {100 * agreed.value:.1f} % "
+        f"of {agreed.n:,} rows; its latency is the model call alone"
+    )
+
+
+def measured_stats(summary: VersionSummary | None, version: str) -> VersionStats:
+    """The canary's figures of a version, with its latency histogram for the rank test."""
+    s = canaries.version_stats(summary, version)
+    if summary is None:
+        return s
+    return dataclasses.replace(
+        s,
+        p50_ms=summary.p50_ms,
+        latency_bounds_s=tuple(summary.latency_bounds_s),
+        latency_counts=tuple(summary.latency_counts),
     )
 
 
 def _result(
-    s: VersionStats, weight: int, role: str, summary: VersionSummary | None
+    s: VersionStats, weight: int, role: str, summary: VersionSummary | None, shadow: int = 0
 ) -> VersionResult:
     return VersionResult(
         version=s.version,
         weight=weight,
         role=role,
+        shadow=shadow,
+        agreement=_agreement(summary) if role == "shadow" else None,
         requests=s.requests,
         errors=s.errors,
         error_rate=_estimate(s.errors, s.requests),
@@ -184,11 +255,30 @@ def experiment(
     )
     baseline = _baseline(weights, current.baseline if current else None)
     by_version = {s.version: s for s in monitoring.summaries(source, window_s, now).get(model, [])}
-    measured = {v: canaries.version_stats(by_version.get(v), v) for v in weights}
+    shadows = {v: pct for v, pct in dep.shadow.items() if pct > 0 and v not in weights}
+    measured = {v: measured_stats(by_version.get(v), v) for v in [*weights, *shadows]}
     order = [
         baseline,
         *sorted((v for v in weights if v != baseline), key=lambda v: (-weights[v], v)),
+        *sorted(shadows, key=lambda v: (-shadows[v], v)),
     ]
+
+    def role(v: str) -> str:
+        return "baseline" if v == baseline else "shadow" if v in shadows else "challenger"
+
+    def comparison(v: str) -> Comparison:
+        c = compare(measured[baseline], measured[v], min_effect, shadow=v in shadows)
+        if v not in shadows:
+            return c
+        note = _shadow_note(baseline, by_version.get(v))
+        agreed = _agreement(by_version.get(v))
+        return c.model_copy(
+            update={
+                "verdict": f"{c.verdict} ({note})",
+                "agreement": agreed.value if agreed else None,
+            }
+        )
+
     return ExperimentPublic(
         model=model,
         window_s=window_s,
@@ -198,13 +288,8 @@ def experiment(
         canary=current.canary if current else None,
         latency_method=LATENCY_METHOD,
         versions=[
-            _result(
-                measured[v],
-                weights[v],
-                "baseline" if v == baseline else "challenger",
-                by_version.get(v),
-            )
+            _result(measured[v], weights.get(v, 0), role(v), by_version.get(v), shadows.get(v, 0))
             for v in order
         ],
-        comparisons=[compare(measured[baseline], measured[v], min_effect) for v in order[1:]],
+        comparisons=[comparison(v) for v in order[1:]],
     )

@@ -1,11 +1,15 @@
-"""Per-model scaling settings: read, change (audited), and the map the orchestrators read."""
+"""Per-model scaling settings: read, change (audited), the map the orchestrators read, and
+the autoscaler's decisions written to the audit log."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
 from control_plane.errors import NotFound
 from control_plane.models import Deployment, Model
+from control_plane.orchestrators.autoscaler import ScaleChange
 from control_plane.schemas import Principal, Role, ScalingPublic, ScalingSettings
 from control_plane.services import audit
 from control_plane.services.auth import require
@@ -79,3 +83,36 @@ def scaling_by_model(session: Session) -> dict[str, ScalingSettings]:
         .where(col(Deployment.scaling).is_not(None))
     ).all()
     return {name: ScalingSettings.model_validate(s) for name, s in rows if s is not None}
+
+
+AUTOSCALER = "autoscaler"
+DECISION = "scaling.replicas"
+
+
+def local_targets(session: Session) -> dict[str, ScalingSettings]:
+    """Every deployed model -> the settings in force (its own, else the defaults), for the
+    local autoscaler: the local workers serve every deployed model."""
+    rows = session.exec(
+        select(Model.name, Deployment.scaling).join(
+            Deployment, col(Deployment.model_id) == col(Model.id)
+        )
+    ).all()
+    return {
+        name: ScalingSettings.model_validate(s) if s is not None else ScalingSettings()
+        for name, s in rows
+    }
+
+
+def record_changes(session: Session, changes: Sequence[ScaleChange]) -> None:
+    """One audit event per model for a change of its replica count, with the policy's reason."""
+    for c in changes:
+        audit.record(
+            session,
+            actor=AUTOSCALER,
+            action=DECISION,
+            model=c.model,
+            target=c.model,
+            before={"replicas": c.before},
+            after={"replicas": c.after},
+            reason=c.reason,
+        )

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from control_plane.errors import Unauthenticated
 from control_plane.schemas import Principal, Role
 from control_plane.services import auth
+from control_plane.services.login_throttle import LoginThrottle
 
 SESSION_TOKEN_NAME = "web-session"
 SESSION_TTL = timedelta(hours=8)
@@ -28,12 +29,29 @@ class WebSession:
 
 
 def sign_in(
-    session: Session, username: str, password: str, now: datetime, ttl: timedelta = SESSION_TTL
+    session: Session,
+    username: str,
+    password: str,
+    now: datetime,
+    ttl: timedelta = SESSION_TTL,
+    throttle: LoginThrottle | None = None,
+    client: str = "",
 ) -> WebSession:
-    """Check the password and open a session; 401 with one message for any wrong detail."""
+    """Check the password and open a session; 401 with one message for any wrong detail,
+    429 once `throttle` has seen too many failures for this username from this client."""
     if not username.strip() or not password:
         raise Unauthenticated("enter a username and a password")
-    user = auth.authenticate_password(session, username.strip(), password)
+    key = LoginThrottle.key(username, client)
+    if throttle is not None:
+        throttle.check(key, now)
+    try:
+        user = auth.authenticate_password(session, username.strip(), password)
+    except Unauthenticated:
+        if throttle is not None:
+            throttle.failed(key, now)
+        raise
+    if throttle is not None:
+        throttle.succeeded(key)
     role = Role(user.role)
     expires_at = now + ttl
     issued = auth.create_token(

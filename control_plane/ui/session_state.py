@@ -1,24 +1,56 @@
 """Who is using the dashboard: sign in, sign out, and the role every page reads.
 
-The browser keeps only the session token's secret (a cookie, SameSite=Strict, that expires
-with the session). Every handler resolves it again on the server, so the displayed role is
-a convenience for disabling buttons, never what grants a change.
+The browser keeps the session token's secret in a cookie that the API sets and scripts
+cannot read (HttpOnly, SameSite=Strict; api/session_routes.py). The sign-in form posts to
+`/api/v1/session` and then loads the next page; the websocket that page opens carries the
+cookie, and every handler reads it from there and resolves it again on the server, so the
+displayed role is a convenience for disabling buttons, never what grants a change.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 import reflex as rx
 
-from control_plane.db import session_scope
 from control_plane.schemas import Principal, Role
-from control_plane.services import web_sessions
 from control_plane.ui import actions, context
 
 COOKIE = "pier_session"
+
+# Runs in the page: post the form's fields as JSON (a cross-site form cannot), then load
+# the next page (same-site paths only) so its websocket carries the new cookie. The result
+# is an error sentence for the form, or "" while the browser moves on.
+SIGN_IN_JS = r"""
+(async () => {
+  const field = (id) => document.getElementById(id).value;
+  try {
+    const r = await fetch("/api/v1/session", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({username: field("username"), password: field("password")}),
+    });
+    if (r.ok) {
+      const next = new URLSearchParams(window.location.search).get("next") || "/";
+      const safe = next.startsWith("/") && !next.startsWith("//") && !next.includes("\\");
+      window.location.assign(safe ? next : "/");
+      return "";
+    }
+    const body = await r.json().catch(() => ({}));
+    return (body.error && body.error.message) || ("signing in failed: HTTP " + r.status);
+  } catch (e) {
+    return "the control plane did not answer: " + e;
+  }
+})()
+"""
+
+SIGN_OUT_JS = """
+fetch("/api/v1/session", {method: "DELETE", credentials: "same-origin"})
+  .finally(() => window.location.assign("/login"))
+"""
 
 
 def safe_next(target: str) -> str:
@@ -28,28 +60,27 @@ def safe_next(target: str) -> str:
     return target
 
 
-def _sign_in(username: str, password: str) -> web_sessions.WebSession:
-    with session_scope(context.settings()) as session:
-        return web_sessions.sign_in(session, username, password, datetime.now(UTC))
-
-
-def _sign_out(token: str) -> None:
-    with session_scope(context.settings()) as session:
-        web_sessions.sign_out(session, token)
+def cookie_value(header: str, name: str = COOKIE) -> str:
+    """One cookie's value from a Cookie header; "" when absent or unreadable."""
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header)
+    except CookieError:
+        return ""
+    morsel = jar.get(name)
+    return morsel.value if morsel is not None else ""
 
 
 class SessionState(rx.State):
-    session_token: str = rx.Cookie(
-        "",
-        name=COOKIE,
-        path="/",
-        max_age=int(web_sessions.SESSION_TTL.total_seconds()),
-        same_site="strict",
-    )
     username: str = ""
     role: str = ""
     sign_in_error: str = ""
     signing_in: bool = False
+
+    @property
+    def session_token(self) -> str:
+        """The session secret, from the cookie the websocket was opened with."""
+        return cookie_value(self.router.headers.cookie)
 
     @rx.var
     def can_deploy(self) -> bool:
@@ -84,37 +115,22 @@ class SessionState(rx.State):
         return await self._gate()
 
     @rx.event
-    async def sign_in(self, form: dict[str, Any]) -> Any:
-        self.signing_in = True
-        self.sign_in_error = ""
-        yield
-        try:
-            opened = await asyncio.to_thread(
-                _sign_in, str(form.get("username", "")), str(form.get("password", ""))
-            )
-        except Exception as e:  # every failure becomes a sentence on the form
-            self.sign_in_error = actions.describe(e, "signing in")
-            self.signing_in = False
-            return
-        self.session_token = opened.secret
-        self._remember(opened.principal)
+    def sign_in_result(self, message: str) -> None:
+        """What the sign-in script reported: an error sentence, or "" when signed in."""
+        self.sign_in_error = message[:1].upper() + message[1:]
         self.signing_in = False
-        yield rx.redirect(safe_next(self.router.url.query_parameters.get("next", "/")))
 
     @rx.event
-    async def sign_out(self) -> Any:
-        token, self.session_token = self.session_token, ""
+    def sign_out(self) -> Any:
+        """The API ends the session and clears its cookie; then back to the sign-in page."""
         self._remember(None)
-        if token:
-            try:
-                await asyncio.to_thread(_sign_out, token)
-            except Exception as e:
-                return rx.toast.error(actions.describe(e, "signing out"))
-        return rx.redirect("/login")
+        return rx.call_script(SIGN_OUT_JS)
 
     @rx.event
     async def already_signed_in(self) -> Any:
-        """The sign-in page sends a signed-in user on to where they were going."""
+        """The sign-in page sends a signed-in user on to where they were going, and starts
+        without the last attempt's error."""
+        self.sign_in_error = ""
         if self.session_token and await self._principal() is not None:
             return rx.redirect(safe_next(self.router.url.query_parameters.get("next", "/")))
         return None

@@ -201,7 +201,13 @@ def test_a_clearly_worse_version_is_called_out_from_delayed_feedback(stack: Stac
         assert v["p99_ms"] is not None and v["p50_ms"] is not None
     assert c["error_rate"]["p_value"] == 1.0
     assert c["p99_ratio"] is not None and c["p99_ratio"] > 0
-    assert "p99 ratio only" in e["latency_method"]
+    assert "Mann-Whitney" in e["latency_method"]
+    # Latency is compared by a rank test on both versions' histograms.
+    latency = c["latency"]
+    assert latency is not None and 0 <= latency["p_value"] <= 1
+    assert 0 < latency["prob_slower"] < 1 and latency["u"] >= 0
+    if latency["significant"]:
+        assert c["verdict"].endswith(latency["text"])
 
 
 def test_a_small_difference_is_reported_as_not_decided_yet(stack: Stack) -> None:
@@ -211,7 +217,8 @@ def test_a_small_difference_is_reported_as_not_decided_yet(stack: Stack) -> None
     assert c["accuracy"]["p_value"] >= 0.05
     assert c["accuracy"]["low"] < 0 < c["accuracy"]["high"]  # the interval spans no change
     assert c["needed"] > c["labelled"] and c["reached"] is False
-    assert c["verdict"] == (
+    # (A latency sentence follows when the two versions' latencies differ significantly.)
+    assert c["verdict"].startswith(
         f"not enough data yet: {c['labelled']:,} of about {c['needed']:,} labelled "
         "predictions needed to detect a 2.0-point difference"
     )
@@ -250,3 +257,54 @@ def test_while_a_canary_runs_its_baseline_is_the_baseline(stack: Stack) -> None:
         ("v1", 60, "challenger"),
     ]
     assert e["comparisons"][0]["challenger"] == "v1"
+
+
+def test_a_shadow_version_is_judged_from_copies_of_live_traffic(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """v2 only shadows v1 (100 % of requests copied): callers always get v1, yet the labels
+    they send score v2's answers too, and the experiment judges v2 from them."""
+    with stack.client() as c:
+        good = artifacts.cut_classifier(tmp_path / "shad-v1.pt", TRUTH_CUTS)
+        bad = artifacts.cut_classifier(tmp_path / "shad-v2.pt", (1.3, 2.0))
+        assert push(c, good, name="shad", version="v1").status_code == 201
+        assert push(c, bad, name="shad", version="v2").status_code == 201
+        c.post("/api/v1/models/shad/deploy", json={"version": "v1"}).raise_for_status()
+        r = c.put("/api/v1/models/shad/shadow", json={"shadow": {"v2": 100}, "reason": "dark"})
+        assert r.status_code == 200, r.text
+    wait_until(lambda: _serves_both(stack, "shad"), timeout=60)
+    n = 500
+    predictions = _predict(stack, "shad", n, seed=3)
+    assert {p.version for p in predictions} == {"v1"}
+
+    def shadow_counted() -> dict[str, Any] | None:
+        e = _experiment(stack, "shad")
+        found = {v["version"]: v for v in e["versions"]}
+        shadow = found.get("v2")
+        return e if shadow and shadow["requests"] >= n and found["v1"]["requests"] >= n else None
+
+    wait_until(shadow_counted, timeout=30, interval=0.3)
+    _label(stack, predictions)
+
+    def labels_counted() -> dict[str, Any] | None:
+        e = _experiment(stack, "shad")
+        found = {v["version"]: v for v in e["versions"]}
+        return e if found["v1"]["labelled"] >= n and found["v2"]["labelled"] >= n else None
+
+    e = wait_until(labels_counted, timeout=30, interval=0.3)
+    assert [(v["version"], v["weight"], v["role"], v["shadow"]) for v in e["versions"]] == [
+        ("v1", 100, "baseline", 0),
+        ("v2", 0, "shadow", 100),
+    ]
+    (c,) = e["comparisons"]
+    agreement = e["versions"][1]["agreement"]
+    print(
+        f"shadow v2 of v1: {e['versions'][1]['requests']} copies, agreement "
+        f"{agreement['value']:.3f} [{agreement['low']:.3f}, {agreement['high']:.3f}] of "
+        f"{agreement['n']} rows; verdict: {c['verdict']}"
+    )
+    # v2 moves the first cut from 1.0 to 1.3: it disagrees on about a tenth of the inputs.
+    assert 0.8 < c["agreement"] < 0.97 and agreement["n"] >= n
+    assert c["decided"] is True and c["accuracy"]["diff"] < 0
+    assert c["verdict"].startswith("v1 is more accurate than v2: ")
+    assert "shadow of v1: agrees with the live answer on " in c["verdict"]

@@ -1,15 +1,19 @@
-"""Property tests of sticky weighted routing (hypothesis): split, stickiness, minimal movement."""
+"""Property tests of sticky weighted routing (hypothesis): split, stickiness, minimal movement,
+for the slot table replicas route with and the rendezvous hashing they fall back to."""
 
 from __future__ import annotations
 
+import itertools
 import math
+import random
 from collections import Counter
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sp
 
-from inference.routing import pick_by_key
+from control_plane.experiments import slots
+from inference.routing import expand, pick_by_key, pick_version
 
 VERSIONS = ["v1", "v2", "v3", "v4"]
 KEYS = [f"key-{i}" for i in range(4_000)]
@@ -85,3 +89,59 @@ def test_any_weight_change_moves_close_to_the_minimum(
     moved = _moves(before, after, keys)
     expected = len(keys) * _tvd(before, after)
     assert moved <= 2 * expected + 4 * math.sqrt(len(keys) * 0.25), (before, after, moved)
+
+
+# ---- the slot table (control_plane/experiments/slots.py) as replicas route with it ------
+
+
+def _slot_route(table: list[str]) -> dict[str, str]:
+    """key -> version as a replica routes it with this slot table (through the contract's
+    run-length form)."""
+    shipped = expand(slots.encode(table))
+    return {k: pick_version({}, k, random.Random(0), shipped) or "" for k in KEYS}
+
+
+@settings(max_examples=30, deadline=None)
+@given(weight_maps())
+def test_slot_routing_splits_keys_within_a_999_binomial_interval(
+    weights: dict[str, int],
+) -> None:
+    routed = _slot_route(slots.fresh(weights))
+    counts = Counter(routed.values())
+    assert set(counts) <= {v for v, w in weights.items() if w > 0}
+    for version, weight in weights.items():
+        low, high = sp.binom.interval(0.999, len(KEYS), weight / 100)
+        assert low <= counts[version] <= high, (weights, counts)
+
+
+@settings(max_examples=30, deadline=None)
+@given(weight_maps(), st.text(min_size=1, max_size=40))
+def test_slot_routing_is_sticky(weights: dict[str, int], key: str) -> None:
+    table = expand(slots.encode(slots.fresh(weights)))
+    first = pick_version(weights, key, random.Random(1), table)
+    assert first is not None and weights[first] > 0
+    assert all(pick_version(weights, key, random.Random(s), table) == first for s in range(3))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(weight_maps(), min_size=2, max_size=5))
+def test_slot_routing_moves_exactly_the_minimum_of_keys(changes: list[dict[str, int]]) -> None:
+    """Through a sequence of weight changes, each moves as many slots as the total variation
+    distance (exact: 10 slots a percent), so the keys moved are that share of the keys
+    within binomial noise; a key only leaves a version that lost weight, for one that
+    gained. Rendezvous hashing moved up to 1.86x the minimum on the same changes."""
+    table = slots.fresh(changes[0])
+    routed = _slot_route(table)
+    for before, after in itertools.pairwise(changes):
+        new_table = slots.rebalance(table, after)
+        assert Counter(new_table) == Counter({v: 10 * w for v, w in after.items() if w > 0}), after
+        tvd = _tvd(before, after)
+        assert slots.moved(table, new_table) == round(tvd * slots.SLOTS)
+        new_routed = _slot_route(new_table)
+        moved = [k for k in KEYS if routed[k] != new_routed[k]]
+        for k in moved:
+            a, b = routed[k], new_routed[k]
+            assert after.get(a, 0) < before.get(a, 0) and before.get(b, 0) < after.get(b, 0)
+        half = 3.29 * math.sqrt(len(KEYS) * tvd * (1 - tvd)) + 1
+        assert abs(len(moved) - len(KEYS) * tvd) <= half, (before, after, len(moved))
+        table, routed = new_table, new_routed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from control_plane.ui.session_state import SessionState
+from control_plane.ui.session_state import SIGN_IN_JS, SessionState
 
 
 def login() -> rx.Component:
@@ -47,7 +47,9 @@ def login() -> rx.Component:
                     spacing="3",
                     width="100%",
                 ),
-                on_submit=SessionState.sign_in,
+                # The password goes from the page to /api/v1/session only, never through
+                # the websocket; the answer sets the HttpOnly session cookie.
+                on_submit=rx.call_script(SIGN_IN_JS, callback=SessionState.sign_in_result),
                 reset_on_submit=False,
             ),
             width="380px",

@@ -12,6 +12,7 @@ from control_plane.ui.components.layout import empty_state, guarded_button, load
 from control_plane.ui.components.versions import chip, swatch, version_label
 from control_plane.ui.pages.experiment_panel import canary_inputs, canary_panel, experiment_panel
 from control_plane.ui.pages.model_state import ModelState
+from control_plane.ui.shadow_panel import shadow_panel
 
 VIEWER_REASON = "Your role is viewer: you can look, not change. An admin can make you a deployer."
 _COLUMNS = (
@@ -144,16 +145,17 @@ def _charts() -> rx.Component:
             rx.grid(
                 _chart(ModelState.latency_chart, "chart-latency"),
                 _chart(ModelState.rps_chart, "chart-rps"),
-                _chart(ModelState.error_chart, "chart-errors"),
+                _chart(ModelState.replicas_chart, "chart-replicas"),
                 columns="3",
                 spacing="3",
                 width="100%",
             ),
             rx.grid(
+                _chart(ModelState.error_chart, "chart-errors"),
                 _chart(ModelState.accuracy_chart, "chart-accuracy"),
                 _error_types(),
                 _replicas(),
-                columns="3",
+                columns="4",
                 spacing="3",
                 width="100%",
             ),
@@ -568,6 +570,7 @@ def _content() -> rx.Component:
         rx.grid(_split_editor(), columns="1", width="100%"),
         _versions(),
         experiment_panel(),
+        shadow_panel(VIEWER_REASON),
         canary_panel(VIEWER_REASON),
         _confirm_dialog(),
         spacing="4",

@@ -53,6 +53,7 @@ from control_plane.ui.experiment_view import (
     timeline_rows,
     verdict_rows,
 )
+from control_plane.ui.replicas_view import ReplicaHistory, read_history, replicas_figure
 from control_plane.ui.session_state import SessionState
 
 PAGE_SIZE = 10
@@ -130,7 +131,7 @@ def _read_experiment(
     experiment = None
     try:
         dep = deployments.get_deployment(session, name)
-        if sum(1 for w in dep.weights.values() if w > 0) > 1:
+        if sum(1 for w in dep.weights.values() if w > 0) > 1 or dep.shadow:
             source = monitoring.source_for(ctx.settings, ctx.replicas)
             experiment = experiments.experiment(session, source, name, window_s, now)
     except NotFound:
@@ -150,6 +151,7 @@ class Tick:
     metrics: ModelMetrics | None
     metrics_note: str
     experiment: ExperimentView | None = None
+    replicas: ReplicaHistory | None = None
 
 
 def read_tick(
@@ -164,15 +166,18 @@ def read_tick(
     except metrics_feed.MetricsUnavailable as e:
         metrics, note = None, str(e)
     series_labels = [s.version for s in metrics.series] if metrics else []
-    view, experiment = actions.run_as(
+    view, experiment, replicas = actions.run_as(
         ctx,
         token,
         lambda s, _p: (
             _read_view(s, name, vpage, series_labels),
             _read_experiment(ctx, s, name, r.window_s, now),
+            read_history(s, name, ctx.replicas.all(), now, r.window_s, ctx.stale_after),
         ),
     )
-    return Tick(view=view, metrics=metrics, metrics_note=note, experiment=experiment)
+    return Tick(
+        view=view, metrics=metrics, metrics_note=note, experiment=experiment, replicas=replicas
+    )
 
 
 def start_canary(
@@ -227,6 +232,7 @@ class ModelState(SessionState):
     # The deployment as the server has it.
     weights: dict[str, int] = {}
     previous: dict[str, int] = {}
+    shadow: dict[str, int] = {}
     revision: int = 0
     seqs: dict[str, int] = {}
     health: str = ""
@@ -257,6 +263,7 @@ class ModelState(SessionState):
     range_key: str = "5m"
     metrics: ModelMetrics | None = None
     metrics_note: str = ""
+    replica_history: ReplicaHistory | None = None
     cluster_rollout: str = ""
     # The experiment and the canary timeline.
     experiment_rows: list[ExperimentRow] = []
@@ -339,6 +346,10 @@ class ModelState(SessionState):
         ]
 
     @rx.var
+    def replicas_chart(self) -> go.Figure:
+        return replicas_figure(self.replica_history)
+
+    @rx.var
     def latency_chart(self) -> go.Figure:
         return charts.latency_figure(self.metrics, self.colors)
 
@@ -371,6 +382,7 @@ class ModelState(SessionState):
             self.draft = dict(new_weights)  # follow the server unless the user is editing
         self.weights = new_weights
         self.previous = dict(dep.previous or {}) if dep else {}
+        self.shadow = dict(dep.shadow) if dep else {}
         self.revision = dep.revision if dep else 0
         self.seqs = {**self.seqs, **view.seqs}
         if view.rows is not None:
@@ -379,6 +391,7 @@ class ModelState(SessionState):
             self.labels = view.labels
         self.metrics = tick.metrics
         self.metrics_note = tick.metrics_note
+        self.replica_history = tick.replicas
         if tick.experiment is not None:
             e = tick.experiment
             self.experiment_rows = experiment_rows(e.experiment, self.seqs)

@@ -1,0 +1,103 @@
+"""wrk, pinned to the load core, and the figures of one measured run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import procstats
+from bench.serving import LOAD_CORE, Running, pinned
+from bench.workloads import Request
+
+LUA = Path(__file__).resolve().parent / "request.lua"
+
+
+@dataclass(frozen=True)
+class Timing:
+    warmup_s: int
+    measure_s: int
+    concurrencies: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Row:
+    server: str
+    concurrency: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    peak_rss_mb: float
+    cpu_cores: float
+    requests: int = 0
+
+
+def wrk(
+    port: int,
+    request: Request,
+    body_file: Path,
+    concurrency: int,
+    seconds: int,
+    delay_ms: float | None = None,
+) -> dict[str, int]:
+    env = {
+        **os.environ,
+        "BENCH_BODY": str(body_file),
+        "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in request.headers.items()),
+    }
+    if delay_ms is not None:
+        env["BENCH_DELAY_MS"] = str(delay_ms)
+    argv = pinned(
+        LOAD_CORE,
+        [
+            "wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s",
+            "-s", str(LUA), f"http://127.0.0.1:{port}{request.path}",
+        ],
+    )  # fmt: skip
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + 60)
+    for line in out.stdout.splitlines():
+        if line.startswith("BENCH "):
+            figures: dict[str, int] = json.loads(line.removeprefix("BENCH "))
+            return figures
+    raise RuntimeError(f"wrk printed no figures: {out.stdout}\n{out.stderr}")
+
+
+def measure_one(
+    server: str,
+    running: Running,
+    request: Request,
+    work: Path,
+    concurrency: int,
+    timing: Timing,
+    delay_ms: float | None = None,
+) -> Row:
+    """A warm-up run, then a measured one with the server tree's CPU and RSS watched."""
+    body_file = work / f"body-{server}-{running.port}-{abs(hash(request.body))}.bin"
+    if not body_file.exists():
+        body_file.write_bytes(request.body)
+    if timing.warmup_s:
+        wrk(running.port, request, body_file, concurrency, timing.warmup_s, delay_ms)
+    watcher = procstats.TreeWatcher(running.process.pid)
+    with watcher:
+        figures = wrk(running.port, request, body_file, concurrency, timing.measure_s, delay_ms)
+    seconds = figures["duration_us"] / 1e6
+    return Row(
+        server=server,
+        concurrency=concurrency,
+        rps=figures["requests"] / seconds,
+        p50_ms=figures["p50_us"] / 1000,
+        p99_ms=figures["p99_us"] / 1000,
+        errors=figures["errors"],
+        peak_rss_mb=watcher.peak_rss_bytes / 2**20,
+        cpu_cores=watcher.cpu_seconds / max(watcher.wall_seconds, 1e-9),
+        requests=figures["requests"],
+    )
+
+
+def measure(
+    server: str, running: Running, request: Request, work: Path, timing: Timing
+) -> list[Row]:
+    return [measure_one(server, running, request, work, c, timing) for c in timing.concurrencies]

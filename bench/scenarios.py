@@ -1,0 +1,219 @@
+"""The scenarios the issue's targets need beyond the main tables, each in the same run:
+
+- batching on (the default) vs off at concurrency 1 (what it adds to p50), and the rows a
+  second it gains on W3 and W1 under load;
+- W1's tail with 50 extra models loaded beside it vs none;
+- routing changes (weights flipped every second by a control plane) under about 500
+  requests a second of W1, counting failed requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+from bench.loadgen import Row, Timing, measure_one
+from bench.pier import PierOptions, routing_table, start_pier
+from bench.serving import Running, stop
+from bench.workloads import Workload
+from inference.schemas import RoutingTable
+
+FLIP_CONNECTIONS, FLIP_DELAY_MS = 10, 19.0  # paced: about 500 requests a second
+
+
+@contextlib.contextmanager
+def pier(
+    workload: Workload, artifact: Path, work: Path, name: str, options: PierOptions
+) -> Iterator[Running]:
+    log = work / f"scenario-{name}.log"
+    running = start_pier(workload.model, artifact, work, log, options)
+    if isinstance(running, str):
+        raise RuntimeError(f"Pier ({name}) did not start: {running}")
+    try:
+        yield running
+    finally:
+        stop(running.process)
+
+
+def _row(label: str, r: Row, rows_per_request: int = 1) -> str:
+    return (
+        f"| {label} | {r.concurrency} | {r.rps:,.0f} | {r.rps * rows_per_request:,.0f} "
+        f"| {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {r.peak_rss_mb:.0f} |"
+    )
+
+
+HEAD = [
+    "| Pier | conc | rps | rows/s | p50 ms | p99 ms | errors | peak RSS MB |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
+]
+
+
+@dataclass(frozen=True)
+class Findings:
+    table: str
+    summary: list[str]
+
+
+def batching(w1: Workload, w3: Workload, artifact: Path, work: Path, timing: Timing) -> Findings:
+    configs = {
+        "batching off (PIER_INFERENCE_MAX_BATCH_ROWS=1)": {"PIER_INFERENCE_MAX_BATCH_ROWS": "1"},
+        "batching on (default: 32 rows, 2 ms)": {},
+    }
+    lines = ["### Batching on vs off (W1 and W3)", "", *HEAD]
+    found: dict[str, dict[tuple[str, int], Row]] = {}
+    for label, env in configs.items():
+        rows: dict[tuple[str, int], Row] = {}
+        with pier(w1, artifact, work, "batching", PierOptions(env=env)) as running:
+            for workload, concurrency in ((w1, 1), (w1, 64), (w3, 1), (w3, 64)):
+                request = running.request_for(workload)
+                assert request is not None
+                row = measure_one("pier", running, request, work, concurrency, timing)
+                rows[(workload.key, concurrency)] = row
+                lines.append(_row(f"{label}, {workload.key}", row, workload.rows))
+        found[label] = rows
+    off, on = (found[k] for k in configs)
+    p50_cost = on[("W1", 1)].p50_ms / off[("W1", 1)].p50_ms - 1
+    w3_gain = on[("W3", 64)].rps / off[("W3", 64)].rps
+    w1_gain = on[("W1", 64)].rps / off[("W1", 64)].rps
+    return Findings(
+        "\n".join(lines),
+        [
+            f"batching at concurrency 1 changes W1's p50 by {p50_cost:+.1%} "
+            f"({off[('W1', 1)].p50_ms:.2f} -> {on[('W1', 1)].p50_ms:.2f} ms; target: under +5 %)",
+            f"batching multiplies W3 rows/s at concurrency 64 by {w3_gain:.2f} "
+            f"({off[('W3', 64)].rps * w3.rows:,.0f} -> {on[('W3', 64)].rps * w3.rows:,.0f}) "
+            f"and W1 rps at 64 by {w1_gain:.2f}",
+        ],
+    )
+
+
+def many_models(w1: Workload, artifact: Path, work: Path, timing: Timing, extra: int) -> Findings:
+    lines = [f"### W1 with {extra} extra loaded models vs none (concurrency 16)", "", *HEAD]
+    rows = {}
+    for count in (0, extra):
+        with pier(w1, artifact, work, f"models-{count}", PierOptions(extra_models=count)) as r:
+            loaded = httpx.get(f"http://127.0.0.1:{r.port}/healthz", timeout=10).json()["loaded"]
+            request = r.request_for(w1)
+            assert request is not None
+            rows[count] = measure_one("pier", r, request, work, 16, timing)
+            lines.append(_row(f"{len(loaded)} models loaded", rows[count]))
+    moved = rows[extra].p99_ms / rows[0].p99_ms - 1
+    return Findings(
+        "\n".join(lines),
+        [
+            f"{extra} extra loaded models move W1's p99 by {moved:+.1%} "
+            f"({rows[0].p99_ms:.2f} -> {rows[extra].p99_ms:.2f} ms; target: under 10 %)"
+        ],
+    )
+
+
+class _RoutingServer:
+    """GET /api/v1/routing as the control plane answers it (ETag, 304), nothing else."""
+
+    def __init__(self, table: RoutingTable) -> None:
+        self.table = table
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                table = owner.table
+                etag = f'"{table.revision}"'
+                if self.path != "/api/v1/routing":
+                    self.send_response(404)
+                    self.end_headers()
+                elif self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.end_headers()
+                else:
+                    body = table.model_dump_json().encode()
+                    self.send_response(200)
+                    self.send_header("ETag", etag)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # one line per poll is noise here
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _RoutingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def routing_flips(w1: Workload, artifact: Path, work: Path, timing: Timing) -> Findings:
+    options = PierOptions(versions=("1", "2"))
+    table = routing_table(w1.model, artifact, options, 1, {"1": 100})
+    lines = [
+        "### Routing change under load: W1 weights flipped 1 <-> 2 every second",
+        "",
+        "| Pier | conn | rps | p50 ms | p99 ms | failed requests | flips sent | "
+        "revision served at the end | requests by version |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    with _RoutingServer(table) as control:
+        options = PierOptions(versions=("1", "2"), control_plane_url=control.url)
+        with pier(w1, artifact, work, "flips", options) as running:
+            stop_flips = threading.Event()
+            flips = 0
+
+            def flip() -> None:
+                nonlocal flips
+                while not stop_flips.wait(1.0):
+                    flips += 1
+                    weights = {"1": 0, "2": 100} if flips % 2 else {"1": 100, "2": 0}
+                    control.table = routing_table(w1.model, artifact, options, 1 + flips, weights)
+
+            flipper = threading.Thread(target=flip, daemon=True)
+            request = running.request_for(w1)
+            assert request is not None
+            flipper.start()
+            try:
+                row = measure_one(
+                    "pier",
+                    running,
+                    request,
+                    work,
+                    FLIP_CONNECTIONS,
+                    Timing(0, max(timing.measure_s, 10), ()),
+                    delay_ms=FLIP_DELAY_MS,
+                )
+            finally:
+                stop_flips.set()
+                flipper.join()
+            base = f"http://127.0.0.1:{running.port}"
+            revision = httpx.get(f"{base}/healthz", timeout=10).json()["revision"]
+            summary = httpx.get(
+                f"{base}/metrics?window=60", headers={"Accept": "application/json"}, timeout=10
+            ).json()
+    by_version = ", ".join(
+        f"v{m['version']}: {m['requests']}"
+        for m in summary["models"]
+        if m["model"] == w1.model.name
+    )
+    lines.append(
+        f"| paced by wrk | {FLIP_CONNECTIONS} | {row.rps:,.0f} | {row.p50_ms:.2f} "
+        f"| {row.p99_ms:.2f} | {row.errors} | {flips} | {revision} (last sent {1 + flips}) "
+        f"| {by_version} |"
+    )
+    return Findings(
+        "\n".join(lines),
+        [
+            f"{flips} routing changes under {row.rps:,.0f} rps of W1 failed {row.errors} of "
+            f"{row.requests:,} requests (target: 0)"
+        ],
+    )

@@ -1,0 +1,124 @@
+"""What stands between the network and the routes: a body limit, and bad values as 4xx.
+
+- Bodies: every request but an artifact upload (which streams to disk under its own limit)
+  is refused with 413 past MAX_BODY_BYTES, from its Content-Length before anything is read,
+  or as soon as a chunked body passes it. The JSON the API takes is small.
+- Values the database cannot store (a NUL byte in a name, a number out of its range) come
+  back from the driver as a DataError: that is the request's fault, so 422, never 500.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MAX_BODY_BYTES = 1024 * 1024
+UNLIMITED_PATHS = frozenset({"/api/v1/artifacts"})
+
+
+class _TooLarge(HTTPException):
+    """Raised from inside `receive`: FastAPI passes an HTTPException through its body
+    parsing untouched (anything else becomes a 400), and the app answers it with 413."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(
+            413,
+            f"expected a request body of at most {max_bytes} bytes, got more",
+            {"Connection": "close"},
+        )
+
+
+def _error(status: int, kind: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status)
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _refusal(self, got: str) -> JSONResponse:
+        response = _error(
+            413,
+            "payload_too_large",
+            f"expected a request body of at most {self.max_bytes} bytes, got {got}",
+        )
+        response.headers["Connection"] = "close"
+        return response
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._refusal(f"{int(value)} bytes")(scope, receive, send)
+                return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if started:
+                raise
+            await self._refusal("more (still streaming)")(scope, receive, send)
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DataError)
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig else "an invalid value"
+    return _error(
+        422, "invalid_request", f"the request holds a value that cannot be stored: {detail}"
+    )
+
+
+def install(api: FastAPI) -> None:
+    api.add_exception_handler(DataError, _data_error)
+    api.add_middleware(BodyLimitMiddleware)
+
+
+_METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
+
+
+def replica_url_problem(url: str) -> str | None:
+    """Why the control plane must not fetch from a URL a replica reported; None when fine.
+
+    Replicas live on loopback (local) or pod addresses (private ranges), so those stay
+    allowed; what no replica ever is: another scheme, credentials in the URL, or a cloud
+    metadata service (link-local addresses). Redirects are never followed by the scrapers.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"expected an http(s) URL such as http://10.0.0.7:8080, got {url[:100]!r}"
+    if parts.username or parts.password:
+        return "a replica URL carries no credentials"
+    host = parts.hostname
+    if host in _METADATA_HOSTS:
+        return f"{host} is a cloud metadata service, not a replica"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.is_link_local or address.is_multicast or address.is_reserved:
+        return f"{host} is a link-local, multicast or reserved address, not a replica"
+    return None

@@ -1,0 +1,503 @@
+"""A small HTTP/1.1 reverse proxy in front of the local inference workers.
+
+It listens on the public inference port and sends each request to the worker with the
+fewest requests in flight. It is deliberately lean: asyncio streams, keep-alive on both
+sides, bodies copied as bytes (never parsed), one event loop in a thread of its own.
+Because every request passes through it, it knows each worker's load exactly: requests
+in flight (time-averaged between two samples) and requests per second, which is what the
+autoscaler reads.
+
+A worker is only chosen once the pool has `add`ed it (it answered ready) and never again
+after `remove` (the pool then waits for `inflight(id)` to reach 0 before stopping it), so
+scaling in either direction loses no request. A worker that refuses a connection (it just
+crashed) is skipped and the request goes to another one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+MAX_HEAD_BYTES = 64 * 1024
+IDLE_REUSE_S = 2.0  # uvicorn closes idle keep-alive connections after 5 s: stay well under
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"upgrade",
+        b"expect",
+    }
+)
+
+
+class BadRequest(Exception):
+    """The client sent something that is not HTTP/1.x we can forward."""
+
+
+class NoWorker(Exception):
+    """No worker is ready (none started yet, or every one refused the connection)."""
+
+
+@dataclass
+class _Head:
+    start: bytes  # request or status line, without CRLF
+    headers: list[tuple[bytes, bytes]]
+
+    def get(self, name: bytes) -> bytes | None:
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return None
+
+    def wants_close(self) -> bool:
+        conn = (self.get(b"connection") or b"").lower()
+        http10 = self.start.endswith(b"HTTP/1.0")
+        return b"close" in conn or (http10 and b"keep-alive" not in conn)
+
+
+@dataclass(frozen=True)
+class WorkerLoad:
+    """What the balancer saw of one worker since the previous sample."""
+
+    inflight: float  # time-averaged requests in flight
+    rps: float
+    inflight_now: int
+
+
+@dataclass
+class _Backend:
+    host: str
+    port: int
+    inflight: int = 0
+    requests: int = 0
+    area: float = 0.0  # integral of inflight over time, for the time-average
+    changed_at: float = field(default_factory=time.monotonic)
+    sampled_at: float = field(default_factory=time.monotonic)
+    sampled_requests: int = 0
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = field(
+        default_factory=list
+    )
+
+    def _account(self, now: float) -> None:
+        self.area += self.inflight * (now - self.changed_at)
+        self.changed_at = now
+
+    def begin(self) -> None:
+        self._account(time.monotonic())
+        self.inflight += 1
+        self.requests += 1
+
+    def end(self) -> None:
+        self._account(time.monotonic())
+        self.inflight -= 1
+
+    def sample(self) -> WorkerLoad:
+        now = time.monotonic()
+        self._account(now)
+        span = max(now - self.sampled_at, 1e-6)
+        load = WorkerLoad(
+            inflight=self.area / span,
+            rps=(self.requests - self.sampled_requests) / span,
+            inflight_now=self.inflight,
+        )
+        self.area, self.sampled_at, self.sampled_requests = 0.0, now, self.requests
+        return load
+
+
+async def _read_head(reader: asyncio.StreamReader) -> _Head | None:
+    """One message head; None on a clean EOF before any byte."""
+    try:
+        raw = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as e:
+        if not e.partial:
+            return None
+        raise BadRequest("the connection closed in the middle of a message head") from e
+    except asyncio.LimitOverrunError as e:
+        raise BadRequest(f"message head larger than {MAX_HEAD_BYTES} bytes") from e
+    lines = raw[:-4].split(b"\r\n")
+    headers = []
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if not sep:
+            raise BadRequest(f"malformed header line {line[:60]!r}")
+        headers.append((name.strip(), value.strip()))
+    return _Head(lines[0], headers)
+
+
+async def _read_chunked(reader: asyncio.StreamReader, limit: int) -> bytes:
+    body = bytearray()
+    while True:
+        size_line = await reader.readuntil(b"\r\n")
+        try:
+            size = int(size_line.split(b";", 1)[0].strip(), 16)
+        except ValueError as e:
+            raise BadRequest("malformed chunk size") from e
+        if size == 0:
+            while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers: dropped
+                pass
+            return bytes(body)
+        body += await reader.readexactly(size)
+        await reader.readexactly(2)
+        if len(body) > limit:
+            raise BadRequest(f"request body larger than {limit} bytes")
+
+
+def _status(resp: _Head) -> bytes:
+    parts = resp.start.split(b" ", 2)
+    return parts[1] if len(parts) > 1 else b"502"
+
+
+def _content_length(head: _Head) -> int:
+    raw = head.get(b"content-length")
+    if raw is None:
+        return 0
+    try:
+        n = int(raw)
+    except ValueError as e:
+        raise BadRequest(f"Content-Length must be a number, got {raw[:40]!r}") from e
+    if n < 0:
+        raise BadRequest("Content-Length must not be negative")
+    return n
+
+
+def _error(status: int, reason: str, message: str, retry_after: int | None = None) -> bytes:
+    """An answer of the balancer's own, in the inference service's error shape."""
+    kind = reason.lower().replace(" ", "_")
+    body = json.dumps({"error": {"type": kind, "message": message}}).encode()
+    extra = f"Retry-After: {retry_after}\r\n" if retry_after is not None else ""
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n{extra}\r\n"
+    )
+    return head.encode() + body
+
+
+class Balancer:
+    """Least-in-flight HTTP/1.1 proxy. `start()` binds the port; the rest is thread-safe."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        max_body_bytes: int = 64 * 1024 * 1024,
+        timeout_s: float = 300.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._max_body = max_body_bytes
+        self._timeout_s = timeout_s
+        self._backends: dict[str, _Backend] = {}
+        self._draining: dict[str, _Backend] = {}
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+
+    # -- the pool's side -------------------------------------------------------------
+    def add(self, worker_id: str, host: str, port: int) -> None:
+        with self._lock:
+            self._backends[worker_id] = _Backend(host, port)
+
+    def remove(self, worker_id: str) -> None:
+        """No new request goes to it; those in flight finish (see `inflight`)."""
+        with self._lock:
+            backend = self._backends.pop(worker_id, None)
+            if backend is not None:
+                self._draining[worker_id] = backend
+        if backend is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._close_idle, backend)
+
+    def inflight(self, worker_id: str) -> int:
+        with self._lock:
+            backend = self._backends.get(worker_id) or self._draining.get(worker_id)
+            return backend.inflight if backend is not None else 0
+
+    def forget(self, worker_id: str) -> None:
+        """After a drained worker stopped."""
+        with self._lock:
+            self._draining.pop(worker_id, None)
+
+    def workers(self) -> list[str]:
+        with self._lock:
+            return sorted(self._backends)
+
+    def sample(self) -> dict[str, WorkerLoad]:
+        """Per routed worker: mean in-flight and rps since the previous sample."""
+        with self._lock:
+            return {wid: b.sample() for wid, b in self._backends.items()}
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="pier-balancer", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        if self._startup_error is not None:
+            self._thread = None
+            raise self._startup_error
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            self._server = loop.run_until_complete(
+                asyncio.start_server(
+                    self._client, self.host, self.port, limit=MAX_HEAD_BYTES, reuse_address=True
+                )
+            )
+        except OSError as e:
+            self._startup_error = e
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+
+        async def shutdown() -> None:
+            if self._server is not None:
+                self._server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for b in list(self._backends.values()) + list(self._draining.values()):
+                self._close_idle(b)
+            loop.stop()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop)
+        thread.join(timeout=10)
+        self._thread = None
+        self._loop = None
+
+    # -- the proxy -----------------------------------------------------------------------
+    @staticmethod
+    def _close_idle(backend: _Backend) -> None:
+        for _, writer, _ in backend.idle:
+            writer.close()
+        backend.idle.clear()
+
+    def _pick(self, exclude: set[str]) -> tuple[str, _Backend, bool]:
+        """The least busy worker not tried yet, and whether it is the last one left."""
+        with self._lock:
+            choices = [
+                (b.inflight, wid, b) for wid, b in self._backends.items() if wid not in exclude
+            ]
+            if not choices:
+                raise NoWorker()
+            _, wid, backend = min(choices, key=lambda c: (c[0], c[1]))
+            backend.begin()
+            return wid, backend, len(choices) == 1
+
+    async def _connect(
+        self, backend: _Backend
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+        now = time.monotonic()
+        while backend.idle:
+            reader, writer, since = backend.idle.pop()
+            if now - since < IDLE_REUSE_S and not reader.at_eof():
+                return reader, writer, True
+            writer.close()
+        reader, writer = await asyncio.open_connection(
+            backend.host, backend.port, limit=MAX_HEAD_BYTES
+        )
+        return reader, writer, False
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    head = await _read_head(reader)
+                    if head is None:
+                        return
+                    if (head.get(b"expect") or b"").lower() == b"100-continue":
+                        # The body is read here before forwarding: ask for it ourselves.
+                        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    body = await self._request_body(reader, head)
+                except BadRequest as e:
+                    writer.write(_error(400, "Bad Request", str(e)))
+                    await writer.drain()
+                    return
+                keep = await self._forward(head, body, writer)
+                if not keep or head.wants_close():
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            return
+        except ValueError as e:  # a worker's malformed chunk size mid-answer: cut it short
+            log.warning("dropped a client connection: %s", e)
+            return
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _request_body(self, reader: asyncio.StreamReader, head: _Head) -> bytes:
+        if (head.get(b"transfer-encoding") or b"").lower() == b"chunked":
+            return await _read_chunked(reader, self._max_body)
+        n = _content_length(head)
+        if n > self._max_body:
+            raise BadRequest(f"request body larger than {self._max_body} bytes")
+        return await reader.readexactly(n) if n else b""
+
+    def _upstream_request(self, head: _Head, body: bytes) -> bytes:
+        lines = [head.start]
+        for k, v in head.headers:
+            low = k.lower()
+            if low in HOP_BY_HOP or low in (b"content-length", b"transfer-encoding"):
+                continue
+            lines.append(k + b": " + v)
+        if body or head.start.split(b" ", 1)[0] in (b"POST", b"PUT", b"PATCH"):
+            lines.append(b"content-length: " + str(len(body)).encode())
+        return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+    async def _forward(self, head: _Head, body: bytes, client: asyncio.StreamWriter) -> bool:
+        """Send one request upstream and copy the answer back; False: close the client."""
+        request = self._upstream_request(head, body)
+        tried: set[str] = set()
+        while True:
+            try:
+                wid, backend, last = self._pick(tried)
+            except NoWorker:
+                client.write(
+                    _error(503, "Service Unavailable", "no inference worker is ready yet", 1)
+                )
+                await client.drain()
+                return True
+            try:
+                sent = await self._exchange(backend, request, head, client, last)
+            finally:
+                with self._lock:  # sample() reads the same counters from another thread
+                    backend.end()
+            if sent is not None:
+                return sent
+            # Nothing reached the client: the worker refused or dropped the request before
+            # answering (it crashed or is stopping), or shed it as overloaded while another
+            # worker may have room. Another worker gets it.
+            tried.add(wid)
+
+    async def _exchange(
+        self,
+        backend: _Backend,
+        request: bytes,
+        head: _Head,
+        client: asyncio.StreamWriter,
+        last: bool,
+    ) -> bool | None:
+        """Whether the client connection stays open; None: nothing was sent to the client
+        (the worker gave no answer, or a 503 while other workers remain to try)."""
+        for attempt in range(2):
+            try:
+                up_r, up_w, reused = await self._connect(backend)
+            except OSError:
+                return None
+            try:
+                up_w.write(request)
+                await up_w.drain()
+                resp = await asyncio.wait_for(_read_head(up_r), self._timeout_s)
+            except (ConnectionError, BadRequest, asyncio.IncompleteReadError, TimeoutError):
+                resp = None
+            if resp is None:
+                up_w.close()
+                if reused and attempt == 0:
+                    continue  # a keep-alive connection the worker had just closed
+                return None
+            break
+        else:
+            return None
+        if not last and _status(resp) == b"503":
+            # The inference service sheds load with 503 before it reads the body (admission
+            # control): the request did not run, so another worker may take it.
+            up_w.close()
+            return None
+        upstream_ok, keep_client = await self._copy_response(head, resp, up_r, client)
+        if upstream_ok:
+            backend.idle.append((up_r, up_w, time.monotonic()))
+        else:
+            up_w.close()
+        return keep_client
+
+    async def _copy_response(
+        self,
+        req: _Head,
+        resp: _Head,
+        up: asyncio.StreamReader,
+        client: asyncio.StreamWriter,
+    ) -> tuple[bool, bool]:
+        """Copy the status, headers and body; whether the upstream connection is reusable,
+        and whether the client's is."""
+        status = _status(resp)
+        no_body = req.start.startswith(b"HEAD ") or status in (b"204", b"304") or status[:1] == b"1"
+        chunked = (resp.get(b"transfer-encoding") or b"").lower() == b"chunked"
+        length = None if chunked or no_body else resp.get(b"content-length")
+        lines = [resp.start]
+        lines += [k + b": " + v for k, v in resp.headers if k.lower() not in HOP_BY_HOP]
+        until_close = not no_body and not chunked and length is None
+        if until_close:
+            lines.append(b"connection: close")
+        client.write(b"\r\n".join(lines) + b"\r\n\r\n")
+        if no_body:
+            pass
+        elif chunked:
+            while True:
+                size_line = await up.readuntil(b"\r\n")
+                client.write(size_line)
+                size = int(size_line.split(b";", 1)[0].strip(), 16)
+                if size == 0:
+                    while (line := await up.readuntil(b"\r\n")) != b"\r\n":
+                        client.write(line)
+                    client.write(b"\r\n")
+                    break
+                await self._copy(up, client, size + 2)
+        elif length is not None:
+            await self._copy(up, client, int(length))
+        else:
+            while chunk := await up.read(65536):
+                client.write(chunk)
+                await client.drain()
+        await client.drain()
+        return not until_close and not resp.wants_close(), not until_close
+
+    @staticmethod
+    async def _copy(up: asyncio.StreamReader, client: asyncio.StreamWriter, n: int) -> None:
+        while n > 0:
+            chunk = await up.read(min(n, 65536))
+            if not chunk:
+                raise asyncio.IncompleteReadError(b"", n)
+            client.write(chunk)
+            n -= len(chunk)
+            if n:
+                await client.drain()
+
+
+def wait_drained(
+    balancer: Balancer, worker_id: str, deadline_s: float, sleep: Callable[[float], object]
+) -> bool:
+    """Poll until the removed worker has no request in flight; False on the deadline."""
+    end = time.monotonic() + deadline_s
+    while balancer.inflight(worker_id) > 0:
+        if time.monotonic() > end:
+            return False
+        sleep(0.05)
+    return True

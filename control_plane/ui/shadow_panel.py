@@ -1,0 +1,178 @@
+"""The model page's Shadow card: which versions get a mirrored share of the traffic, and a
+small form to mirror one (or stop it). The change goes through the same service call and
+audit event as `PUT /api/v1/models/{name}/shadow`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import reflex as rx
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from control_plane.errors import Unauthenticated
+from control_plane.schemas import DeploymentPublic, Principal
+from control_plane.services import deployments
+from control_plane.services.routing_events import announce_on_commit
+from control_plane.ui import actions, context
+from control_plane.ui.components.layout import guarded_button
+from control_plane.ui.context import UiContext
+from control_plane.ui.pages.model_state import ModelState
+
+
+class ShadowChip(BaseModel):
+    version: str
+    text: str
+
+
+def set_shadow(
+    ctx: UiContext, token: str, name: str, shadow: dict[str, int], reason: str
+) -> DeploymentPublic:
+    def work(session: Session, principal: Principal) -> DeploymentPublic:
+        announce_on_commit(session, ctx.announcer)
+        return deployments.set_shadow(session, principal, name, shadow, reason=reason)
+
+    return actions.run_as(ctx, token, work)
+
+
+def parse_percent(text: str) -> int | None:
+    """A whole percent 1-100 from the form, None when it is not one."""
+    value = text.strip().rstrip("%").strip()
+    if not value.isdigit() or not 1 <= int(value) <= 100:
+        return None
+    return int(value)
+
+
+class ShadowState(ModelState):
+    shadow_version: str = ""
+    shadow_percent: str = "10"
+
+    @rx.var
+    def shadow_chips(self) -> list[ShadowChip]:
+        return [
+            ShadowChip(version=v, text=f"{v} · {p}% mirrored")
+            for v, p in sorted(self.shadow.items(), key=lambda vp: (-vp[1], vp[0]))
+        ]
+
+    @rx.var
+    def shadow_candidates(self) -> list[str]:
+        """Versions that may shadow: registered and taking no live traffic."""
+        return [v for v in self.labels if self.weights.get(v, 0) == 0]
+
+    @rx.event
+    def set_shadow_version(self, value: str) -> None:
+        self.shadow_version = value
+
+    @rx.event
+    def set_shadow_percent(self, value: str) -> None:
+        self.shadow_percent = value
+
+    async def _apply(self, wanted: dict[str, int], done: str) -> Any:
+        async with self:
+            token, name = self.session_token, self.model
+        try:
+            dep = await asyncio.to_thread(set_shadow, context.get(), token, name, wanted, "")
+        except Exception as e:
+            redirect = None
+            if isinstance(e, Unauthenticated):
+                async with self:
+                    redirect = self._to_sign_in()
+            return redirect or rx.toast.error(actions.describe(e, "changing the shadow"))
+        async with self:
+            self.shadow = dict(dep.shadow)
+        return rx.toast.success(f"{done} (revision {dep.revision})")
+
+    @rx.event(background=True)
+    async def mirror(self) -> Any:
+        async with self:
+            version, text, current = self.shadow_version, self.shadow_percent, dict(self.shadow)
+        percent = parse_percent(text)
+        if not version:
+            yield rx.toast.error("Pick the version that should shadow the live traffic.")
+            return
+        if percent is None:
+            yield rx.toast.error(f"The share mirrored is a whole percent 1-100, not {text!r}.")
+            return
+        yield await self._apply(
+            {**current, version: percent}, f"{version} now gets {percent} % of the requests"
+        )
+
+    @rx.event(background=True)
+    async def stop(self, version: str) -> Any:
+        async with self:
+            current = dict(self.shadow)
+        current.pop(version, None)
+        yield await self._apply(current, f"{version} no longer shadows the traffic")
+
+
+def _chip(c: rx.Var[ShadowChip]) -> rx.Component:
+    chip: Any = c
+    return rx.hstack(
+        rx.badge(chip.text, variant="soft", color_scheme="violet"),
+        guarded_button(
+            "Stop",
+            allowed=ShadowState.can_deploy,
+            reason="Only a deployer can change the shadow",
+            size="1",
+            variant="ghost",
+            on_click=ShadowState.stop(chip.version),  # type: ignore[misc]
+            id=f"shadow-stop-{chip.version}",
+        ),
+        align="center",
+        spacing="1",
+        class_name="shadow-chip",
+    )
+
+
+def shadow_panel(viewer_reason: str) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading("Shadow", size="4"),
+                rx.text(
+                    "copies of live requests; answers recorded and compared, never returned",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                align="baseline",
+                spacing="3",
+            ),
+            rx.cond(
+                ShadowState.shadow_chips.length() > 0,
+                rx.hstack(rx.foreach(ShadowState.shadow_chips, _chip), wrap="wrap", spacing="3"),
+                rx.text("No shadow version.", size="2", id="shadow-none"),
+            ),
+            rx.hstack(
+                rx.select(
+                    ShadowState.shadow_candidates,
+                    value=ShadowState.shadow_version,
+                    on_change=ShadowState.set_shadow_version,
+                    placeholder="version",
+                    size="1",
+                    id="shadow-version",
+                ),
+                rx.input(
+                    value=ShadowState.shadow_percent,
+                    on_change=ShadowState.set_shadow_percent,
+                    width="70px",
+                    size="1",
+                    id="shadow-percent",
+                ),
+                rx.text("% of requests", size="2"),
+                guarded_button(
+                    "Mirror",
+                    allowed=ShadowState.can_deploy,
+                    reason=viewer_reason,
+                    size="1",
+                    on_click=ShadowState.mirror,
+                    id="shadow-mirror",
+                ),
+                align="center",
+                spacing="2",
+            ),
+            width="100%",
+        ),
+        width="100%",
+        id="shadow",
+    )

@@ -1,0 +1,82 @@
+"""Opt-in API keys for the inference service's own endpoints (pure ASGI, no body read).
+
+Off unless the deployment names keys (`PIER_INFERENCE_API_KEYS`, or a file of them in
+`PIER_INFERENCE_API_KEYS_FILE`). When on, every request needs `Authorization: Bearer <key>`
+or `X-API-Key: <key>`, except the endpoints that probes and scrapers read, which carry no
+inputs or outputs of the model: the health checks, `/metrics` and `/feedback/aggregates`
+(the control plane's monitoring). Keys are compared in constant time and never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from inference.errors import is_v2_path
+
+OPEN_PATHS = frozenset(
+    {"/healthz", "/v2/health/live", "/v2/health/ready", "/metrics", "/feedback/aggregates"}
+)
+
+
+def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The key a request carries, from `Authorization: Bearer` or `X-API-Key`."""
+    for name, value in headers:
+        if name == b"x-api-key":
+            return value.decode("latin-1").strip()
+        if name == b"authorization":
+            scheme, _, rest = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and rest.strip():
+                return rest.strip()
+    return None
+
+
+def key_matches(presented: str, keys: frozenset[str]) -> bool:
+    """Constant time in the key's content: every configured key is compared, always."""
+    given = presented.encode()
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(given, key.encode())
+    return matched
+
+
+class ApiKeyMiddleware:
+    """401 for a request to a protected endpoint without a configured key."""
+
+    def __init__(self, app: ASGIApp, keys: frozenset[str]) -> None:
+        if not keys:
+            raise ValueError("ApiKeyMiddleware needs at least one key")
+        self.app = app
+        self.keys = keys
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        presented = presented_key(scope["headers"])
+        if presented is not None and key_matches(presented, self.keys):
+            await self.app(scope, receive, send)
+            return
+        message = (
+            "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+            if presented is None
+            else "invalid API key"
+        )
+        body: object = (
+            {"error": message}
+            if is_v2_path(scope["path"])
+            else {"error": {"type": "unauthenticated", "message": message}}
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"www-authenticate", b'Bearer realm="pier-inference"'),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": orjson.dumps(body)})

@@ -1,0 +1,69 @@
+"""Admission control on a real replica: past `max_in_flight` prediction requests, the next
+ones get 503 with Retry-After at once, health answers throughout, and every admitted
+request gets its answer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench.faults import models
+from bench.faults.stack import predict_body, replica
+from inference.admission import default_limit
+
+pytestmark = pytest.mark.e2e
+
+
+async def _burst(url: str, n: int) -> tuple[list[httpx.Response], list[float], int]:
+    body = predict_body()
+    limits = httpx.Limits(max_connections=n + 1)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as c:
+
+        async def one() -> tuple[httpx.Response, float]:
+            start = time.perf_counter()
+            r = await c.post("/predict", content=body)
+            return r, time.perf_counter() - start
+
+        async def health() -> int:
+            await asyncio.sleep(0.05)
+            return (await c.get("/healthz")).status_code
+
+        burst = asyncio.gather(*(one() for _ in range(n)))
+        health_code = await health()  # while the burst is in flight
+        answers = await burst
+    return [r for r, _ in answers], [s for _, s in answers], health_code
+
+
+def test_requests_beyond_the_limit_get_503_with_retry_after_at_once(tmp_path: Path) -> None:
+    # A slow model (tens of ms a call) so that the burst piles up in flight.
+    artifact = models.slow(tmp_path / "slow.pt", rounds=200)
+    with replica({"iris": artifact}, max_in_flight=4, max_batch_rows=1) as r:
+        responses, seconds, health = asyncio.run(_burst(r.url, 24))
+    codes = [resp.status_code for resp in responses]
+    refused = [s for resp, s in zip(responses, seconds, strict=True) if resp.status_code == 503]
+    admitted = [s for resp, s in zip(responses, seconds, strict=True) if resp.status_code == 200]
+    print(
+        f"\n24 at once, limit 4: {len(admitted)} answered (slowest {max(admitted) * 1000:.0f} "
+        f"ms), {len(refused)} refused (median {sorted(refused)[len(refused) // 2] * 1000:.0f} ms)"
+    )
+    assert set(codes) == {200, 503}
+    assert len(admitted) >= 4
+    # Refused at once: before the admitted ones, which wait for the model, are answered.
+    assert sorted(refused)[len(refused) // 2] < max(admitted)
+    for resp in responses:
+        if resp.status_code == 503:
+            assert resp.headers["retry-after"] == "1"
+            error = resp.json()["error"]
+            assert error["type"] == "overloaded" and "limit" in error["message"]
+    assert health == 200
+
+
+def test_the_default_limit_scales_with_cores_and_batches() -> None:
+    assert default_limit(2, 32) == 128
+    assert default_limit(4, 32) == 256
+    # Batching off still leaves room for a burst.
+    assert default_limit(2, 1) == 128

@@ -1,0 +1,134 @@
+"""PIER_INFERENCE_WORKERS: `python -m inference` with 2 worker processes serves on one
+port, and /metrics sums what both workers served (python -m inference makes the
+PROMETHEUS_MULTIPROC_DIR itself when it is unset), under uvicorn (spawned workers) and
+granian (forked workers: PIER_INFERENCE_SERVER)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from tests.inference.conftest import ready, standard_table, stock_cache
+from tests.inference.models import Artifact
+from tests.support.servers import free_port, wait_until
+
+ROW = [[5.1, 3.5, 1.4, 0.2]]
+
+
+@dataclass(frozen=True)
+class Replica:
+    url: str
+    log: Path
+
+
+@pytest.fixture(scope="module", params=["uvicorn", "granian"])
+def replica(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    artifacts: dict[str, Artifact],
+) -> Iterator[Replica]:
+    cache = tmp_path_factory.mktemp("cache")
+    stock_cache(cache, artifacts, standard_table(artifacts))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env |= {
+        "PIER_INFERENCE_WORKERS": "2",
+        "PIER_INFERENCE_SERVER": request.param,
+        "PIER_INFERENCE_PORT": str(port),
+        "PIER_INFERENCE_CACHE_DIR": str(cache),
+    }
+    log = cache / "replica.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "inference"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: proc.poll() is None and ready(url), timeout=180, interval=0.2)
+        yield Replica(url, log)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def multiproc_dir(log: Path) -> Path:
+    found = re.search(r"2 workers share metrics through (\S+)", log.read_text())
+    assert found, log.read_text()
+    return Path(found.group(1))
+
+
+def requests_by_worker(directory: Path, scratch: Path) -> dict[str, float]:
+    """pier_requests_total for iris as each worker wrote it: one worker's file at a time."""
+    counts: dict[str, float] = {}
+    for db in directory.glob("counter_*.db"):
+        pid = db.stem.rsplit("_", 1)[-1]
+        alone = scratch / pid
+        alone.mkdir(exist_ok=True)
+        shutil.copy(db, alone / db.name)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(alone))
+        counts[pid] = sum(
+            sample.value
+            for family in registry.collect()
+            for sample in family.samples
+            if sample.name == "pier_requests_total" and sample.labels.get("model") == "iris"
+        )
+    return counts
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.split("{", 1)[0].split(" ", 1)[0] != name:
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def predict_once(url: str) -> int:
+    # A fresh connection each call, so the kernel hands calls to either worker.
+    return httpx.post(
+        f"{url}/predict", json={"model": "iris", "inputs": ROW}, timeout=30
+    ).status_code
+
+
+def test_two_workers_serve_one_port_and_report_summed_metrics(
+    replica: Replica, tmp_path: Path
+) -> None:
+    directory = multiproc_dir(replica.log)
+    sent = 0
+    with ThreadPoolExecutor(8) as pool:
+
+        def burst() -> list[int]:
+            nonlocal sent
+            codes = list(pool.map(lambda _: predict_once(replica.url), range(40)))
+            sent += len(codes)
+            return codes
+
+        # Readiness answers for whichever worker took the probe: wait until both serve.
+        wait_until(lambda: burst() == [200] * 40, timeout=60, interval=0)
+
+        def both_served() -> dict[str, float] | None:
+            assert burst() == [200] * 40
+            counts = requests_by_worker(directory, tmp_path)
+            return counts if len(counts) == 2 and all(counts.values()) else None
+
+        counts = wait_until(both_served, timeout=60, interval=0)
+    text = httpx.get(f"{replica.url}/metrics", timeout=10).text
+    print(f"{sent} requests; by worker: {counts}")
+    assert sum(counts.values()) == sent
+    assert value(text, "pier_requests_total", model="iris") == sent
+    assert value(text, "pier_worker_processes") == 2

@@ -1,0 +1,175 @@
+"""Watching autoscaling in the dashboard: the model page's Replicas chart and the activity log
+during a load spike, in a real headless Chromium, as `pier up` runs it: the Reflex app (the
+dashboard and the API), local workers behind the balancer, the autoscaler beside them.
+
+The page during the spike is saved as docs/screenshots/autoscaling-spike.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium import webdriver
+
+from control_plane.orchestrators.local import LocalOrchestrator
+from control_plane.runtime import local_autoscaler
+from control_plane.settings import PierSettings
+from tests.scaling.load import Load, worker_env
+from tests.support import artifacts
+from tests.support.controlplane import bootstrap, push
+from tests.support.pg import temporary_database
+from tests.support.servers import free_port, wait_until
+from tests.ui.harness import (
+    ROOT,
+    body_text,
+    chromium,
+    running_dashboard,
+    screenshot,
+    sign_in,
+    wait_for,
+)
+
+pytestmark = pytest.mark.e2e
+
+SCREENSHOT = ROOT / "docs" / "screenshots" / "autoscaling-spike.png"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+SCALING = {
+    "min_replicas": 1,
+    "max_replicas": 3,
+    "target_metric": "inflight",
+    "target_value": 2,
+    "scale_up": {
+        "stabilization_window_s": 0,
+        "policies": [{"type": "Pods", "value": 4, "period_s": 15}],
+    },
+    # Long enough that a spike on two shared cores (the browser and the dashboard take their
+    # share) does not flap between 2 and 3; scaling down is the other test's business.
+    "scale_down": {
+        "stabilization_window_s": 120,
+        "policies": [{"type": "Percent", "value": 100, "period_s": 15}],
+    },
+}
+
+
+@dataclass
+class Platform:
+    url: str
+    password: str
+    orchestrator: LocalOrchestrator
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    home = tmp_path_factory.mktemp("home")
+    with temporary_database() as db_url:
+        port = free_port()
+        settings = PierSettings(
+            home=home,
+            port=port,
+            database_url=db_url,
+            redis_url=REDIS_URL,
+            public_url=f"http://127.0.0.1:{port}",
+        )
+        tokens = bootstrap(settings)
+        password = json.loads(settings.credentials_path.read_text())["password"]
+        with running_dashboard(settings, tmp_path_factory.mktemp("reflex")) as url:
+            model = artifacts.slow(home / "slow.pt", rounds=12)
+            headers = {"Authorization": f"Bearer {tokens.admin}"}
+            with httpx.Client(base_url=url, headers=headers, timeout=120) as c:
+                assert push(c, model, name="iris", version="v1").status_code == 201
+                c.post("/api/v1/models/iris/deploy", json={"version": "v1"}).raise_for_status()
+                r = c.put("/api/v1/models/iris/scaling", json={"scaling": SCALING})
+                assert r.status_code == 200, r.text
+            env = worker_env(dict(os.environ), url, tokens.inference, str(home / "cache"))
+            env["PIER_INFERENCE_REDIS_URL"] = REDIS_URL
+            orchestrator = LocalOrchestrator(
+                env=env,
+                url=f"http://127.0.0.1:{free_port()}",
+                log_path=home / "inference.log",
+                scalable=True,
+            )
+            autoscaler = local_autoscaler(settings, orchestrator, interval_s=1.0)
+            orchestrator.start()
+            try:
+                wait_until(lambda: orchestrator.ready_count() == 1, timeout=120)
+                autoscaler.start()
+                yield Platform(url, password, orchestrator)
+            finally:
+                autoscaler.stop()
+                orchestrator.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    driver = chromium(tmp_path_factory.mktemp("chromium"))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def replicas_line(driver: webdriver.Chrome) -> list[float]:
+    ys: list[float] | None = driver.execute_script(
+        """
+        const div = document.getElementById('chart-replicas');
+        if (!div || !div.data || !div.data.length) return null;
+        return Array.from(div.data[0].y || []);
+        """
+    )
+    return [y for y in ys or [] if y is not None]
+
+
+def test_the_model_page_shows_replicas_rise_and_the_reason(
+    platform: Platform, browser: webdriver.Chrome
+) -> None:
+    sign_in(browser, platform.url, "admin", platform.password)
+    browser.get(platform.url + "/models/iris")
+    wait_for("the replicas chart", lambda: replicas_line(browser))
+    load = Load(platform.orchestrator.url, clients=8)
+    started = time.monotonic()
+    load.start()
+    try:
+        # The chart follows the autoscaler's events: its step line reaches 3 while the
+        # spike lasts, and the title counts the replicas serving now.
+        try:
+            wait_for("the chart to show 3 replicas", lambda: max(replicas_line(browser)) >= 3, 120)
+            wait_for(
+                "the three workers to serve",
+                lambda: "Replicas (3 serving now)" in browser.page_source,
+                60,
+            )
+        except BaseException:
+            screenshot(browser, "FAILED-autoscaling-spike")
+            raise
+        time.sleep(3)  # a few more seconds of the spike on the latency and load charts
+        shot = screenshot(browser, "autoscaling-spike")
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, SCREENSHOT)
+        spike_s = time.monotonic() - started
+    finally:
+        load.finish()
+    failures = [s for s in load.samples if not s.ok]
+    print(
+        f"\nspike: {len(load.samples)} requests in {spike_s:.0f} s, {len(failures)} failed;"
+        f" screenshot {SCREENSHOT.relative_to(ROOT)}"
+    )
+    assert failures == [], [f.detail for f in failures[:5]]
+
+    browser.get(platform.url + "/activity?model=iris")
+
+    def decision_logged() -> str | None:
+        text = body_text(browser)
+        return text if "scale up 1 -> " in text else None
+
+    text = wait_for("the autoscaler's decision in the activity log", decision_logged)
+    assert "autoscaler" in text and "inflight" in text and "vs target 2" in text
+    screenshot(browser, "autoscaling-activity")
+    assert Path(SCREENSHOT).stat().st_size > 10_000
