@@ -118,8 +118,25 @@ def push(
                 f"[yellow]=[/] {v.model}@{v.version} already holds these bytes "
                 f"(sha256 {v.sha256[:12]}); nothing new"
             )
+        if manifest.scaling is not None:
+            _apply_manifest_scaling(config, v.model, manifest.scaling.model_dump(mode="json"))
 
     _run(go)
+
+
+def _apply_manifest_scaling(config: Path, model: str, scaling: dict[str, Any]) -> None:
+    """pier.yaml's `scaling:` section becomes the model's settings (audited), once the model
+    is deployed: scaling belongs to a deployment, so before the first deploy it waits."""
+    with _client() as client:
+        try:
+            _print_scaling(client.set_scaling(model, scaling, reason=f"from {config.name}"))
+        except ApiError as e:
+            if e.status != 404:
+                raise
+            out.print(
+                f"[yellow]![/] {model} is not deployed yet, so the scaling section of "
+                f"{config.name} is not applied; after `pier deploy`, push again or use `pier scale`"
+            )
 
 
 def _wait_converged(client: PierClient, model: str, revision: int, timeout_s: float) -> None:

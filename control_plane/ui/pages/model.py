@@ -12,6 +12,7 @@ from control_plane.ui.components.layout import empty_state, guarded_button, load
 from control_plane.ui.components.versions import chip, swatch, version_label
 from control_plane.ui.pages.experiment_panel import canary_inputs, canary_panel, experiment_panel
 from control_plane.ui.pages.model_state import ModelState
+from control_plane.ui.scaling_panel import scaling_panel
 from control_plane.ui.shadow_panel import shadow_panel
 
 VIEWER_REASON = "Your role is viewer: you can look, not change. An admin can make you a deployer."
@@ -572,6 +573,7 @@ def _content() -> rx.Component:
         experiment_panel(),
         shadow_panel(VIEWER_REASON),
         canary_panel(VIEWER_REASON),
+        scaling_panel(VIEWER_REASON),
         _confirm_dialog(),
         spacing="4",
         width="100%",

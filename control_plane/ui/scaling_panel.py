@@ -1,0 +1,240 @@
+"""The model page's Scaling card: the model's autoscaling settings in one sentence, and a
+form to change the bounds, the target and the scale-down window. The change goes through
+the same service call and audit event as `PUT /api/v1/models/{name}/scaling`, and wakes
+the local autoscaler and the Kubernetes reconciler the same way."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import reflex as rx
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from control_plane.errors import Unauthenticated
+from control_plane.schemas import Principal, ScalingPublic, ScalingSettings
+from control_plane.services import scaling
+from control_plane.services.routing_events import announce_on_commit
+from control_plane.ui import actions, context
+from control_plane.ui.components.layout import guarded_button
+from control_plane.ui.context import UiContext
+from control_plane.ui.pages.model_state import ModelState, model_from_path
+
+METRICS = ["inflight", "rps", "cpu"]
+_METRIC_WORDS = {
+    "inflight": "requests in flight per replica",
+    "rps": "requests per second per replica",
+    "cpu": "% CPU",
+}
+
+
+def describe(s: ScalingSettings, custom: bool) -> str:
+    """Pure: the settings in one sentence, as the card shows them."""
+    if s.target_metric == "cpu":
+        target = f"{s.target_cpu_utilization} % CPU"
+    else:
+        target = f"{s.target_value:g} {_METRIC_WORDS[s.target_metric]}"
+    origin = "" if custom else " (the defaults)"
+    return (
+        f"{s.min_replicas}-{s.max_replicas} replicas, aiming at {target}; scale down after "
+        f"{s.scale_down.stabilization_window_s} s of lower load{origin}."
+    )
+
+
+def form_settings(
+    current: ScalingSettings, lo: str, hi: str, metric: str, target: str, window: str
+) -> ScalingSettings:
+    """Pure: the settings the form asks for, on top of the current ones (the policies and the
+    scale-up rules are kept). Raises ValueError with a sentence for the user."""
+    numbers: dict[str, int | float] = {}
+    for label, text, kind in (
+        ("min replicas", lo, int),
+        ("max replicas", hi, int),
+        ("scale-down window", window, int),
+        ("target", target, float),
+    ):
+        try:
+            numbers[label] = kind(text.strip())
+        except ValueError:
+            raise ValueError(f"{label} must be a number, not {text!r}") from None
+    data = current.model_dump()
+    data.update(min_replicas=numbers["min replicas"], max_replicas=numbers["max replicas"])
+    data["target_metric"] = metric
+    if metric == "cpu":
+        data["target_cpu_utilization"] = int(numbers["target"])
+        data["target_value"] = None
+    else:
+        data["target_value"] = numbers["target"]
+    data["scale_down"]["stabilization_window_s"] = numbers["scale-down window"]
+    try:
+        return ScalingSettings.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f"{where}: {first['msg']}" if where else first["msg"]) from None
+
+
+def read_scaling(ctx: UiContext, token: str, name: str) -> ScalingPublic:
+    return actions.run_as(ctx, token, lambda session, _: scaling.get_scaling(session, name))
+
+
+def write_scaling(
+    ctx: UiContext, token: str, name: str, settings: ScalingSettings
+) -> ScalingPublic:
+    def work(session: Session, principal: Principal) -> ScalingPublic:
+        announce_on_commit(session, ctx.announcer)
+        return scaling.set_scaling(session, principal, name, settings, reason="from the dashboard")
+
+    return actions.run_as(ctx, token, work)
+
+
+class ScalingState(ModelState):
+    scaling_text: str = ""
+    scaling_json: dict[str, Any] = {}
+    scaling_custom: bool = False
+    form_min: str = ""
+    form_max: str = ""
+    form_metric: str = "inflight"
+    form_target: str = ""
+    form_window: str = ""
+
+    def _show_scaling(self, found: ScalingPublic) -> None:
+        s = found.scaling
+        self.scaling_json = s.model_dump(mode="json")
+        self.scaling_custom = found.custom
+        self.scaling_text = describe(s, found.custom)
+        self.form_min, self.form_max = str(s.min_replicas), str(s.max_replicas)
+        self.form_metric = s.target_metric
+        target = s.target_cpu_utilization if s.target_metric == "cpu" else s.target_value
+        self.form_target = f"{target:g}" if isinstance(target, float) else str(target)
+        self.form_window = str(s.scale_down.stabilization_window_s)
+
+    async def _scaling_failed(self, e: Exception, doing: str) -> Any:
+        if isinstance(e, Unauthenticated):
+            async with self:
+                redirect = self._to_sign_in()
+            if redirect is not None:
+                return redirect
+        return rx.toast.error(actions.describe(e, doing))
+
+    @rx.event(background=True)
+    async def load_scaling(self) -> Any:
+        async with self:
+            token = self.session_token
+            name = self.model or model_from_path(self.router.url.path)
+        if not name:
+            return
+        try:
+            found = await asyncio.to_thread(read_scaling, context.get(), token, name)
+        except Exception as e:
+            yield await self._scaling_failed(e, "reading the scaling settings")
+            return
+        async with self:
+            self._show_scaling(found)
+
+    @rx.event
+    def set_form_min(self, value: str) -> None:
+        self.form_min = value
+
+    @rx.event
+    def set_form_max(self, value: str) -> None:
+        self.form_max = value
+
+    @rx.event
+    def set_form_metric(self, value: str) -> None:
+        self.form_metric = value
+
+    @rx.event
+    def set_form_target(self, value: str) -> None:
+        self.form_target = value
+
+    @rx.event
+    def set_form_window(self, value: str) -> None:
+        self.form_window = value
+
+    @rx.event(background=True)
+    async def save_scaling(self) -> Any:
+        async with self:
+            token, name = self.session_token, self.model
+            current = ScalingSettings.model_validate(self.scaling_json or {})
+            form = (self.form_min, self.form_max, self.form_metric)
+            rest = (self.form_target, self.form_window)
+        try:
+            wanted = form_settings(current, *form, *rest)
+        except ValueError as e:
+            yield rx.toast.error(f"Scaling not changed: {e}")
+            return
+        try:
+            saved = await asyncio.to_thread(write_scaling, context.get(), token, name, wanted)
+        except Exception as e:
+            yield await self._scaling_failed(e, "changing the scaling settings")
+            return
+        async with self:
+            self._show_scaling(saved)
+        yield rx.toast.success(f"Scaling: {describe(saved.scaling, True)}")
+
+
+def _field(label: str, value: Any, on_change: Any, field_id: str) -> rx.Component:
+    return rx.hstack(
+        rx.text(label, size="2"),
+        rx.input(value=value, on_change=on_change, width="70px", size="1", id=field_id),
+        align="center",
+        spacing="1",
+    )
+
+
+def scaling_panel(viewer_reason: str) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading("Scaling", size="4"),
+                rx.text(
+                    "local workers and the Kubernetes HPA follow the same settings",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                align="baseline",
+                spacing="3",
+            ),
+            rx.text(ScalingState.scaling_text, size="2", id="scaling-now"),
+            rx.hstack(
+                _field("min", ScalingState.form_min, ScalingState.set_form_min, "scaling-min"),
+                _field("max", ScalingState.form_max, ScalingState.set_form_max, "scaling-max"),
+                rx.select(
+                    METRICS,
+                    value=ScalingState.form_metric,
+                    on_change=ScalingState.set_form_metric,
+                    size="1",
+                    id="scaling-metric",
+                ),
+                _field(
+                    "target",
+                    ScalingState.form_target,
+                    ScalingState.set_form_target,
+                    "scaling-target",
+                ),
+                _field(
+                    "scale-down window (s)",
+                    ScalingState.form_window,
+                    ScalingState.set_form_window,
+                    "scaling-window",
+                ),
+                guarded_button(
+                    "Save",
+                    allowed=ScalingState.can_deploy,
+                    reason=viewer_reason,
+                    size="1",
+                    on_click=ScalingState.save_scaling,
+                    id="scaling-save",
+                ),
+                align="center",
+                spacing="3",
+                wrap="wrap",
+            ),
+            width="100%",
+        ),
+        width="100%",
+        id="scaling",
+        on_mount=ScalingState.load_scaling,
+    )
