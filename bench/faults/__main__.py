@@ -27,6 +27,7 @@ CASES: dict[str, Callable[[float], CaseResult]] = {
     "routing": lambda rate: platform_cases.routing_changes(rate=rate),
     "kill": lambda rate: platform_cases.kill_worker(),
     "sigterm": lambda rate: replica_cases.sigterm(),
+    "sigterm-pool": lambda rate: platform_cases.sigterm_worker(),
     "postgres": lambda rate: platform_cases.postgres_outage(),
     "redis": lambda rate: platform_cases.redis_outage(),
     "control-plane": lambda rate: platform_cases.control_plane_killed(),

@@ -134,6 +134,46 @@ def kill_worker(*, rate: float = 200.0, workers: int = 2) -> CaseResult:
     )
 
 
+def sigterm_worker(*, rate: float = 200.0, workers: int = 2) -> CaseResult:
+    """SIGTERM to one inference worker of the local pool under load, from outside (as an
+    operator or the OS would send it). The worker finishes what it holds and closes its
+    port; the balancer sends what the closed port refuses to the other worker, and the
+    supervisor restarts the one that left. Nothing may fail: neither the requests it held
+    nor those that arrived while it drained."""
+    with platform(workers=workers) as p, _load(p, rate) as load:
+        assert p.pool is not None
+        pool = p.pool
+        run_for(load, 1.5)
+        victim = pool.pid
+        assert victim is not None
+        term_at = time.monotonic()
+        os.kill(victim, signal.SIGTERM)
+        wait_until(lambda: sum(r.restarts for r in pool.replicas()) >= 1, 60)
+        wait_until(lambda: pool.ready_count() == workers, 120)
+        full = time.monotonic() - term_at
+        restarts = sum(r.restarts for r in pool.replicas())
+        restarted = pool.ready_count() == workers and restarts >= 1
+        run_for(load, 1.0)
+        load.stop()
+    res = load.result
+    in_flight = [s for s in res.samples if s.sent < term_at < s.done]
+    during = [s for s in res.samples if term_at <= s.sent <= term_at + full]
+    failed = res.failed()
+    return CaseResult(
+        f"SIGTERM of one of {workers} pool workers",
+        res.requests,
+        len(failed),
+        {
+            **latency_figures(res),
+            "in flight at SIGTERM (all workers)": str(len(in_flight)),
+            "sent while it drained and restarted": str(len(during)),
+            "failed": codes(outcomes(failed)),
+            "back to full strength after": f"{full:.1f} s",
+        },
+        {"no request failed": not failed, "worker restarted": restarted},
+    )
+
+
 def _full_service_after(load: Load, since: float, timeout: float = 30.0) -> float | None:
     """Seconds from `since` to the start of the first whole second of 200s after it."""
     deadline = time.monotonic() + timeout

@@ -43,3 +43,7 @@ def test_a_model_that_raises_or_hangs_fails_only_its_requests() -> None:
 
 def test_sigterm_completes_every_request_in_flight() -> None:
     check(replica_cases.sigterm(rate=200, before_s=1.5))
+
+
+def test_sigterm_of_a_pool_worker_refuses_nothing() -> None:
+    check(platform_cases.sigterm_worker())
