@@ -14,6 +14,24 @@ ROW = [5.1, 3.5, 1.4, 0.2]
 SPIKE_CLIENTS = 8
 
 
+def spike_scaling(scale_down_window_s: int) -> dict[str, Any]:
+    """The spike tests' settings: 1-3 workers at 2 in flight each, scaling up at once."""
+    return {
+        "min_replicas": 1,
+        "max_replicas": 3,
+        "target_metric": "inflight",
+        "target_value": 2,
+        "scale_up": {
+            "stabilization_window_s": 0,
+            "policies": [{"type": "Pods", "value": 4, "period_s": 15}],
+        },
+        "scale_down": {
+            "stabilization_window_s": scale_down_window_s,
+            "policies": [{"type": "Percent", "value": 100, "period_s": 15}],
+        },
+    }
+
+
 @dataclass
 class Sample:
     started: float

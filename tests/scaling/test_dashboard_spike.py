@@ -22,7 +22,7 @@ from selenium import webdriver
 from control_plane.orchestrators.local import LocalOrchestrator
 from control_plane.runtime import local_autoscaler
 from control_plane.settings import PierSettings
-from tests.scaling.load import Load, worker_env
+from tests.scaling.load import Load, spike_scaling, worker_env
 from tests.support import artifacts
 from tests.support.controlplane import bootstrap, push
 from tests.support.pg import temporary_database
@@ -41,22 +41,10 @@ pytestmark = pytest.mark.e2e
 
 SCREENSHOT = ROOT / "docs" / "screenshots" / "autoscaling-spike.png"
 REDIS_URL = "redis://127.0.0.1:6379/0"
-SCALING = {
-    "min_replicas": 1,
-    "max_replicas": 3,
-    "target_metric": "inflight",
-    "target_value": 2,
-    "scale_up": {
-        "stabilization_window_s": 0,
-        "policies": [{"type": "Pods", "value": 4, "period_s": 15}],
-    },
-    # Long enough that a spike on two shared cores (the browser and the dashboard take their
-    # share) does not flap between 2 and 3; scaling down is the other test's business.
-    "scale_down": {
-        "stabilization_window_s": 120,
-        "policies": [{"type": "Percent", "value": 100, "period_s": 15}],
-    },
-}
+# A scale-down window long enough that a spike on two shared cores (the browser and the
+# dashboard take their share) does not flap between 2 and 3; scaling down is the other
+# test's business.
+SCALING = spike_scaling(scale_down_window_s=120)
 
 
 @dataclass

@@ -26,7 +26,14 @@ from control_plane.orchestrators.local import LocalOrchestrator
 from control_plane.runtime import local_autoscaler
 from control_plane.services.replicas import ReplicaBook
 from control_plane.settings import PierSettings
-from tests.scaling.load import SPIKE_CLIENTS, Load, p99_ms, quantile_ms, worker_env
+from tests.scaling.load import (
+    SPIKE_CLIENTS,
+    Load,
+    p99_ms,
+    quantile_ms,
+    spike_scaling,
+    worker_env,
+)
 from tests.support import artifacts
 from tests.support.controlplane import bootstrap, push
 from tests.support.pg import temporary_database
@@ -35,20 +42,7 @@ from tests.support.servers import free_port, serve, wait_until
 pytestmark = pytest.mark.e2e
 
 SPIKE_S = 30.0
-SCALING = {
-    "min_replicas": 1,
-    "max_replicas": 3,
-    "target_metric": "inflight",
-    "target_value": 2,
-    "scale_up": {
-        "stabilization_window_s": 0,
-        "policies": [{"type": "Pods", "value": 4, "period_s": 15}],
-    },
-    "scale_down": {
-        "stabilization_window_s": 10,
-        "policies": [{"type": "Percent", "value": 100, "period_s": 15}],
-    },
-}
+SCALING = spike_scaling(scale_down_window_s=10)
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from selenium import webdriver
 
@@ -27,6 +28,12 @@ class Dashboard:
     admin_password: str
     admin_token: str
     inference_token: str
+
+    def api(self) -> httpx.Client:
+        """The REST API as the admin, to set up and check what the browser did."""
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.admin_token}"}, timeout=60
+        )
 
 
 @pytest.fixture(scope="package")

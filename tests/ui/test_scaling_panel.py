@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.keys import Keys
@@ -20,18 +19,10 @@ pytestmark = pytest.mark.e2e
 MODEL = "scaled-ui"
 
 
-def _api(dashboard: Dashboard) -> httpx.Client:
-    return httpx.Client(
-        base_url=dashboard.url,
-        headers={"Authorization": f"Bearer {dashboard.admin_token}"},
-        timeout=60,
-    )
-
-
 @pytest.fixture(scope="module")
 def model(dashboard: Dashboard, tmp_path_factory: pytest.TempPathFactory) -> str:
     home: Path = tmp_path_factory.mktemp("scaling-ui")
-    with _api(dashboard) as c:
+    with dashboard.api() as c:
         made = artifacts.torchscript(home / "v1.pt")
         assert push(c, made, name=MODEL, version="v1").status_code == 201
         c.post(f"/api/v1/models/{MODEL}/deploy", json={"version": "v1"}).raise_for_status()
@@ -71,7 +62,7 @@ def test_scaling_settings_are_shown_and_changed_from_the_model_page(
         30,
     )
     assert "60 % CPU" in shown and "after 90 s" in shown and "defaults" not in shown
-    with _api(dashboard) as c:
+    with dashboard.api() as c:
         found = c.get(f"/api/v1/models/{MODEL}/scaling").json()
         (event,) = c.get(
             "/api/v1/audit", params={"model": MODEL, "action": "scaling.set", "limit": 1}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -31,18 +30,10 @@ pytestmark = pytest.mark.e2e
 MODEL = "shadowed"
 
 
-def _api(dashboard: Dashboard) -> httpx.Client:
-    return httpx.Client(
-        base_url=dashboard.url,
-        headers={"Authorization": f"Bearer {dashboard.admin_token}"},
-        timeout=60,
-    )
-
-
 @pytest.fixture(scope="module")
 def model(dashboard: Dashboard, tmp_path_factory: pytest.TempPathFactory) -> str:
     home: Path = tmp_path_factory.mktemp("shadow-ui")
-    with _api(dashboard) as c:
+    with dashboard.api() as c:
         for version, seed in (("v1", 0), ("v2", 1)):
             made = artifacts.torchscript(home / f"{version}.pt", seed=seed)
             assert push(c, made, name=MODEL, version=version).status_code == 201
@@ -51,7 +42,7 @@ def model(dashboard: Dashboard, tmp_path_factory: pytest.TempPathFactory) -> str
 
 
 def _shadow_of(dashboard: Dashboard) -> dict[str, int]:
-    with _api(dashboard) as c:
+    with dashboard.api() as c:
         route = next(m for m in c.get("/api/v1/routing").json()["models"] if m["name"] == MODEL)
     return dict(route.get("shadow", {}))
 
@@ -82,7 +73,7 @@ def test_a_shadow_is_mirrored_and_stopped_from_the_model_page(
     )
     assert "v1" not in chip.split("mirrored")[0]  # the live version is not a shadow
     assert _shadow_of(dashboard) == {"v2": 25}
-    with _api(dashboard) as c:
+    with dashboard.api() as c:
         (event,) = c.get(
             "/api/v1/audit", params={"model": MODEL, "action": "shadow.set", "limit": 1}
         ).json()
