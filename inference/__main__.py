@@ -56,7 +56,7 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        loop="asyncio",
+        loop="auto",  # uvloop (a dependency), as http="auto" takes httptools
         log_level="info",
         # One log line per request costs more than the MLP itself; requests are counted
         # in the metrics instead.

@@ -4,6 +4,7 @@ monitoring_api.py)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +16,7 @@ from inference.dataplane import Outcome
 from inference.errors import InferenceError, InvalidInput, MalformedBody
 from inference.registry import LoadedVersion
 from inference.schemas import ModelsResponse, PredictRequest, PredictResponse
-from inference.state import state_of
+from inference.state import ServiceState, state_of
 from inference.tensors import from_json
 
 router = APIRouter()
@@ -82,29 +83,21 @@ def dumps(value: object) -> bytes:
     return orjson.dumps(value, default=_numpy_default, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-@router.post(
-    "/predict",
-    response_model=PredictResponse,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": PredictRequest.model_json_schema()},
-                compact.MEDIA_TYPE: compact.OPENAPI_BODY,
-            },
-        },
-        "responses": {"200": {"content": {compact.MEDIA_TYPE: compact.OPENAPI_ANSWER}}},
-    },
-)
-async def predict(request: Request) -> Response:
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A /predict answer, whichever way it is sent (inference/lane.py or the route)."""
+
+    body: bytes
+    media_type: str
+    headers: dict[str, str]
+
+
+async def answer_predict(state: ServiceState, headers: Mapping[str, str], raw: bytes) -> Answer:
     """JSON in and out; or the compact form (inference/compact.py) either way."""
-    state = state_of(request)
     plane = state.plane
     started = time.perf_counter()
     outcome = Outcome()
-    headers = request.headers
     try:
-        raw = await request.body()
         tensor_call = None
         if compact.is_compact(headers.get("content-type")):
             tensor_call = compact.parse_headers(headers)
@@ -130,10 +123,10 @@ async def predict(request: Request) -> Response:
     plane.record(outcome, 200, started)
     if binary_answer:
         answer = compact.output_bytes(loaded, outputs)
-        return Response(
+        return Answer(
             answer.body,
-            media_type=compact.MEDIA_TYPE,
-            headers={
+            compact.MEDIA_TYPE,
+            {
                 **answer.headers,
                 "X-Pier-Version": loaded.version,
                 "X-Pier-Prediction-Id": prediction_id,
@@ -146,11 +139,28 @@ async def predict(request: Request) -> Response:
         "outputs": outputs[specs[0].name] if len(specs) == 1 else outputs,
         "prediction_id": prediction_id,
     }
-    return Response(
-        dumps(payload),
-        media_type="application/json",
-        headers={"X-Pier-Version": loaded.version},
-    )
+    return Answer(dumps(payload), "application/json", {"X-Pier-Version": loaded.version})
+
+
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": PredictRequest.model_json_schema()},
+                compact.MEDIA_TYPE: compact.OPENAPI_BODY,
+            },
+        },
+        "responses": {"200": {"content": {compact.MEDIA_TYPE: compact.OPENAPI_ANSWER}}},
+    },
+)
+async def predict(request: Request) -> Response:
+    """What OpenAPI shows of /predict. The service answers it in inference/lane.py, ahead of
+    FastAPI's routing; this route answers only an app assembled without the lane."""
+    answer = await answer_predict(state_of(request), request.headers, await request.body())
+    return Response(answer.body, media_type=answer.media_type, headers=answer.headers)
 
 
 @router.get("/models", response_model=ModelsResponse)

@@ -22,6 +22,7 @@ from inference.batching import BatchPolicy
 from inference.dataplane import DataPlane
 from inference.errors import InferenceError, is_v2_path, render
 from inference.ground_truth import GroundTruth
+from inference.lane import PredictLane
 from inference.limits import BodyLimitMiddleware
 from inference.metrics import Metrics
 from inference.model import configure_threads
@@ -113,6 +114,7 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
         )
         if settings.max_batch_rows > 1
         else None,
+        inline_below_s=settings.inline_below_ms / 1000,
     )
     truth = GroundTruth(
         open_store(settings.redis_url, settings.prediction_ttl_s, settings.prediction_store_rows),
@@ -139,6 +141,8 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
         truth=truth,
     )
     app.add_exception_handler(InferenceError, _error_handler)
+    # Added first, so innermost: the lane answers /predict inside every middleware below.
+    app.add_middleware(PredictLane, state=app.state.pier)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if keys := settings.api_key_set():
         app.add_middleware(ApiKeyMiddleware, keys=keys)
