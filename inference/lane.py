@@ -1,23 +1,30 @@
-"""The fast lane: POST /predict answered as plain ASGI, ahead of FastAPI's routing.
+"""The fast lane: the prediction routes answered as plain ASGI, ahead of FastAPI's routing:
+POST /predict and the Open Inference Protocol's infer.
 
 For a small model the web framework costs more than the model: FastAPI matches the route,
 solves the endpoint's dependencies and builds a Request and a Response for every call
 (bench/results/profile.md). The lane takes /predict before that, with the same handler
-(api.answer_predict), the same errors and the same middleware around it: admission, API
-keys and the body limit stay outside the lane, so they see /predict as before. Every other
-request goes on to FastAPI, which also keeps /predict in the OpenAPI document.
+(api.answer_predict, v2.answer_infer), the same errors and the same middleware around it:
+admission, API keys and the body limit stay outside the lane, so they see these requests
+as before. Every other request goes on to FastAPI, which also keeps the prediction routes
+in the OpenAPI document.
 """
 
 from __future__ import annotations
 
+import re
+
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from inference.api import answer_predict
+from inference.api import Answer, answer_predict
 from inference.errors import InferenceError, PayloadTooLarge, render
 from inference.state import ServiceState
+from inference.v2 import answer_infer
 
-PATH = "/predict"
+PREDICT = "/predict"
+# The server has percent-decoded the path, as FastAPI's {model} and {version} would be.
+V2_INFER = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
 
 
 async def read_body(receive: Receive) -> bytes | None:
@@ -47,18 +54,28 @@ class PredictLane:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        v2 = None if path == PREDICT else V2_INFER.fullmatch(path)
+        if path != PREDICT and v2 is None:
             await self.app(scope, receive, send)
             return
         raw = await read_body(receive)
         if raw is None:
             return
+        answer: Answer
         try:
-            answer = await answer_predict(self.state, Headers(scope=scope), raw)
+            if v2 is None:
+                answer = await answer_predict(self.state, Headers(scope=scope), raw)
+            else:
+                model, version = v2.groups()
+                answer = await answer_infer(self.state, Headers(scope=scope), raw, model, version)
         except PayloadTooLarge:
             raise  # the body limit outside answers it, and closes the connection
         except InferenceError as error:
-            status, body, headers = render(error, v2=False)
+            status, body, headers = render(error, v2=v2 is not None)
             media_type = headers.pop("content-type")
             await respond(send, status, body, media_type, headers)
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 
@@ -12,7 +13,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
-from inference.api import dumps
+from inference.api import Answer, dumps
 from inference.dataplane import Outcome
 from inference.errors import InferenceError, InvalidInput, MalformedBody, NotReady
 from inference.registry import LoadedVersion
@@ -24,7 +25,7 @@ from inference.schemas import (
     V2ServerMetadata,
     V2Tensor,
 )
-from inference.state import state_of
+from inference.state import ServiceState, state_of
 from inference.tensors import NUMPY_DTYPES, coerce
 
 router = APIRouter(prefix="/v2")
@@ -207,14 +208,21 @@ def _wants_binary(request: V2InferRequest) -> dict[str, bool | None]:
     return wanted
 
 
-async def _infer(request: Request, model: str, version: str | None) -> Response:
-    state = state_of(request)
+async def answer_infer(
+    state: ServiceState,
+    headers: Mapping[str, str],
+    raw: bytes,
+    model: str,
+    version: str | None,
+) -> Answer:
+    """One infer call of the protocol (inference/lane.py serves it; the routes below
+    describe it in OpenAPI)."""
     plane = state.plane
     started = time.perf_counter()
     outcome = Outcome()
     try:
-        infer, binary = _split_body(await request.body(), request.headers.get(HEADER_LENGTH))
-        loaded = plane.resolve(model, version, request.headers.get("x-pier-key"))
+        infer, binary = _split_body(raw, headers.get(HEADER_LENGTH))
+        loaded = plane.resolve(model, version, headers.get("x-pier-key"))
         outcome.model, outcome.version = loaded.model, loaded.version
         wanted = _wants_binary(infer)
         known = {s.name for s in loaded.spec.outputs}
@@ -253,12 +261,17 @@ async def _infer(request: Request, model: str, version: str | None) -> Response:
     plane.record(outcome, 200, started)
     head = dumps(header)
     if not blobs:
-        return Response(head, media_type="application/json")
-    return Response(
-        head + b"".join(blobs),
-        media_type="application/octet-stream",
-        headers={HEADER_LENGTH: str(len(head))},
+        return Answer(head, "application/json", {})
+    return Answer(
+        head + b"".join(blobs), "application/octet-stream", {HEADER_LENGTH: str(len(head))}
     )
+
+
+async def _infer(request: Request, model: str, version: str | None) -> Response:
+    answer = await answer_infer(
+        state_of(request), request.headers, await request.body(), model, version
+    )
+    return Response(answer.body, media_type=answer.media_type, headers=answer.headers)
 
 
 @router.post("/models/{model}/infer")
