@@ -1,10 +1,11 @@
-"""Where Pier's request path spends its time under W1 load: py-spy samples the replica
-(pinned to core 0) while wrk (core 1) drives W1, and the samples are summed by what they
-were doing: HTTP, JSON, the model, metrics, the prediction store, batching, routing...
+"""Where Pier's request path spends its time under load: py-spy samples the replica
+(pinned to core 0) while wrk (core 1) drives a workload (W1 unless --workload), and the
+samples are summed by what they were doing: HTTP, JSON, the model, metrics, the
+prediction store, batching, routing...
 
     pip install py-spy   # a one-off, e.g. pip install --target /tmp/pyspy py-spy
     .venv/bin/python -m bench.profile [--py-spy PATH] [--seconds 15] [--connections 16]
-                                      [--env NAME=VALUE ...]
+                                      [--workload W1] [--env NAME=VALUE ...]
 
 It prints the share of samples per part and the hottest functions (own time).
 """
@@ -36,8 +37,12 @@ PARTS: list[tuple[str, tuple[str, ...]]] = [
     ("batching queue", ("inference/batching.py",)),
     ("routing / data plane", ("inference/dataplane.py", "inference/routing.py")),
     ("admission / limits", ("inference/admission.py", "inference/limits.py")),
+    ("prediction routes (lane, api, v2)", ("inference/lane.py", "inference/api.py", "v2.py")),
     ("thread hop (anyio)", ("anyio/", "concurrent/futures", "threading.py")),
-    ("HTTP (uvicorn, h11, starlette, fastapi)", ("uvicorn/", "h11/", "starlette/", "fastapi/")),
+    (
+        "HTTP (uvicorn, httptools, h11, starlette, fastapi)",
+        ("uvicorn/", "httptools", "h11/", "starlette/", "fastapi/"),
+    ),
     ("event loop (asyncio)", ("asyncio/",)),
 ]
 
@@ -86,13 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for Pier")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--workload", default="W1", choices=[w.key for w in WORKLOADS], help="what to send"
+    )
     parser.add_argument("--keep", type=Path, help="also copy the raw stacks here")
     args = parser.parse_args(argv)
-    workload = WORKLOADS[0]
+    workload = next(w for w in WORKLOADS if w.key == args.workload)
     env = dict(item.split("=", 1) for item in args.env)
     with tempfile.TemporaryDirectory(prefix="pier-profile-") as tmp:
         work = Path(tmp)
-        artifact = save_torchscript(workload.model, work / "mlp.pt")
+        artifact = save_torchscript(workload.model, work / f"{workload.model.name}.pt")
         running = start_pier(workload.model, artifact, work, work / "pier.log", PierOptions(env))
         if isinstance(running, str):
             print(f"Pier did not start: {running}")

@@ -56,7 +56,9 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        loop="auto",  # uvloop (a dependency), as http="auto" takes httptools
+        # httptools (a dependency) parses HTTP; the loop stays asyncio's (see pyproject.toml).
+        http="httptools",
+        loop="asyncio",
         log_level="info",
         # One log line per request costs more than the MLP itself; requests are counted
         # in the metrics instead.

@@ -92,6 +92,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.metrics.worker_exited()
 
 
+def usable_cpus() -> int:
+    """Cores this process may run on (taskset, cpusets), not the machine's: model calls at
+    once beyond them only take turns on the same core, in batches too small to pay."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.time) -> FastAPI:
     """A new, independent service: its own registry, metrics and poller.
 
@@ -106,7 +115,7 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
         metrics,
         max_rows=settings.max_rows_per_request,
         rng=random.Random(),
-        limiter=anyio.CapacityLimiter(max(os.cpu_count() or 1, 1)),
+        limiter=anyio.CapacityLimiter(usable_cpus()),
         batching=BatchPolicy(
             settings.max_batch_rows,
             settings.max_batch_wait_ms / 1000,
@@ -148,7 +157,7 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
         app.add_middleware(ApiKeyMiddleware, keys=keys)
     # Added last, so outermost: an overloaded worker refuses before anything else runs.
     app.state.admission = AdmissionStats()
-    limit = settings.max_in_flight or default_limit(os.cpu_count() or 1, settings.max_batch_rows)
+    limit = settings.max_in_flight or default_limit(usable_cpus(), settings.max_batch_rows)
     app.add_middleware(AdmissionMiddleware, limit=limit, stats=app.state.admission)
     app.include_router(api.router)
     app.include_router(monitoring_api.router)

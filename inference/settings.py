@@ -74,7 +74,7 @@ class InferenceSettings(BaseSettings):
     server: Literal["uvicorn", "granian"] = Field(
         default="uvicorn",
         description=(
-            "HTTP server of `python -m inference`: uvicorn (h11), or granian (a Rust HTTP "
+            "HTTP server of `python -m inference`: uvicorn (httptools), or granian (a Rust HTTP "
             "server). bench/results/latest.md measures both."
         ),
     )
