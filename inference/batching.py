@@ -161,27 +161,6 @@ class Batcher:
     def queued(self) -> int:
         return len(self._queue)
 
-    @property
-    def idle(self) -> bool:
-        """No call of this version running or queued."""
-        return self._running == 0 and not self._queue
-
-    def run_inline(
-        self, arrays: Arrays, rows: int, call: Callable[[Arrays, int], Outputs]
-    ) -> Outputs:
-        """Run one request's call right here, on the caller's thread, while the queue is
-        idle (the data plane does so for models quicker than a thread switch): counted
-        like any request that found the model free."""
-        self.stats.requests += 1
-        self.stats.immediate += 1
-        self._count_call(rows)
-        return call(arrays, rows)
-
-    def _count_call(self, rows: int) -> None:
-        self.stats.calls += 1
-        self.stats.rows += rows
-        self.stats.largest_batch = max(self.stats.largest_batch, rows)
-
     async def submit(self, arrays: Arrays, rows: int) -> Outputs:
         self.stats.requests += 1
         if self.policy.timeout_s is not None:
@@ -304,7 +283,9 @@ class Batcher:
 
     async def _run(self, parts: list[Arrays], rows: list[int]) -> list[Result]:
         """One call for all parts; on failure, or outputs not split by row, one call each."""
-        self._count_call(sum(rows))
+        self.stats.calls += 1
+        self.stats.rows += sum(rows)
+        self.stats.largest_batch = max(self.stats.largest_batch, sum(rows))
         if len(parts) == 1:
             try:
                 return [await self._call(parts[0], rows[0])]

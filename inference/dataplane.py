@@ -1,13 +1,5 @@
 """Protocol-agnostic request handling shared by the native API and v2: pick the
-version, check inputs, run the model, record metrics.
-
-Where a model runs: a call handed to a worker thread costs the event loop a thread
-switch and two wake-ups, about twice a small MLP's forward pass on these machines
-(bench/results/profile.md). So a version whose calls have measured under
-``inline_below_s`` runs on the event loop itself, when nothing of it is queued or running
-in a thread. The first calls always go to a thread, to measure; a version that turns slow
-goes back to threads (and to batching) on its next call.
-"""
+version, check inputs, run the model off the event loop, record metrics."""
 
 from __future__ import annotations
 
@@ -15,7 +7,6 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 
 import anyio
 import numpy as np
@@ -30,10 +21,6 @@ from inference.tensors import rows_of
 
 UNKNOWN_MODEL = "_unknown"
 RETRY_AFTER_S = 1
-# Calls measured in a thread before a version may run on the event loop.
-THREAD_PROBES = 3
-# Weight of the newest call in a version's running estimate of its call time.
-CALL_ALPHA = 0.2
 
 
 @dataclass
@@ -54,7 +41,6 @@ class DataPlane:
         limiter: anyio.CapacityLimiter,
         batching: BatchPolicy | None = None,
         mirror: ShadowMirror | None = None,
-        inline_below_s: float = 0.0,
     ) -> None:
         self.registry = registry
         self.metrics = metrics
@@ -66,10 +52,6 @@ class DataPlane:
         self._batchers: dict[tuple[str, str], Batcher] = {}
         # Copies answered requests to the model's shadow versions (None: no shadow traffic).
         self.mirror = mirror
-        # 0: every call goes to a thread. Else the call time under which a version runs inline.
-        self.inline_below_s = inline_below_s
-        # Per version: calls measured and the running estimate of one call's seconds.
-        self._call_s: dict[tuple[str, str], tuple[int, float]] = {}
 
     def serving_model(self, name: str) -> ServingModel:
         snapshot = self.registry.active
@@ -127,59 +109,19 @@ class DataPlane:
             self._batchers[key] = found
         return found
 
-    def runs_inline(self, loaded: LoadedVersion, rows: int) -> bool:
-        """True when this call should run on the event loop: the version's calls are
-        measured quick, and the request is no larger than a batch."""
-        if self.inline_below_s <= 0:
-            return False
-        seen = self._call_s.get((loaded.model, loaded.version))
-        if seen is None or seen[0] < THREAD_PROBES or seen[1] >= self.inline_below_s:
-            return False
-        return rows <= (self.batching.max_rows if self.batching else 1)
-
-    def _timed(self, loaded: LoadedVersion, rows: int, queued_s: float, model_s: float) -> None:
-        key = (loaded.model, loaded.version)
-        calls, estimate = self._call_s.get(key, (0, model_s))
-        # The probes' quickest, then a running average: a TorchScript model's first calls
-        # (profiling, then optimising) are many times slower than the rest.
-        if calls < THREAD_PROBES:
-            estimate = min(estimate, model_s)
-        else:
-            estimate += CALL_ALPHA * (model_s - estimate)
-        self._call_s[key] = (calls + 1, estimate)
-        self.metrics.observe_call(
-            loaded.model, loaded.version, rows, queued_s=queued_s, model_s=model_s
-        )
-
     async def run(
         self, loaded: LoadedVersion, batch: Mapping[str, np.ndarray]
     ) -> dict[str, np.ndarray]:
         rows = rows_of(loaded.spec.inputs, batch, self.max_rows)
         batcher = self.batcher(loaded)
-        inline = self.runs_inline(loaded, rows)
         with self.metrics.in_flight():
             if batcher is None:
-                outputs = (
-                    self._call_inline(loaded, batch, rows)
-                    if inline
-                    else await self._call(loaded, batch, rows)
-                )
-            elif inline and batcher.idle:
-                outputs = batcher.run_inline(batch, rows, partial(self._call_inline, loaded))
+                outputs = await self._call(loaded, batch, rows)
             else:
                 outputs = await batcher.submit(batch, rows)
         if self.mirror is not None:
             self.mirror.offer(loaded, batch, outputs)
         return outputs
-
-    def _call_inline(
-        self, loaded: LoadedVersion, batch: Mapping[str, np.ndarray], rows: int
-    ) -> dict[str, np.ndarray]:
-        started = time.perf_counter()
-        try:
-            return loaded.runner.run(batch)
-        finally:
-            self._timed(loaded, rows, 0.0, time.perf_counter() - started)
 
     async def _call(
         self, loaded: LoadedVersion, batch: Mapping[str, np.ndarray], rows: int
@@ -199,7 +141,13 @@ class DataPlane:
             return await anyio.to_thread.run_sync(call, limiter=self._limiter)
         finally:
             if len(span) == 2:
-                self._timed(loaded, rows, span[0] - submitted, span[1] - span[0])
+                self.metrics.observe_call(
+                    loaded.model,
+                    loaded.version,
+                    rows,
+                    queued_s=span[0] - submitted,
+                    model_s=span[1] - span[0],
+                )
 
     def record(self, outcome: Outcome, code: int, started: float) -> None:
         self.metrics.observe(outcome.model, outcome.version, code, time.perf_counter() - started)

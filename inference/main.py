@@ -123,7 +123,6 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
         )
         if settings.max_batch_rows > 1
         else None,
-        inline_below_s=settings.inline_below_ms / 1000,
     )
     truth = GroundTruth(
         open_store(settings.redis_url, settings.prediction_ttl_s, settings.prediction_store_rows),

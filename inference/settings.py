@@ -115,16 +115,6 @@ class InferenceSettings(BaseSettings):
             "over, and room for a burst when batching is off."
         ),
     )
-    inline_below_ms: float = Field(
-        default=1.0,
-        ge=0,
-        description=(
-            "A model version whose calls measure under this many ms runs on the event loop "
-            "when none of its calls are running or queued, instead of in a worker thread: "
-            "for such a model the thread switch costs more than the model. Slower versions, "
-            "and requests larger than a batch, go to threads and batching. 0: always threads."
-        ),
-    )
     request_timeout_s: float = Field(
         default=30.0,
         gt=0,

@@ -1,8 +1,6 @@
 """Adaptive batching, seen from outside: concurrent requests share model calls
 (pier_batch_size says so), answers are the ones each request would get alone, a poisoned
-row fails only its own request, and a lone request never waits for companions. And where a
-call runs: a model quicker than a thread switch runs on the event loop, a slow one keeps
-its threads and its batching."""
+row fails only its own request, and a lone request never waits for companions."""
 
 from __future__ import annotations
 
@@ -64,13 +62,11 @@ def serve(cache: Path, models: dict[str, Artifact], **settings: object) -> Serve
 def service(
     tmp_path_factory: pytest.TempPathFactory, models: dict[str, Artifact]
 ) -> Iterator[ServerThread]:
-    # Gathering needs calls in threads: a quick model on the event loop never queues.
     server = serve(
         tmp_path_factory.mktemp("batching-cache"),
         models,
         max_batch_rows=32,
         max_batch_wait_ms=5,
-        inline_below_ms=0,
     )
     yield server
     server.stop()
@@ -218,69 +214,3 @@ def test_batching_off_makes_every_request_its_own_call(
         server.stop()
     assert series["_count"] == len(inputs)
     assert series["_sum"] == sum(len(r) for r in inputs)
-
-
-def test_a_quick_model_runs_on_the_event_loop_and_answers_right(
-    tmp_path: Path, models: dict[str, Artifact]
-) -> None:
-    """The MLP's calls measure about 0.05 ms: after its first calls (in threads, to
-    measure) it runs inline, also under concurrent load, with the same answers. (The bound
-    is wide because the test's own client shares the server's GIL: a call that gives the
-    GIL up inside torch may wait a switch interval, 5 ms, to get it back.)"""
-    server = serve(tmp_path, models, max_batch_rows=32, inline_below_ms=25.0)
-    try:
-        plane = state(server).plane
-        loaded = plane.resolve("mlp", "v1", None)
-        assert not plane.runs_inline(loaded, 1), "nothing measured yet: threads first"
-        inputs = random_requests(64, seed=6)
-        with httpx.Client(base_url=server.url, timeout=60) as client:
-            for rows in inputs[:5]:
-                assert client.post("/predict", json={"model": "mlp", "inputs": rows}).is_success
-        assert plane.runs_inline(loaded, 1)
-        assert not plane.runs_inline(loaded, 33), "a request larger than a batch: a thread"
-        responses = asyncio.run(predict_all(server.url, "mlp", inputs))
-        done = stats(server, "mlp")
-    finally:
-        server.stop()
-    for rows, response in zip(inputs, responses, strict=True):
-        assert response.status_code == 200
-        np.testing.assert_allclose(
-            response.json()["outputs"], reference(models["mlp"], rows), rtol=1e-5, atol=1e-6
-        )
-    # On the loop nothing can queue behind a call: every request found the model free.
-    assert done.requests == 69
-    assert (done.immediate, done.queued, done.calls) == (69, 0, 69)
-
-
-def test_a_slow_model_keeps_its_threads_and_its_batching(
-    tmp_path: Path, models: dict[str, Artifact]
-) -> None:
-    server = serve(tmp_path, models, max_batch_rows=32, inline_below_ms=1.0)
-    try:
-        plane = state(server).plane
-        loaded = plane.resolve("slow", "v1", None)
-        with httpx.Client(base_url=server.url, timeout=60) as client:
-            for rows in random_requests(5, seed=7):
-                assert client.post("/predict", json={"model": "slow", "inputs": rows}).is_success
-        assert not plane.runs_inline(loaded, 1)
-        before = stats(server, "slow")
-        responses = asyncio.run(predict_all(server.url, "slow", random_requests(48, seed=8)))
-        after = stats(server, "slow")
-    finally:
-        server.stop()
-    assert [r.status_code for r in responses] == [200] * 48
-    assert after.calls - before.calls < 48, "concurrent requests to a slow model share calls"
-
-
-def test_inline_off_keeps_every_call_in_a_thread(
-    tmp_path: Path, models: dict[str, Artifact]
-) -> None:
-    server = serve(tmp_path, models, max_batch_rows=32, inline_below_ms=0)
-    try:
-        plane = state(server).plane
-        with httpx.Client(base_url=server.url, timeout=60) as client:
-            for rows in random_requests(8, seed=9):
-                assert client.post("/predict", json={"model": "mlp", "inputs": rows}).is_success
-        assert not plane.runs_inline(plane.resolve("mlp", "v1", None), 1)
-    finally:
-        server.stop()
