@@ -214,3 +214,29 @@ def test_batching_off_makes_every_request_its_own_call(
         server.stop()
     assert series["_count"] == len(inputs)
     assert series["_sum"] == sum(len(r) for r in inputs)
+
+
+def test_a_call_past_the_timeout_answers_504_and_the_replica_goes_on(
+    tmp_path: Path, models: dict[str, Artifact]
+) -> None:
+    """A call of about 0.1 s (seconds on a busy machine) outlasts a 50 ms timeout: its request gets 504, counted, and
+    the replica goes on answering."""
+    crawl = Artifact(
+        slow(tmp_path / "crawl.pt", rounds=300), "torchscript", FEATURES, PROBABILITIES
+    )
+    server = serve(tmp_path, {**models, "crawl": crawl}, request_timeout_s=0.05)
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            started = time.monotonic()
+            late = client.post("/predict", json={"model": "crawl", "inputs": [[1.0] * 4]})
+            waited = time.monotonic() - started
+            after = client.post("/predict", json={"model": "mlp", "inputs": [[1.0] * 4]})
+        done = stats(server, "crawl")
+    finally:
+        server.stop()
+    assert late.status_code == 504, late.text
+    assert late.json()["error"]["type"] == "model_timeout"
+    assert "within 0.05 s" in late.json()["error"]["message"]
+    assert after.status_code == 200
+    assert done.timeouts == 1
+    assert waited < 0.9, f"the 504 came {waited:.2f} s after the request: not at the deadline"
