@@ -157,8 +157,8 @@ async def answer_predict(state: ServiceState, headers: Mapping[str, str], raw: b
     },
 )
 async def predict(request: Request) -> Response:
-    """What OpenAPI shows of /predict. The service answers it in inference/lane.py, ahead of
-    FastAPI's routing; this route answers only an app assembled without the lane."""
+    """What OpenAPI shows of /predict. Requests are answered by inference/lane.py before
+    FastAPI routes them; should one reach this route, it gets the same answer."""
     answer = await answer_predict(state_of(request), request.headers, await request.body())
     return Response(answer.body, media_type=answer.media_type, headers=answer.headers)
 

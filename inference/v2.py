@@ -215,8 +215,8 @@ async def answer_infer(
     model: str,
     version: str | None,
 ) -> Answer:
-    """One infer call of the protocol (inference/lane.py serves it; the routes below
-    describe it in OpenAPI)."""
+    """One infer call of the protocol. Requests are answered by inference/lane.py before
+    FastAPI routes them; the routes below are what OpenAPI shows, and answer the same."""
     plane = state.plane
     started = time.perf_counter()
     outcome = Outcome()
