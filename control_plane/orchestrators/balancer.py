@@ -10,7 +10,8 @@ autoscaler reads.
 A worker is only chosen once the pool has `add`ed it (it answered ready) and never again
 after `remove` (the pool then waits for `inflight(id)` to reach 0 before stopping it), so
 scaling in either direction loses no request. A worker that refuses a connection (it just
-crashed) is skipped and the request goes to another one.
+crashed), or dies mid-answer, is skipped and the request goes to another one: answers up to
+WHOLE_ANSWER_BYTES are read whole before any byte goes to the client.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from dataclasses import dataclass, field
 log = logging.getLogger(__name__)
 
 MAX_HEAD_BYTES = 64 * 1024
+# Answers up to this size are read whole before anything goes to the client, so a worker
+# that dies between its head and its body (a crash, SIGKILL) leaves nothing half-sent: the
+# request goes to another worker. Larger answers stream as they come.
+WHOLE_ANSWER_BYTES = 1024 * 1024
 IDLE_REUSE_S = 2.0  # uvicorn closes idle keep-alive connections after 5 s: stay well under
 HOP_BY_HOP = frozenset(
     {
@@ -156,6 +161,11 @@ async def _read_chunked(reader: asyncio.StreamReader, limit: int) -> bytes:
 def _status(resp: _Head) -> bytes:
     parts = resp.start.split(b" ", 2)
     return parts[1] if len(parts) > 1 else b"502"
+
+
+def _forwarded_head(resp: _Head) -> list[bytes]:
+    """The status line and the end-to-end headers of an answer, as the client gets them."""
+    return [resp.start, *(k + b": " + v for k, v in resp.headers if k.lower() not in HOP_BY_HOP)]
 
 
 def _content_length(head: _Head) -> int:
@@ -431,12 +441,41 @@ class Balancer:
             # control): the request did not run, so another worker may take it.
             up_w.close()
             return None
-        upstream_ok, keep_client = await self._copy_response(head, resp, up_r, client)
+        try:
+            whole = await self._read_whole(head, resp, up_r)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            up_w.close()
+            return None  # the worker died mid-answer before any of it reached the client
+        if whole is not None:
+            client.write(whole)
+            await client.drain()
+            upstream_ok, keep_client = not resp.wants_close(), True
+        else:
+            upstream_ok, keep_client = await self._copy_response(head, resp, up_r, client)
         if upstream_ok:
             backend.idle.append((up_r, up_w, time.monotonic()))
         else:
             up_w.close()
         return keep_client
+
+    @staticmethod
+    async def _read_whole(req: _Head, resp: _Head, up: asyncio.StreamReader) -> bytes | None:
+        """The whole answer, head and body, for the client, when its length is known and
+        small; None: stream it instead. Raises when the worker closes before the end."""
+        length = resp.get(b"content-length")
+        chunked = (resp.get(b"transfer-encoding") or b"").lower() == b"chunked"
+        status = _status(resp)
+        no_body = req.start.startswith(b"HEAD ") or status in (b"204", b"304") or status[:1] == b"1"
+        if length is None or chunked or no_body:
+            return None
+        try:
+            size = int(length)
+        except ValueError:
+            return None
+        if not 0 <= size <= WHOLE_ANSWER_BYTES:
+            return None
+        body = await up.readexactly(size)
+        return b"\r\n".join(_forwarded_head(resp)) + b"\r\n\r\n" + body
 
     async def _copy_response(
         self,
@@ -451,8 +490,7 @@ class Balancer:
         no_body = req.start.startswith(b"HEAD ") or status in (b"204", b"304") or status[:1] == b"1"
         chunked = (resp.get(b"transfer-encoding") or b"").lower() == b"chunked"
         length = None if chunked or no_body else resp.get(b"content-length")
-        lines = [resp.start]
-        lines += [k + b": " + v for k, v in resp.headers if k.lower() not in HOP_BY_HOP]
+        lines = _forwarded_head(resp)
         until_close = not no_body and not chunked and length is None
         if until_close:
             lines.append(b"connection: close")

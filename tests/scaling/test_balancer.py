@@ -180,3 +180,45 @@ def test_a_worker_shedding_load_passes_the_request_to_one_with_room(balancer: Ba
             r = c.post("/busy", content=b"{}")
             assert r.status_code == 503 and r.headers["retry-after"] == "1"
             assert r.json()["error"]["message"] == "full-1 is full"
+
+
+class HalfAnswer:
+    """A worker that dies mid-answer, as one killed between writing its head and its body:
+    it reads a request, sends the status line and headers, and closes the connection."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.served = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 128\r\n\r\n")
+                self.served += 1
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_worker_that_dies_mid_answer_passes_the_request_on(balancer: Balancer) -> None:
+    """Nothing of the half answer reaches the client: the other worker answers it whole."""
+    half = HalfAnswer()
+    try:
+        with serve(worker_app("whole")) as whole:
+            balancer.add("a-half", "127.0.0.1", half.port)  # ties go by name: tried first
+            balancer.add("b-whole", "127.0.0.1", port_of(whole))
+            base = f"http://127.0.0.1:{balancer.port}"
+            with httpx.Client(base_url=base, timeout=10) as c:
+                answers = [c.post("/echo", content=b'{"n": %d}' % i) for i in range(10)]
+    finally:
+        half.close()
+    assert half.served >= 1, "the half-answering worker was never tried"
+    assert [(r.status_code, r.headers["x-worker"]) for r in answers] == [(200, "whole")] * 10
+    assert [r.content for r in answers] == [b'{"n": %d}' % i for i in range(10)]
