@@ -219,8 +219,8 @@ def test_batching_off_makes_every_request_its_own_call(
 def test_a_call_past_the_timeout_answers_504_and_the_replica_goes_on(
     tmp_path: Path, models: dict[str, Artifact]
 ) -> None:
-    """A call of about 0.1 s (seconds on a busy machine) outlasts a 50 ms timeout: its request gets 504, counted, and
-    the replica goes on answering."""
+    """A call of about 0.1 s (seconds on a busy machine) outlasts a 50 ms timeout: its
+    request gets 504, counted, and the replica goes on answering."""
     crawl = Artifact(
         slow(tmp_path / "crawl.pt", rounds=300), "torchscript", FEATURES, PROBABILITIES
     )
