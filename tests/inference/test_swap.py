@@ -197,3 +197,30 @@ def test_a_model_that_raises_names_the_failing_version(
 
 def _iris_specs(artifacts: dict[str, Artifact]) -> tuple[list, list]:  # type: ignore[type-arg]
     return artifacts["v1"].inputs, artifacts["v1"].outputs
+
+
+def test_loaded_models_are_frozen_out_of_the_collector_and_unloaded_ones_still_freed(
+    replica: ServerThread, artifacts: dict[str, Artifact]
+) -> None:
+    """After a table that loads a version, what the models hold sits in the collector's
+    permanent generation (full collections skip it); a version unloaded later is still
+    freed, not pinned there."""
+    import gc
+    import weakref
+
+    replica.call(state(replica).poller.apply(iris_table(artifacts, 2, {"v2": 100}, ["v1", "v2"])))
+    frozen_with_two = gc.get_freeze_count()
+    v1 = state(replica).registry.get_loaded("iris", "v1")
+    assert v1 is not None
+    module = weakref.ref(v1.runner)
+    del v1
+    replica.call(state(replica).poller.apply(iris_table(artifacts, 3, {"v2": 100}, ["v2"])))
+    assert module() is None, "the unloaded version's model is still in memory"
+    assert frozen_with_two > 1000
+    assert 0 < gc.get_freeze_count() < frozen_with_two
+    assert (
+        httpx.post(f"{replica.url}/predict", json={"model": "iris", "inputs": [ROW]}).json()[
+            "version"
+        ]
+        == "v2"
+    )
