@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from bench.serving import LOAD_CORE, Running, pinned
 from bench.workloads import Request
 
 LUA = Path(__file__).resolve().parent / "request.lua"
+SETTLE_S = 1.0  # between the warm-up and the measured run
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,10 @@ def measure_one(
         body_file.write_bytes(request.body)
     if timing.warmup_s:
         wrk(running.port, request, body_file, concurrency, timing.warmup_s, delay_ms)
+        # wrk ends by dropping its connections with requests in flight, which the server
+        # still finishes: let it, or they count against the measured run (as admission
+        # refusals at 64 connections, for one).
+        time.sleep(SETTLE_S)
     watcher = procstats.TreeWatcher(running.process.pid)
     with watcher:
         figures = wrk(running.port, request, body_file, concurrency, timing.measure_s, delay_ms)
