@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,9 +207,6 @@ def test_loaded_models_are_frozen_out_of_the_collector_and_unloaded_ones_still_f
     """After a table that loads a version, what the models hold sits in the collector's
     permanent generation (full collections skip it); a version unloaded later is still
     freed, not pinned there."""
-    import gc
-    import weakref
-
     replica.call(state(replica).poller.apply(iris_table(artifacts, 2, {"v2": 100}, ["v1", "v2"])))
     frozen_with_two = gc.get_freeze_count()
     v1 = state(replica).registry.get_loaded("iris", "v1")
