@@ -17,6 +17,7 @@ from bench.faults.load import Load, run_for
 from bench.faults.report import CaseResult, codes, latency_figures, outcomes
 from bench.faults.services import Postgres, Redis, wait_until
 from bench.faults.stack import Platform, platform, predict_body
+from control_plane.orchestrators.local import LocalOrchestrator
 
 BODY = predict_body()
 CANARY = {
@@ -94,23 +95,29 @@ def routing_changes(*, rate: float = 500.0, settle_s: float = 1.5) -> CaseResult
     )
 
 
+def _signal_a_worker(
+    pool: LocalOrchestrator, load: Load, sig: int, workers: int
+) -> tuple[float, float, int]:
+    """Signal one pool worker under load and wait until the supervisor has restarted it and
+    every worker is ready again: when it was sent, seconds to full service, restarts."""
+    run_for(load, 1.5)
+    victim = pool.pid
+    assert victim is not None
+    sent_at = time.monotonic()
+    os.kill(victim, sig)
+    wait_until(lambda: sum(r.restarts for r in pool.replicas()) >= 1, 60)
+    wait_until(lambda: pool.ready_count() == workers, 120)
+    return sent_at, time.monotonic() - sent_at, sum(r.restarts for r in pool.replicas())
+
+
 def kill_worker(*, rate: float = 200.0, workers: int = 2) -> CaseResult:
     """kill -9 of one inference worker of the local pool under load. The balancer skips a
     worker that refuses connections and the supervisor restarts it: failed requests are at
     most those the dead worker held; full service is the restarted worker ready again."""
     with platform(workers=workers) as p, _load(p, rate) as load:
         assert p.pool is not None
-        pool = p.pool
-        run_for(load, 1.5)
-        victim = pool.pid
-        assert victim is not None
-        killed_at = time.monotonic()
-        os.kill(victim, signal.SIGKILL)
         # The supervisor notices the death, restarts the worker, which rejoins once ready.
-        wait_until(lambda: sum(r.restarts for r in pool.replicas()) >= 1, 60)
-        wait_until(lambda: pool.ready_count() == workers, 120)
-        full = time.monotonic() - killed_at
-        restarts = sum(r.restarts for r in pool.replicas())
+        killed_at, full, restarts = _signal_a_worker(p.pool, load, signal.SIGKILL, workers)
         run_for(load, 1.0)
         load.stop()
     res = load.result
@@ -143,15 +150,7 @@ def sigterm_worker(*, rate: float = 200.0, workers: int = 2) -> CaseResult:
     with platform(workers=workers) as p, _load(p, rate) as load:
         assert p.pool is not None
         pool = p.pool
-        run_for(load, 1.5)
-        victim = pool.pid
-        assert victim is not None
-        term_at = time.monotonic()
-        os.kill(victim, signal.SIGTERM)
-        wait_until(lambda: sum(r.restarts for r in pool.replicas()) >= 1, 60)
-        wait_until(lambda: pool.ready_count() == workers, 120)
-        full = time.monotonic() - term_at
-        restarts = sum(r.restarts for r in pool.replicas())
+        term_at, full, restarts = _signal_a_worker(pool, load, signal.SIGTERM, workers)
         restarted = pool.ready_count() == workers and restarts >= 1
         run_for(load, 1.0)
         load.stop()
