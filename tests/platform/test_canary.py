@@ -119,7 +119,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 ("v1", lambda p: artifacts.torchscript(p, seed=0)),
                 ("v2", lambda p: artifacts.torchscript(p, seed=1)),
                 ("flaky", artifacts.flaky),
-                ("slow", artifacts.slow),
+                # Some 4x the baseline's p99 here: a regression no noise explains away.
+                ("slow", lambda p: artifacts.slow(p, rounds=160)),
             ):
                 assert push(c, make(work / f"{label}.pt"), version=label).status_code == 201
             c.post("/api/v1/models/iris/deploy", json={"version": "v1"}).raise_for_status()
@@ -139,7 +140,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             orchestrator.stop()
 
 
-def _canary_until_done(stack: Stack, version: str, timeout: float = 90) -> dict:  # type: ignore[type-arg]
+def _canary_until_done(stack: Stack, version: str, *gates: str, timeout: float = 90) -> dict:  # type: ignore[type-arg]
     out = stack.pier(
         "canary",
         "iris",
@@ -152,6 +153,7 @@ def _canary_until_done(stack: Stack, version: str, timeout: float = 90) -> dict:
         "40",
         "--reason",
         f"try {version}",
+        *gates,
     )
     assert f"iris@{version}" in out and "running at 10 %" in out
 
@@ -216,7 +218,10 @@ def test_a_canary_that_is_much_slower_is_rolled_back_by_itself(stack: Stack) -> 
 
 def test_a_good_canary_is_promoted_step_by_step(stack: Stack) -> None:
     with Traffic(stack.inference) as traffic:
-        result = _canary_until_done(stack, "v2")
+        # v2 costs what v1 costs, but a p99 over the 40-odd requests of a 10 % step is their
+        # slowest one, and on a shared 2-core machine two such figures of equal versions
+        # differ by up to 2x: the default x1.5 gate would judge noise.
+        result = _canary_until_done(stack, "v2", "--max-p99-ratio", "3")
         wait_until(lambda: traffic.ok["v2"] > 0)
     assert result["status"] == "promoted", result
     assert _weights(stack) == {"v2": 100}

@@ -23,6 +23,7 @@ def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.05) ->
     """Poll `predicate` until it returns something truthy, or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     last_exc: BaseException | None = None
+    value: Any = None
     while time.monotonic() < deadline:
         try:
             value = predicate()
@@ -31,7 +32,9 @@ def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.05) ->
         except Exception as e:  # the thing polled is not up yet
             last_exc = e
         time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s (last error: {last_exc!r})")
+    raise AssertionError(
+        f"condition not met within {timeout} s (last value: {value!r}, last error: {last_exc!r})"
+    )
 
 
 @contextmanager
