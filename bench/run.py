@@ -319,11 +319,12 @@ def main(argv: list[str] | None = None) -> int:
         artifacts = {name: save_torchscript(m, work / f"{name}.pt") for name, m in MODELS.items()}
         tables, skipped = run_servers(starters, artifacts, work, timing)
         if not args.no_scenarios and "pier" in starters:
-            w1, w3 = (w for w in WORKLOADS if w.key in ("W1", "W3"))
+            w1, w2, w3 = (w for w in WORKLOADS if w.key in ("W1", "W2-binary", "W3"))
             scenario_timing = Timing(timing.warmup_s, timing.measure_s, ())
-            print("- scenarios: batching, extra models, routing flips ...", flush=True)
+            print("- scenarios: batching, batch sizes, extra models, routing flips ...", flush=True)
             findings = [
                 scenarios.batching(w1, w3, artifacts["mlp"], work, scenario_timing),
+                scenarios.batch_sizes(w2, artifacts["cnn"], work, scenario_timing),
                 scenarios.many_models(w1, artifacts["mlp"], work, scenario_timing, EXTRA_MODELS),
                 scenarios.routing_flips(w1, artifacts["mlp"], work, scenario_timing),
             ]

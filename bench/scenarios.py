@@ -2,6 +2,7 @@
 
 - batching off, on (the default), and on with batches larger than W3's requests: what it
   adds to p50 at concurrency 1, and the rows a second it gains on W3 and W1 under load;
+- W2-binary with the batch size learned per model vs always up to max_batch_rows, in turns;
 - W1's tail with 50 extra models loaded beside it vs none, measured in turns;
 - routing changes (weights flipped every second by a control plane) under about 500
   requests a second of W1, counting failed requests.
@@ -106,6 +107,59 @@ def batching(w1: Workload, w3: Workload, artifact: Path, work: Path, timing: Tim
 
 
 MODEL_ROUNDS = 3
+SIZE_ROUNDS = 2
+SIZING = {
+    "batch size learned (default)": {},
+    "always up to 32 rows (PIER_INFERENCE_ADAPTIVE_BATCH_ROWS=false)": {
+        "PIER_INFERENCE_ADAPTIVE_BATCH_ROWS": "false"
+    },
+}
+
+
+def batch_sizes(w2: Workload, artifact: Path, work: Path, timing: Timing) -> Findings:
+    """The CNN's calls cost the least an image in eights on this CPU: the learned limit
+    against a fixed 32, both replicas up, measured in turns at 16 and 64 connections; the
+    limit each learned is read from its /metrics."""
+    lines = [
+        f"### W2-binary: batch size learned vs fixed ({SIZE_ROUNDS} rounds in turns)",
+        "",
+        *HEAD,
+    ]
+    with contextlib.ExitStack() as stack:
+        running = {
+            label: stack.enter_context(
+                pier(w2, artifact, work, f"sizing-{i}", PierOptions(env=env))
+            )
+            for i, (label, env) in enumerate(SIZING.items())
+        }
+        rounds: dict[tuple[str, int], list[Row]] = {}
+        for _ in range(SIZE_ROUNDS):
+            for concurrency in (16, 64):
+                for label, r in running.items():
+                    request = r.request_for(w2)
+                    assert request is not None
+                    row = measure_one("pier", r, request, work, concurrency, timing)
+                    rounds.setdefault((label, concurrency), []).append(row)
+                    lines.append(_row(label, row))
+        limits = {label: _batch_limit(r) for label, r in running.items()}
+    best = {k: statistics.median(row.rps for row in v) for k, v in rounds.items()}
+    learned, fixed = SIZING
+    return Findings(
+        "\n".join(lines),
+        [
+            f"W2-binary median rps at {c} connections: {best[(learned, c)]:,.0f} with the "
+            f"learned batch limit ({limits[learned]}), {best[(fixed, c)]:,.0f} always up to "
+            f"32 rows ({best[(learned, c)] / best[(fixed, c)]:.2f}x)"
+            for c in (16, 64)
+        ],
+    )
+
+
+def _batch_limit(running: Running) -> str:
+    text = httpx.get(f"http://127.0.0.1:{running.port}/metrics", timeout=10).text
+    prefix = "pier_batch_limit_rows{"
+    found = [line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(prefix)]
+    return ", ".join(f"{float(v):.0f} rows" for v in found) or "not reported"
 
 
 def many_models(w1: Workload, artifact: Path, work: Path, timing: Timing, extra: int) -> Findings:

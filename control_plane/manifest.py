@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from control_plane.errors import InvalidRequest
 from control_plane.schemas import (
+    Batching,
     Resources,
     ScalingSettings,
     TensorSpec,
@@ -29,6 +30,7 @@ class ManifestModel(BaseModel):
     inputs: list[TensorSpec] = Field(min_length=1)
     outputs: list[TensorSpec] = Field(min_length=1)
     resources: Resources = Field(default_factory=Resources)
+    batching: Batching = Field(default_factory=Batching)
     metrics: dict[str, float] = Field(default_factory=dict)
     description: str = ""
 
@@ -67,6 +69,7 @@ class Manifest:
             "inputs": [s.model_dump() for s in m.inputs],
             "outputs": [s.model_dump() for s in m.outputs],
             "resources": m.resources.model_dump(),
+            "batching": m.batching.model_dump(exclude_none=True),
             "metrics": m.metrics,
             "description": m.description,
         }

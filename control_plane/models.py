@@ -65,6 +65,8 @@ class ModelVersion(SQLModel, table=True):
     inputs: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     outputs: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     resources: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # How replicas batch it (control_plane.schemas.Batching); None: the replicas' settings.
+    batching: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     description: str = Field(default="", max_length=2000)
     created_at: datetime = _ts()

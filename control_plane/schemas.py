@@ -71,6 +71,23 @@ class Resources(BaseModel):
     gpu: int = 0
 
 
+class Batching(BaseModel):
+    """How replicas gather this version's requests into model calls; a field left out
+    keeps the replica's setting (PIER_INFERENCE_MAX_BATCH_ROWS, _MAX_BATCH_WAIT_MS)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_rows: int | None = Field(
+        default=None, ge=1, le=4096, description="Most rows one call gathers; 1: no batching."
+    )
+    max_wait_ms: float | None = Field(
+        default=None,
+        ge=0,
+        le=1000,
+        description="Longest a queued request waits for others once the model is free.",
+    )
+
+
 class ArtifactPublic(BaseModel):
     sha256: str
     size: int
@@ -88,6 +105,7 @@ class VersionCreate(BaseModel):
     inputs: list[TensorSpec] = Field(min_length=1)
     outputs: list[TensorSpec] = Field(min_length=1)
     resources: Resources = Field(default_factory=Resources)
+    batching: Batching = Field(default_factory=Batching)
     metrics: dict[str, float] = Field(default_factory=dict)
     description: str = Field(default="", max_length=2000)
 
@@ -123,6 +141,7 @@ class VersionPublic(BaseModel):
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
     resources: Resources
+    batching: Batching
     metrics: dict[str, float]
     description: str
     created_at: datetime
@@ -207,6 +226,7 @@ class RouteVersion(BaseModel):
     format: str
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
+    batching: Batching = Field(default_factory=Batching)
 
 
 class RouteModel(BaseModel):

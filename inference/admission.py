@@ -13,6 +13,7 @@ answered, so an overloaded replica still says how it is.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -52,10 +53,18 @@ class AdmissionStats:
 class AdmissionMiddleware:
     """Pure ASGI: count prediction requests in flight; refuse those beyond ``limit``."""
 
-    def __init__(self, app: ASGIApp, limit: int, stats: AdmissionStats) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        stats: AdmissionStats,
+        on_refuse: Callable[[], None] | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.stats = stats
+        # Told of each refusal (the metrics count them: the routes never see these).
+        self.on_refuse = on_refuse
         self.in_flight = 0
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
@@ -76,6 +85,8 @@ class AdmissionMiddleware:
             return
         if self.in_flight >= self.limit:
             self.stats.refused += 1
+            if self.on_refuse is not None:
+                self.on_refuse()
             await self._refuse(scope, send)
             return
         self.in_flight += 1

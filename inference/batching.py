@@ -15,6 +15,9 @@ requests gathered into the hung call share its fate (at most ``max_rows`` rows).
 calls hanging at once as there are slots stall the worker's model calls until one returns:
 then only a restart frees them (on Kubernetes the liveness probe; locally the supervisor).
 ``BatcherStats.overdue`` counts such calls still running, so an operator can see it.
+
+How many rows a call takes is learned per model version (inference/batch_sizer.py): up to
+``max_rows``, but no more than the size whose calls cost the least a row.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from inference.batch_sizer import BatchSizer
 from inference.errors import InferenceError, ModelTimeout
 
 Arrays = Mapping[str, np.ndarray]
@@ -43,32 +47,35 @@ class BatchPolicy:
     max_wait_s: float
     # Longest a request waits for its answer, from its arrival; None: as long as it takes.
     timeout_s: float | None = None
+    # Learn each version's best batch size up to max_rows (False: always up to max_rows).
+    adaptive: bool = True
 
 
 def dispatch_delay(
-    policy: BatchPolicy, queued_rows: int, oldest_arrival: float, now: float
+    policy: BatchPolicy, queued_rows: int, oldest_arrival: float, now: float, limit: int
 ) -> float:
     """Pure: seconds a free call should still wait before taking the queue (0: take it now).
 
-    A full batch goes at once; otherwise the oldest queued request bounds the wait.
+    A full batch (`limit` rows) goes at once; otherwise the oldest queued request bounds
+    the wait.
     """
-    if queued_rows >= policy.max_rows:
+    if queued_rows >= limit:
         return 0.0
     return max(0.0, oldest_arrival + policy.max_wait_s - now)
 
 
-def take_batch(policy: BatchPolicy, queue: Sequence[tuple[Signature, int]]) -> int:
+def take_batch(limit: int, queue: Sequence[tuple[Signature, int]]) -> int:
     """Pure: how many requests from the head of the queue go into the next call.
 
-    Always the head (even when it alone exceeds max_rows), then the requests after it that
-    are alike and fit within max_rows, stopping at the first that is not.
+    Always the head (even when it alone exceeds `limit` rows), then the requests after it
+    that are alike and fit within `limit`, stopping at the first that is not.
     """
     if not queue:
         return 0
     head, rows = queue[0]
     count = 1
     for signature, more in queue[1:]:
-        if signature != head or rows + more > policy.max_rows:
+        if signature != head or rows + more > limit:
             break
         rows += more
         count += 1
@@ -116,6 +123,8 @@ class BatcherStats:
     timeouts: int = 0
     # Model calls that outlived the timeout and still run (a hung model holds its thread).
     overdue: int = 0
+    # The most rows an ordinary call now takes (learned, or max_rows when not adaptive).
+    limit: int = 0
 
 
 @dataclass
@@ -140,6 +149,7 @@ class Batcher:
         policy: BatchPolicy,
         slots: int,
         clock: Callable[[], float],
+        on_limit: Callable[[int], None] | None = None,
     ) -> None:
         # What the queue serves (a loaded version): a reloaded version gets a new queue.
         self.owner = owner
@@ -151,7 +161,15 @@ class Batcher:
         self._running = 0
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.stats = BatcherStats()
+        self.sizer = BatchSizer(policy.max_rows) if policy.adaptive else None
+        self._on_limit = on_limit
+        self.stats = BatcherStats(limit=policy.max_rows)
+        if on_limit is not None:
+            on_limit(policy.max_rows)
+
+    @property
+    def limit(self) -> int:
+        return self.sizer.limit if self.sizer is not None else self.policy.max_rows
 
     @property
     def running(self) -> int:
@@ -232,6 +250,7 @@ class Batcher:
                 sum(q.rows for q in self._queue),
                 self._queue[0].arrival,
                 self._clock(),
+                self.limit,
             )
             if delay > 0:
                 if self._timer is None:
@@ -242,7 +261,8 @@ class Batcher:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            count = take_batch(self.policy, [(q.signature, q.rows) for q in self._queue])
+            limit = self.sizer.next_limit() if self.sizer is not None else self.policy.max_rows
+            count = take_batch(limit, [(q.signature, q.rows) for q in self._queue])
             batch = [self._queue.popleft() for _ in range(count)]
             live = [q for q in batch if not q.future.done()]
             if not live:
@@ -294,11 +314,11 @@ class Batcher:
         self.stats.largest_batch = max(self.stats.largest_batch, sum(rows))
         if len(parts) == 1:
             try:
-                return [await self._call(parts[0], rows[0])]
+                return [await self._timed(parts[0], rows[0])]
             except InferenceError as e:
                 return [e]
         try:
-            split = split_outputs(await self._call(concatenate(parts), sum(rows)), rows)
+            split = split_outputs(await self._timed(concatenate(parts), sum(rows)), rows)
         except InferenceError:
             split = None
         if split is not None:
@@ -308,3 +328,16 @@ class Batcher:
         for part, n in zip(parts, rows, strict=True):
             results.extend(await self._run([part], [n]))
         return results
+
+    async def _timed(self, arrays: Arrays, rows: int) -> Outputs:
+        """One model call; its cost (hand-off to answer) teaches the sizer, when it answers."""
+        started = self._clock()
+        outputs = await self._call(arrays, rows)
+        if self.sizer is not None:
+            before = self.sizer.limit
+            self.sizer.record(rows, self._clock() - started)
+            if self.sizer.limit != before:
+                self.stats.limit = self.sizer.limit
+                if self._on_limit is not None:
+                    self._on_limit(self.sizer.limit)
+        return outputs

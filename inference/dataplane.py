@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import anyio
 import numpy as np
@@ -47,7 +47,8 @@ class DataPlane:
         self.max_rows = max_rows
         self._rng = rng
         self._limiter = limiter
-        # None: every request is its own model call (no queue, no batching).
+        # The replica's batching; a version's own (its pier.yaml) overrides it field by
+        # field. None, or at most 1 row: every request is its own model call.
         self.batching = batching
         self._batchers: dict[tuple[str, str], Batcher] = {}
         # Copies answered requests to the model's shadow versions (None: no shadow traffic).
@@ -88,9 +89,8 @@ class DataPlane:
     def batcher(self, loaded: LoadedVersion) -> Batcher | None:
         """The queue of this loaded version; None when its requests cannot be gathered
         (batching off, or an input without a leading batch dimension)."""
-        if self.batching is None or not all(
-            s.shape and s.shape[0] == -1 for s in loaded.spec.inputs
-        ):
+        policy = self.policy_for(loaded)
+        if policy is None or not all(s.shape and s.shape[0] == -1 for s in loaded.spec.inputs):
             return None
         key = (loaded.model, loaded.version)
         found = self._batchers.get(key)
@@ -102,12 +102,27 @@ class DataPlane:
             found = Batcher(
                 loaded,
                 lambda arrays, rows: self._call(loaded, arrays, rows),
-                self.batching,
+                policy,
                 slots=int(self._limiter.total_tokens),
                 clock=time.perf_counter,
+                on_limit=lambda rows: self.metrics.batch_limit(loaded.model, loaded.version, rows),
             )
             self._batchers[key] = found
         return found
+
+    def policy_for(self, loaded: LoadedVersion) -> BatchPolicy | None:
+        """The replica's batching with the version's own settings over it; None: off."""
+        if self.batching is None:
+            return None
+        own = loaded.spec.batching
+        policy = replace(
+            self.batching,
+            max_rows=self.batching.max_rows if own.max_rows is None else own.max_rows,
+            max_wait_s=self.batching.max_wait_s
+            if own.max_wait_ms is None
+            else own.max_wait_ms / 1000,
+        )
+        return policy if policy.max_rows > 1 else None
 
     async def run(
         self, loaded: LoadedVersion, batch: Mapping[str, np.ndarray]

@@ -120,9 +120,8 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
             settings.max_batch_rows,
             settings.max_batch_wait_ms / 1000,
             timeout_s=settings.request_timeout_s,
-        )
-        if settings.max_batch_rows > 1
-        else None,
+            adaptive=settings.adaptive_batch_rows,
+        ),
     )
     truth = GroundTruth(
         open_store(settings.redis_url, settings.prediction_ttl_s, settings.prediction_store_rows),
@@ -157,7 +156,12 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
     # Added last, so outermost: an overloaded worker refuses before anything else runs.
     app.state.admission = AdmissionStats()
     limit = settings.max_in_flight or default_limit(usable_cpus(), settings.max_batch_rows)
-    app.add_middleware(AdmissionMiddleware, limit=limit, stats=app.state.admission)
+    app.add_middleware(
+        AdmissionMiddleware,
+        limit=limit,
+        stats=app.state.admission,
+        on_refuse=metrics.count_refused,
+    )
     app.include_router(api.router)
     app.include_router(monitoring_api.router)
     app.include_router(v2.router)

@@ -285,6 +285,19 @@ class Metrics:
             buckets=BATCH_BUCKETS,
             registry=r,
         )
+        self.batch_limit_rows = Gauge(
+            "pier_batch_limit_rows",
+            "Most rows one model call now gathers: learned per version, up to max_batch_rows.",
+            mv,
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.refused = Counter(
+            "pier_admission_refused",
+            "Prediction requests refused with 503 before they were read: the worker already "
+            "held its max_in_flight. Not in pier_requests_total (no model was resolved).",
+            registry=r,
+        )
         self.inflight = Gauge(
             "pier_inflight_requests",
             "Prediction requests being handled now.",
@@ -382,6 +395,14 @@ class Metrics:
         series.inference.observe(model_s)
         series.batch.observe(rows)
 
+    def count_refused(self) -> None:
+        if self.enabled:
+            self.refused.inc()
+
+    def batch_limit(self, model: str, version: str, rows: int) -> None:
+        if self.enabled:
+            self.batch_limit_rows.labels(model, version).set(rows)
+
     @contextlib.contextmanager
     def in_flight(self) -> Iterator[None]:
         if not self.enabled:
@@ -422,6 +443,8 @@ class Metrics:
         else:
             with contextlib.suppress(KeyError):
                 self.loaded.remove(model, version)
+            with contextlib.suppress(KeyError):
+                self.batch_limit_rows.remove(model, version)
 
     def render_text(self) -> bytes:
         """The Prometheus text exposition of this replica (every worker, if several)."""

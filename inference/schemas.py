@@ -38,6 +38,15 @@ class TensorSpec(BaseModel):
         return f"[{', '.join(str(d) for d in self.shape)}] {self.dtype}"
 
 
+class VersionBatching(BaseModel):
+    """The version's own batching (its pier.yaml); None keeps the replica's setting."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_rows: int | None = Field(default=None, ge=1)
+    max_wait_ms: float | None = Field(default=None, ge=0)
+
+
 class VersionSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -47,6 +56,7 @@ class VersionSpec(BaseModel):
     format: ArtifactFormat
     inputs: list[TensorSpec] = Field(min_length=1)
     outputs: list[TensorSpec] = Field(min_length=1)
+    batching: VersionBatching = Field(default_factory=VersionBatching)
 
 
 class ModelRoute(BaseModel):

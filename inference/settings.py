@@ -97,6 +97,14 @@ class InferenceSettings(BaseSettings):
             "while it was busy. 1 turns batching off: every request is its own call."
         ),
     )
+    adaptive_batch_rows: bool = Field(
+        default=True,
+        description=(
+            "Learn, per model version, the batch size whose calls cost the least a row, and "
+            "gather no more than that (at most max_batch_rows). False: always up to "
+            "max_batch_rows. See inference/batch_sizer.py."
+        ),
+    )
     max_batch_wait_ms: float = Field(
         default=2.0,
         ge=0,

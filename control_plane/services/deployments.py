@@ -11,6 +11,7 @@ from control_plane.errors import Conflict, InvalidRequest, NotFound
 from control_plane.experiments import slots
 from control_plane.models import Deployment, DeploymentRevision, Model, ModelVersion, utcnow
 from control_plane.schemas import (
+    Batching,
     DeploymentPublic,
     Principal,
     Resources,
@@ -275,6 +276,7 @@ def routing_table(session: Session) -> RoutingTable:
                         format=by_label[label].format,
                         inputs=[TensorSpec.model_validate(s) for s in by_label[label].inputs],
                         outputs=[TensorSpec.model_validate(s) for s in by_label[label].outputs],
+                        batching=Batching.model_validate(by_label[label].batching or {}),
                     )
                     for label in labels
                     if label in by_label

@@ -10,6 +10,7 @@ from control_plane.artifacts import ArtifactChecker, ArtifactStore
 from control_plane.errors import Conflict, InvalidRequest, NotFound
 from control_plane.models import Deployment, Model, ModelVersion
 from control_plane.schemas import (
+    Batching,
     ModelPublic,
     Principal,
     PushResult,
@@ -36,6 +37,7 @@ def to_public(model: Model, v: ModelVersion) -> VersionPublic:
         inputs=[TensorSpec.model_validate(s) for s in v.inputs],
         outputs=[TensorSpec.model_validate(s) for s in v.outputs],
         resources=Resources.model_validate(v.resources),
+        batching=Batching.model_validate(v.batching or {}),
         metrics=v.metrics,
         description=v.description,
         created_at=v.created_at,
@@ -233,6 +235,7 @@ def push_version(
         inputs=[s.model_dump() for s in spec.inputs],
         outputs=[s.model_dump() for s in spec.outputs],
         resources=spec.resources.model_dump(),
+        batching=spec.batching.model_dump(exclude_none=True) or None,
         metrics=spec.metrics,
         description=spec.description,
         created_by=principal.username,

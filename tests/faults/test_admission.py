@@ -43,6 +43,7 @@ def test_requests_beyond_the_limit_get_503_with_retry_after_at_once(tmp_path: Pa
     artifact = models.slow(tmp_path / "slow.pt", rounds=200)
     with replica({"iris": artifact}, max_in_flight=4, max_batch_rows=1) as r:
         responses, seconds, health = asyncio.run(_burst(r.url, 24))
+        exposition = httpx.get(f"{r.url}/metrics", timeout=10).text
     codes = [resp.status_code for resp in responses]
     refused = [s for resp, s in zip(responses, seconds, strict=True) if resp.status_code == 503]
     admitted = [s for resp, s in zip(responses, seconds, strict=True) if resp.status_code == 200]
@@ -60,6 +61,13 @@ def test_requests_beyond_the_limit_get_503_with_retry_after_at_once(tmp_path: Pa
             error = resp.json()["error"]
             assert error["type"] == "overloaded" and "limit" in error["message"]
     assert health == 200
+    # Operators see the refusals: counted apart, since no model was resolved for them.
+    counted = [
+        float(line.split()[-1])
+        for line in exposition.splitlines()
+        if line.startswith("pier_admission_refused_total ")
+    ]
+    assert counted == [len(refused)]
 
 
 def test_the_default_limit_scales_with_cores_and_batches() -> None:

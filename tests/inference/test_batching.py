@@ -17,12 +17,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from inference.batching import Batcher, BatcherStats
 from inference.main import create_app
-from inference.schemas import ModelRoute, RoutingTable
+from inference.schemas import ModelRoute, RoutingTable, VersionBatching
 from inference.state import ServiceState
 from tests.inference.conftest import ready, settings_for, stock_cache
 from tests.inference.models import FEATURES, PROBABILITIES, Artifact
 from tests.inference.server import ServerThread, wait_for
-from tests.support.artifacts import flaky, slow, torchscript
+from tests.support.artifacts import crowded, flaky, slow, torchscript
 
 POISON = [9.0, 0.0, 0.0, 0.0]  # feature 0 above the flaky model's limit of 6
 
@@ -118,6 +118,17 @@ def batch_size_series(url: str, model: str) -> dict[str, float]:
             le = sample.labels.get("le")
             found[f"{name}{'' if le is None else f'[{le}]'}"] = sample.value
     return found
+
+
+def gauge(url: str, name: str) -> dict[str, float]:
+    """A gauge's value by model."""
+    text = httpx.get(f"{url}/metrics").text
+    return {
+        sample.labels["model"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == name
+        for sample in family.samples
+    }
 
 
 def random_requests(count: int, seed: int) -> list[list[list[float]]]:
@@ -240,3 +251,74 @@ def test_a_call_past_the_timeout_answers_504_and_the_replica_goes_on(
     assert after.status_code == 200
     assert done.timeouts == 1
     assert waited < 0.9, f"the 504 came {waited:.2f} s after the request: not at the deadline"
+
+
+def test_each_model_learns_the_batch_size_that_serves_it_cheapest(
+    tmp_path: Path, models: dict[str, Artifact]
+) -> None:
+    """Under the same steady load, a model whose calls cost the same whatever their rows
+    keeps the largest batches, and one whose rows crowd each other (a call's cost grows with
+    the square of its rows) is given smaller ones; pier_batch_limit_rows shows each."""
+    pair = {
+        "slow": models["slow"],
+        "crowded": Artifact(crowded(tmp_path / "crowded.pt"), "torchscript", FEATURES,
+                            PROBABILITIES),
+    }  # fmt: skip
+    server = serve(tmp_path, pair, max_batch_rows=32, max_batch_wait_ms=5)
+    rows = [[[float(i % 7), 1.0, 2.0, 3.0]] for i in range(64)]
+
+    def learned() -> bool:
+        for model in pair:
+            responses = asyncio.run(predict_all(server.url, model, rows))
+            assert [r.status_code for r in responses] == [200] * len(rows)
+        return batcher(server, "crowded").limit < 32
+
+    try:
+        wait_for(learned, timeout_s=120, interval_s=0)
+        limits = gauge(server.url, "pier_batch_limit_rows")
+        learned_limit = batcher(server, "crowded").stats.limit
+        answers = asyncio.run(predict_all(server.url, "crowded", rows[:8]))
+        print(f"\nlearned batch limits: {limits}")
+    finally:
+        server.stop()
+    assert limits["slow"] == 32
+    assert limits["crowded"] < 32
+    assert limits["crowded"] == learned_limit
+    for response, request in zip(answers, rows[:8], strict=True):
+        assert np.allclose(response.json()["outputs"], reference(pair["crowded"], request))
+
+
+def test_a_versions_own_batching_overrides_the_replicas(
+    tmp_path: Path, models: dict[str, Artifact]
+) -> None:
+    """The replica batches up to 32 rows; one version's pier.yaml says 4, another's says 1
+    (no batching): each is served as its own settings say."""
+    own = {"slow": VersionBatching(max_rows=4, max_wait_ms=1), "mlp": VersionBatching(max_rows=1)}
+    routes = RoutingTable(
+        revision=1,
+        models=[
+            ModelRoute(
+                name=name,
+                weights={"v1": 100},
+                versions=[models[name].spec("v1").model_copy(update={"batching": own[name]})],
+            )
+            for name in own
+        ],
+    )
+    stock_cache(tmp_path, {name: models[name] for name in own}, routes)
+    server = ServerThread(create_app(settings_for(tmp_path, max_batch_rows=32))).start()
+    try:
+        wait_for(lambda: ready(server.url), timeout_s=60)
+        inputs = [[[1.0, 2.0, 3.0, 4.0]] for _ in range(32)]
+        for model in own:
+            responses = asyncio.run(predict_all(server.url, model, inputs))
+            assert [r.status_code for r in responses] == [200] * len(inputs)
+        plane = state(server).plane
+        slow_batcher = batcher(server, "slow")
+        unbatched = plane.batcher(plane.resolve("mlp", "v1", None))
+    finally:
+        server.stop()
+    assert (slow_batcher.policy.max_rows, slow_batcher.policy.max_wait_s) == (4, 0.001)
+    assert slow_batcher.stats.largest_batch == 4  # 32 requests at once: full batches of 4
+    assert slow_batcher.stats.calls >= 8
+    assert unbatched is None

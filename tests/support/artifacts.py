@@ -107,6 +107,28 @@ class _Slow(nn.Module):
         return self.inner(x) + 0.0 * acc.sum()
 
 
+class _Crowded(nn.Module):
+    """Correct answers, but every row of a call works with every other row, one pair at a
+    time: a call's cost grows with the square of its rows, so past a few rows a bigger
+    batch costs more a row, not less."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = MLP(seed=13)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        acc = torch.zeros(1)
+        for i in range(x.shape[0]):
+            for j in range(x.shape[0]):
+                acc = acc + x[i, 0] * x[j, 0]
+        return self.inner(x) + 0.0 * acc
+
+
+def crowded(path: Path) -> Path:
+    torch.jit.save(torch.jit.script(_Crowded().eval()), str(path))
+    return path
+
+
 def flaky(path: Path, limit: float = 6.0) -> Path:
     torch.jit.save(torch.jit.script(_Flaky(limit).eval()), str(path))
     return path
