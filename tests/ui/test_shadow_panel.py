@@ -17,11 +17,9 @@ from tests.ui.conftest import Dashboard
 from tests.ui.harness import (
     click,
     find,
-    retrying,
     screenshot,
     sign_in,
     text_of,
-    type_into,
     wait_for,
 )
 
@@ -58,13 +56,10 @@ def test_a_shadow_is_mirrored_and_stopped_from_the_model_page(
     browser.get(f"{dashboard.url}/models/{model}")
     wait_for("no shadow yet", lambda: text_of(browser, "shadow-none"))
 
-    click(browser, "#shadow-version")
-    retrying(
-        "a pick of v2",
-        lambda: browser.find_element(By.XPATH, "//*[@role='option'][.='v2']").click(),
-    )
-    type_into(browser, "#shadow-percent", Keys.CONTROL, "a")
-    type_into(browser, "#shadow-percent", "25")
+    # What the form shows is what Mirror sends: pick and type until the form shows it (a
+    # click on an option mid-animation, or a keystroke during a re-render, can be lost).
+    wait_for("v2 picked", lambda: _pick(browser, "v2"))
+    wait_for("25 typed", lambda: _type_percent(browser, "25"))
     click(browser, "#shadow-mirror button")
     chip = wait_for(
         "the shadow chip",
@@ -83,3 +78,18 @@ def test_a_shadow_is_mirrored_and_stopped_from_the_model_page(
     click(browser, "#shadow-stop-v2 button")
     wait_for("the shadow gone", lambda: text_of(browser, "shadow-none"), 30)
     assert _shadow_of(dashboard) == {}
+
+
+def _pick(browser: webdriver.Chrome, version: str) -> bool:
+    if version not in (text_of(browser, "shadow-version") or ""):
+        click(browser, "#shadow-version")
+        browser.find_element(By.XPATH, f"//*[@role='option'][.='{version}']").click()
+    return version in (text_of(browser, "shadow-version") or "")
+
+
+def _type_percent(browser: webdriver.Chrome, value: str) -> bool:
+    field = browser.find_element(By.CSS_SELECTOR, "#shadow-percent")
+    if field.get_attribute("value") != value:
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(value)
+    return browser.find_element(By.CSS_SELECTOR, "#shadow-percent").get_attribute("value") == value
