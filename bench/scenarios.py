@@ -133,6 +133,7 @@ def batch_sizes(w2: Workload, artifact: Path, work: Path, timing: Timing) -> Fin
             for i, (label, env) in enumerate(SIZING.items())
         }
         rounds: dict[tuple[str, int], list[Row]] = {}
+        limits: dict[str, str] = {}
         for _ in range(SIZE_ROUNDS):
             for concurrency in (16, 64):
                 for label, r in running.items():
@@ -140,15 +141,15 @@ def batch_sizes(w2: Workload, artifact: Path, work: Path, timing: Timing) -> Fin
                     assert request is not None
                     row = measure_one("pier", r, request, work, concurrency, timing)
                     rounds.setdefault((label, concurrency), []).append(row)
-                    lines.append(_row(label, row))
-        limits = {label: _batch_limit(r) for label, r in running.items()}
+                    limits[label] = _batch_limit(r)
+                    lines.append(_row(f"{label}; limit after: {limits[label]}", row))
     best = {k: statistics.median(row.rps for row in v) for k, v in rounds.items()}
     learned, fixed = SIZING
     return Findings(
         "\n".join(lines),
         [
             f"W2-binary median rps at {c} connections: {best[(learned, c)]:,.0f} with the "
-            f"learned batch limit ({limits[learned]}), {best[(fixed, c)]:,.0f} always up to "
+            f"learned batch limit, {best[(fixed, c)]:,.0f} always up to "
             f"32 rows ({best[(learned, c)] / best[(fixed, c)]:.2f}x)"
             for c in (16, 64)
         ],
