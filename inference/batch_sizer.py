@@ -33,7 +33,9 @@ class _Cost:
 
 def size_class(rows: int) -> int:
     """The power of two nearest `rows` on a log scale (at least 1)."""
-    return 1 << round(math.log2(max(rows, 1)))
+    if rows <= 1:
+        return 1
+    return 1 << round(math.log2(rows))
 
 
 class BatchSizer:
@@ -82,10 +84,14 @@ class BatchSizer:
         self._limit = self._choose()
 
     def _choose(self) -> int:
-        known = self.costs()
-        if not known:
-            return self.max_rows
-        chosen = min(known, key=lambda size: (known[size], -size))
-        if chosen == max(known):
-            return self.max_rows  # nothing larger measured dearer: room to grow
+        # One pass, no allocation: this runs after every call.
+        chosen, cheapest, largest = 0, math.inf, 0
+        for size, cost in self._costs.items():
+            if cost.calls < MIN_CALLS:
+                continue
+            largest = max(largest, size)
+            if cost.per_row_s < cheapest or (cost.per_row_s == cheapest and size > chosen):
+                chosen, cheapest = size, cost.per_row_s
+        if chosen == largest:
+            return self.max_rows  # nothing larger measured dearer (or nothing measured)
         return min(chosen, self.max_rows)

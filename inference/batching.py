@@ -14,7 +14,7 @@ tokens) until the model returns. Other requests go on in the remaining slots; th
 requests gathered into the hung call share its fate (at most ``max_rows`` rows). As many
 calls hanging at once as there are slots stall the worker's model calls until one returns:
 then only a restart frees them (on Kubernetes the liveness probe; locally the supervisor).
-``BatcherStats.overdue`` counts such calls still running, so an operator can see it.
+``Batcher.overdue()`` counts such calls still running.
 
 How many rows a call takes is learned per model version (inference/batch_sizer.py): up to
 ``max_rows``, but no more than the size whose calls cost the least a row.
@@ -121,8 +121,6 @@ class BatcherStats:
     largest_batch: int = 0
     # Requests answered ModelTimeout: they waited timeout_s without an answer.
     timeouts: int = 0
-    # Model calls that outlived the timeout and still run (a hung model holds its thread).
-    overdue: int = 0
     # The most rows an ordinary call now takes (learned, or max_rows when not adaptive).
     limit: int = 0
 
@@ -131,9 +129,10 @@ class BatcherStats:
 class _Queued:
     arrays: Arrays
     rows: int
-    signature: Signature
     arrival: float
     future: asyncio.Future[Outputs] = field(repr=False)
+    # Only what waits in the queue needs one (to be gathered with its likes).
+    signature: Signature = ()
 
 
 Result = Outputs | BaseException
@@ -161,6 +160,8 @@ class Batcher:
         self._running = 0
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Running calls' deadlines (their first request's), to count the overdue ones.
+        self._deadlines: dict[int, float] = {}
         self.sizer = BatchSizer(policy.max_rows) if policy.adaptive else None
         self._on_limit = on_limit
         self.stats = BatcherStats(limit=policy.max_rows)
@@ -197,7 +198,9 @@ class Batcher:
             return result
         self.stats.queued += 1
         future: asyncio.Future[Outputs] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Queued(arrays, rows, signature_of(arrays), self._clock(), future))
+        self._queue.append(
+            _Queued(arrays, rows, self._clock(), future, signature=signature_of(arrays))
+        )
         self._pump()
         return await future
 
@@ -206,12 +209,13 @@ class Batcher:
         request can stop waiting for a call that hangs without waiting for its thread."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outputs] = loop.create_future()
-        queued = _Queued(arrays, rows, signature_of(arrays), self._clock(), future)
+        queued = _Queued(arrays, rows, self._clock(), future)
         if self._running < self._slots and not self._queue:
             self.stats.immediate += 1
             self._start([queued])
         else:
             self.stats.queued += 1
+            queued.signature = signature_of(arrays)
             self._queue.append(queued)
             self._pump()
         # A timer, not asyncio.wait: at concurrency 1 its extra futures and callbacks were a
@@ -269,21 +273,20 @@ class Batcher:
                 continue
             self._start(live)
 
-    def _mark_overdue(self, fired: list[bool]) -> None:
-        fired.append(True)
-        self.stats.overdue += 1
+    def overdue(self) -> int:
+        """Model calls that outlived their first request's deadline and still run (a hung
+        model holds its thread and its slot)."""
+        now = self._clock()
+        return sum(1 for deadline in self._deadlines.values() if deadline < now)
 
     def _on_timer(self) -> None:
         self._timer = None
         self._pump()
 
     async def _serve(self, batch: list[_Queued]) -> None:
-        overdue: asyncio.TimerHandle | None = None
-        fired: list[bool] = []
+        key = id(batch)
         if self.policy.timeout_s is not None:
-            # Counted while the call outlives the deadline of its first request.
-            late = max(0.0, batch[0].arrival + self.policy.timeout_s - self._clock())
-            overdue = asyncio.get_running_loop().call_later(late, self._mark_overdue, fired)
+            self._deadlines[key] = batch[0].arrival + self.policy.timeout_s
         try:
             results = await self._run([q.arrays for q in batch], [q.rows for q in batch])
         except Exception as e:  # not the model's fault: every request in the call gets it
@@ -294,10 +297,7 @@ class Batcher:
             raise
         finally:
             self._running -= 1
-            if overdue is not None:
-                overdue.cancel()
-            if fired:
-                self.stats.overdue -= 1
+            self._deadlines.pop(key, None)
         for queued, result in zip(batch, results, strict=True):
             if queued.future.done():
                 continue  # its client went away

@@ -39,6 +39,6 @@ class _Hang(nn.Module):
         return out
 
 
-def hanging(path: Path, rounds: int = 20_000, limit: float = 6.0) -> Path:
+def hanging(path: Path, rounds: int = 60_000, limit: float = 6.0) -> Path:
     torch.jit.save(torch.jit.script(_Hang(limit, rounds).eval()), str(path))
     return path

@@ -89,7 +89,7 @@ def overload(
 
 
 def bad_models(
-    *, seconds: float = 8.0, rate: float = 50.0, hang_rounds: int = 20_000, timeout_s: float = 2.0
+    *, seconds: float = 8.0, rate: float = 50.0, hang_rounds: int = 60_000, timeout_s: float = 2.0
 ) -> CaseResult:
     """A model that raises on some rows and one that hangs on some rows, beside a good model,
     under steady traffic to all three, with a request timeout of `timeout_s`."""
