@@ -141,7 +141,7 @@ class VersionPublic(BaseModel):
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
     resources: Resources
-    batching: Batching
+    batching: Batching = Field(default_factory=Batching)
     metrics: dict[str, float]
     description: str
     created_at: datetime
