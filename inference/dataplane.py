@@ -50,7 +50,9 @@ class DataPlane:
         # The replica's batching; a version's own (its pier.yaml) overrides it field by
         # field. None, or at most 1 row: every request is its own model call.
         self.batching = batching
-        self._batchers: dict[tuple[str, str], Batcher] = {}
+        # Per model version: the loaded version it was made for, and its queue (None: its
+        # requests are not gathered). Decided once per loaded version, not per request.
+        self._batchers: dict[tuple[str, str], tuple[LoadedVersion, Batcher | None]] = {}
         # Copies answered requests to the model's shadow versions (None: no shadow traffic).
         self.mirror = mirror
 
@@ -89,17 +91,18 @@ class DataPlane:
     def batcher(self, loaded: LoadedVersion) -> Batcher | None:
         """The queue of this loaded version; None when its requests cannot be gathered
         (batching off, or an input without a leading batch dimension)."""
-        policy = self.policy_for(loaded)
-        if policy is None or not all(s.shape and s.shape[0] == -1 for s in loaded.spec.inputs):
-            return None
         key = (loaded.model, loaded.version)
         found = self._batchers.get(key)
-        if found is None or found.owner is not loaded:
-            # Unloaded versions' batchers go with them: keep only those still served.
-            self._batchers = {
-                k: b for k, b in self._batchers.items() if self.registry.get_loaded(*k) is b.owner
-            }
-            found = Batcher(
+        if found is not None and found[0] is loaded:
+            return found[1]
+        # Unloaded versions' batchers go with them: keep only those still served.
+        self._batchers = {
+            k: v for k, v in self._batchers.items() if self.registry.get_loaded(*k) is v[0]
+        }
+        policy = self.policy_for(loaded)
+        made = None
+        if policy is not None and all(s.shape and s.shape[0] == -1 for s in loaded.spec.inputs):
+            made = Batcher(
                 loaded,
                 lambda arrays, rows: self._call(loaded, arrays, rows),
                 policy,
@@ -107,8 +110,8 @@ class DataPlane:
                 clock=time.perf_counter,
                 on_limit=lambda rows: self.metrics.batch_limit(loaded.model, loaded.version, rows),
             )
-            self._batchers[key] = found
-        return found
+        self._batchers[key] = (loaded, made)
+        return made
 
     def policy_for(self, loaded: LoadedVersion) -> BatchPolicy | None:
         """The replica's batching with the version's own settings over it; None: off."""
