@@ -119,9 +119,9 @@ SIZING = {
 
 
 def batch_sizes(w2: Workload, artifact: Path, work: Path, timing: Timing) -> Findings:
-    """The CNN's calls cost the least an image in eights on this CPU: the learned limit
-    against a fixed 32, both replicas up, measured in turns at 16 and 64 connections; the
-    limit each learned is read from its /metrics."""
+    """The CNN's cost an image depends on its batch size, and not monotonically (see
+    bench/results/profile.md): the learned limit against a fixed 32, both replicas up,
+    measured in turns at 16 and 64 connections; each one's limit read from its /metrics."""
     lines = [
         f"### W2-binary: batch size learned vs fixed ({SIZE_ROUNDS} rounds in turns)",
         "",
