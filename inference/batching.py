@@ -8,10 +8,11 @@ by one, so only the request whose input caused the failure fails.
 
 A request waits for its answer at most ``timeout_s`` from its arrival (queueing included);
 past that it fails alone with ModelTimeout (504) and its client is free. The model call
-itself cannot be stopped: it runs in a thread, and Python cannot kill a thread. So a call
-that hangs keeps its thread and its slot (one of the data plane's CPU-sized limiter
-tokens) until the model returns. Other requests go on in the remaining slots; the
-requests gathered into the hung call share its fate (at most ``max_rows`` rows). As many
+itself cannot be stopped: it runs on a model thread (inference/model_threads.py), and
+Python cannot kill a thread. So a call that hangs keeps its thread and its slot (one of
+the replica's CPU-sized set of model threads) until the model returns. Other requests go
+on in the remaining slots; the requests gathered into the hung call share its fate (at
+most ``max_rows`` rows). As many
 calls hanging at once as there are slots stall the worker's model calls until one returns:
 then only a restart frees them (on Kubernetes the liveness probe; locally the supervisor).
 ``Batcher.overdue()`` counts such calls still running.
@@ -25,18 +26,20 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from inference.batch_sizer import BatchSizer
 from inference.errors import InferenceError, ModelTimeout
+from inference.model_threads import Done, settler
 
 Arrays = Mapping[str, np.ndarray]
 Outputs = dict[str, np.ndarray]
-# Runs one model call on the rows given; the data plane records its metrics.
-ModelCall = Callable[[Arrays, int], Awaitable[Outputs]]
+# Starts one model call on the rows given and returns; its outcome goes to the callback,
+# on the event loop. The data plane records its metrics.
+StartCall = Callable[[Arrays, int, Done[Outputs]], None]
 # Per input: name, shape beyond the rows, dtype. Only requests alike in all three concatenate.
 Signature = tuple[tuple[str, tuple[int, ...], str], ...]
 
@@ -139,12 +142,17 @@ Result = Outputs | BaseException
 
 
 class Batcher:
-    """One model version's queue and its calls, on one event loop."""
+    """One model version's queue and its calls, on one event loop.
+
+    No task per request or per call: a call's outcome comes back by callback
+    (inference/model_threads.py) and goes straight to its requests' futures. Only a
+    gathered call that must be retried request by request runs as a task.
+    """
 
     def __init__(
         self,
         owner: object,
-        call: ModelCall,
+        call: StartCall,
         policy: BatchPolicy,
         slots: int,
         clock: Callable[[], float],
@@ -182,35 +190,11 @@ class Batcher:
 
     async def submit(self, arrays: Arrays, rows: int) -> Outputs:
         self.stats.requests += 1
-        if self.policy.timeout_s is not None:
-            return await self._submit_bounded(arrays, rows, self.policy.timeout_s)
-        if self._running < self._slots and not self._queue:
-            # Idle: run now, in this request's own task (no hand-off, no wait).
-            self.stats.immediate += 1
-            self._running += 1
-            try:
-                (result,) = await self._run([arrays], [rows])
-            finally:
-                self._running -= 1
-                self._pump()
-            if isinstance(result, BaseException):
-                raise result
-            return result
-        self.stats.queued += 1
-        future: asyncio.Future[Outputs] = asyncio.get_running_loop().create_future()
-        self._queue.append(
-            _Queued(arrays, rows, self._clock(), future, signature=signature_of(arrays))
-        )
-        self._pump()
-        return await future
-
-    async def _submit_bounded(self, arrays: Arrays, rows: int, timeout_s: float) -> Outputs:
-        """submit() with a deadline: the call always runs in its own task, so that a
-        request can stop waiting for a call that hangs without waiting for its thread."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outputs] = loop.create_future()
         queued = _Queued(arrays, rows, self._clock(), future)
         if self._running < self._slots and not self._queue:
+            # Idle: its call starts now, alone (no hand-off, no wait).
             self.stats.immediate += 1
             self._start([queued])
         else:
@@ -218,9 +202,11 @@ class Batcher:
             queued.signature = signature_of(arrays)
             self._queue.append(queued)
             self._pump()
-        # A timer, not asyncio.wait: at concurrency 1 its extra futures and callbacks were a
-        # measurable share of a small model's request. When the client goes away, cancelling
-        # this task cancels the future too: a queued request is dropped, not run.
+        timeout_s = self.policy.timeout_s
+        if timeout_s is None:
+            return await future
+        # When the client goes away, cancelling this request cancels the future too: a
+        # queued request is dropped, not run; a running call's answer is dropped.
         expiry = loop.call_later(timeout_s, self._expire, future, timeout_s)
         try:
             return await future
@@ -237,12 +223,6 @@ class Batcher:
                 "(PIER_INFERENCE_REQUEST_TIMEOUT_S); the request was abandoned"
             )
         )
-
-    def _start(self, batch: list[_Queued]) -> None:
-        self._running += 1
-        task = asyncio.get_running_loop().create_task(self._serve(batch))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def _pump(self) -> None:
         """Start calls while one is free and requests are queued (and ready to go)."""
@@ -269,9 +249,8 @@ class Batcher:
             count = take_batch(limit, [(q.signature, q.rows) for q in self._queue])
             batch = [self._queue.popleft() for _ in range(count)]
             live = [q for q in batch if not q.future.done()]
-            if not live:
-                continue
-            self._start(live)
+            if live:
+                self._start(live)
 
     def overdue(self) -> int:
         """Model calls that outlived their first request's deadline and still run (a hung
@@ -283,61 +262,105 @@ class Batcher:
         self._timer = None
         self._pump()
 
-    async def _serve(self, batch: list[_Queued]) -> None:
-        key = id(batch)
+    def _start(self, batch: list[_Queued]) -> None:
+        """One call for the whole batch; `_answered` gets its outcome on the loop."""
+        self._running += 1
         if self.policy.timeout_s is not None:
-            self._deadlines[key] = batch[0].arrival + self.policy.timeout_s
+            self._deadlines[id(batch)] = batch[0].arrival + self.policy.timeout_s
+        if len(batch) == 1:
+            arrays, rows = batch[0].arrays, batch[0].rows
+        else:
+            arrays, rows = concatenate([q.arrays for q in batch]), sum(q.rows for q in batch)
+        self._count_call(rows)
+        started = self._clock()
+
+        def answered(outputs: Outputs | None, error: BaseException | None) -> None:
+            self._answered(batch, rows, started, outputs, error)
+
         try:
-            results = await self._run([q.arrays for q in batch], [q.rows for q in batch])
-        except Exception as e:  # not the model's fault: every request in the call gets it
-            results = [e] * len(batch)
-        except BaseException:
-            for queued in batch:
+            self._call(arrays, rows, answered)
+        except Exception as e:  # could not even start: answer on the loop's next turn
+            asyncio.get_running_loop().call_soon(answered, None, e)
+
+    def _answered(
+        self,
+        batch: list[_Queued],
+        rows: int,
+        started: float,
+        outputs: Outputs | None,
+        error: BaseException | None,
+    ) -> None:
+        if error is None:
+            self._learn(rows, started)
+        results: Sequence[Result] | None
+        if not isinstance(error, Exception) and error is not None:
+            for queued in batch:  # not an error of the call's (e.g. KeyboardInterrupt)
                 queued.future.cancel()
-            raise
+            results = []
+        elif len(batch) == 1:
+            results = [error if error is not None else outputs]  # type: ignore[list-item]
+        elif error is None:
+            assert outputs is not None
+            results = split_outputs(outputs, [q.rows for q in batch])
+        elif isinstance(error, InferenceError):
+            results = None
+        else:  # not the model's fault: every request in the call gets it
+            results = [error] * len(batch)
+        if results is None:
+            # Failed, or outputs not one row per input row: one call per request.
+            self.stats.split_retries += 1
+            task = asyncio.get_running_loop().create_task(self._one_by_one(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        self._deliver(batch, results)
+        self._finished(batch)
+
+    async def _one_by_one(self, batch: list[_Queued]) -> None:
+        try:
+            for queued in batch:
+                if queued.future.done():
+                    continue  # its client went away
+                self._count_call(queued.rows)
+                future: asyncio.Future[Outputs] = asyncio.get_running_loop().create_future()
+                started = self._clock()
+                self._call(queued.arrays, queued.rows, settler(future))
+                try:
+                    result: Result = await future
+                    self._learn(queued.rows, started)
+                except Exception as e:
+                    result = e
+                self._deliver([queued], [result])
         finally:
-            self._running -= 1
-            self._deadlines.pop(key, None)
+            self._finished(batch)
+
+    def _finished(self, batch: list[_Queued]) -> None:
+        self._running -= 1
+        self._deadlines.pop(id(batch), None)
+        self._pump()
+
+    @staticmethod
+    def _deliver(batch: Sequence[_Queued], results: Sequence[Result]) -> None:
         for queued, result in zip(batch, results, strict=True):
             if queued.future.done():
-                continue  # its client went away
+                continue  # its client went away, or it timed out
             if isinstance(result, BaseException):
                 queued.future.set_exception(result)
             else:
                 queued.future.set_result(result)
-        self._pump()
 
-    async def _run(self, parts: list[Arrays], rows: list[int]) -> list[Result]:
-        """One call for all parts; on failure, or outputs not split by row, one call each."""
+    def _count_call(self, rows: int) -> None:
         self.stats.calls += 1
-        self.stats.rows += sum(rows)
-        self.stats.largest_batch = max(self.stats.largest_batch, sum(rows))
-        if len(parts) == 1:
-            try:
-                return [await self._timed(parts[0], rows[0])]
-            except InferenceError as e:
-                return [e]
-        try:
-            split = split_outputs(await self._timed(concatenate(parts), sum(rows)), rows)
-        except InferenceError:
-            split = None
-        if split is not None:
-            return list(split)
-        self.stats.split_retries += 1
-        results: list[Result] = []
-        for part, n in zip(parts, rows, strict=True):
-            results.extend(await self._run([part], [n]))
-        return results
+        self.stats.rows += rows
+        self.stats.largest_batch = max(self.stats.largest_batch, rows)
 
-    async def _timed(self, arrays: Arrays, rows: int) -> Outputs:
-        """One model call; its cost (hand-off to answer) teaches the sizer, when it answers."""
-        started = self._clock()
-        outputs = await self._call(arrays, rows)
-        if self.sizer is not None:
-            before = self.sizer.limit
-            self.sizer.record(rows, self._clock() - started)
-            if self.sizer.limit != before:
-                self.stats.limit = self.sizer.limit
-                if self._on_limit is not None:
-                    self._on_limit(self.sizer.limit)
-        return outputs
+    def _learn(self, rows: int, started: float) -> None:
+        """A call's cost (hand-off to answer) teaches the sizer."""
+        if self.sizer is None:
+            return
+        before = self.sizer.limit
+        self.sizer.record(rows, self._clock() - started)
+        if self.sizer.limit != before:
+            self.stats.limit = self.sizer.limit
+            if self._on_limit is not None:
+                self._on_limit(self.sizer.limit)

@@ -3,17 +3,18 @@ version, check inputs, run the model off the event loop, record metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-import anyio
 import numpy as np
 
 from inference.batching import Batcher, BatchPolicy
 from inference.errors import InferenceError, ModelNotFound, NotReady, VersionNotFound, mapping_for
 from inference.metrics import Metrics
+from inference.model_threads import Done, ModelThreads, settler
 from inference.registry import LoadedVersion, ModelRegistry, ServingModel
 from inference.routing import pick_version
 from inference.shadow import ShadowMirror
@@ -38,7 +39,7 @@ class DataPlane:
         metrics: Metrics,
         max_rows: int,
         rng: random.Random,
-        limiter: anyio.CapacityLimiter,
+        threads: ModelThreads,
         batching: BatchPolicy | None = None,
         mirror: ShadowMirror | None = None,
     ) -> None:
@@ -46,7 +47,8 @@ class DataPlane:
         self.metrics = metrics
         self.max_rows = max_rows
         self._rng = rng
-        self._limiter = limiter
+        # Where every model call runs; as many threads as calls may run at once.
+        self.threads = threads
         # The replica's batching; a version's own (its pier.yaml) overrides it field by
         # field. None, or at most 1 row: every request is its own model call.
         self.batching = batching
@@ -104,9 +106,9 @@ class DataPlane:
         if policy is not None and all(s.shape and s.shape[0] == -1 for s in loaded.spec.inputs):
             made = Batcher(
                 loaded,
-                lambda arrays, rows: self._call(loaded, arrays, rows),
+                lambda arrays, rows, done: self._start(loaded, arrays, rows, done),
                 policy,
-                slots=int(self._limiter.total_tokens),
+                slots=self.threads.size,
                 clock=time.perf_counter,
                 on_limit=lambda rows: self.metrics.batch_limit(loaded.model, loaded.version, rows),
             )
@@ -144,7 +146,19 @@ class DataPlane:
     async def _call(
         self, loaded: LoadedVersion, batch: Mapping[str, np.ndarray], rows: int
     ) -> dict[str, np.ndarray]:
-        """One model call in a worker thread; pier_batch_size observes its rows."""
+        future: asyncio.Future[dict[str, np.ndarray]] = asyncio.get_running_loop().create_future()
+        self._start(loaded, batch, rows, settler(future))
+        return await future
+
+    def _start(
+        self,
+        loaded: LoadedVersion,
+        batch: Mapping[str, np.ndarray],
+        rows: int,
+        done: Done[dict[str, np.ndarray]],
+    ) -> None:
+        """One model call on a model thread; pier_batch_size observes its rows, then `done`
+        gets the outcome on the event loop."""
         submitted = time.perf_counter()
         span: list[float] = []
 
@@ -155,9 +169,7 @@ class DataPlane:
             finally:
                 span.append(time.perf_counter())
 
-        try:
-            return await anyio.to_thread.run_sync(call, limiter=self._limiter)
-        finally:
+        def finished(outputs: dict[str, np.ndarray] | None, error: BaseException | None) -> None:
             if len(span) == 2:
                 self.metrics.observe_call(
                     loaded.model,
@@ -166,6 +178,9 @@ class DataPlane:
                     queued_s=span[0] - submitted,
                     model_s=span[1] - span[0],
                 )
+            done(outputs, error)
+
+        self.threads.submit(call, finished)
 
     def record(self, outcome: Outcome, code: int, started: float) -> None:
         self.metrics.observe(outcome.model, outcome.version, code, time.perf_counter() - started)

@@ -10,7 +10,6 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable
 
-import anyio
 import httpx
 from fastapi import FastAPI, Request, Response
 
@@ -26,6 +25,7 @@ from inference.lane import PredictLane
 from inference.limits import BodyLimitMiddleware
 from inference.metrics import Metrics
 from inference.model import configure_threads
+from inference.model_threads import ModelThreads
 from inference.poller import RoutingPoller
 from inference.predictions import open_store
 from inference.registry import ModelRegistry
@@ -90,6 +90,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state.truth.spool is not None:
             state.truth.spool.remove()
         state.metrics.worker_exited()
+        state.plane.threads.close()
 
 
 def usable_cpus() -> int:
@@ -115,7 +116,7 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
         metrics,
         max_rows=settings.max_rows_per_request,
         rng=random.Random(),
-        limiter=anyio.CapacityLimiter(usable_cpus()),
+        threads=ModelThreads(usable_cpus()),
         batching=BatchPolicy(
             settings.max_batch_rows,
             settings.max_batch_wait_ms / 1000,
