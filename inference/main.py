@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 from fastapi import FastAPI, Request, Response
+from fastapi.telemetry import TelemetryConfig
 
 from inference import api, monitoring_api, v2
 from inference.admission import AdmissionMiddleware, AdmissionStats, default_limit
@@ -35,6 +36,8 @@ from inference.state import ServiceState
 from inference.wakeup import listen
 
 log = logging.getLogger(__name__)
+
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 async def _error_handler(request: Request, error: Exception) -> Response:
@@ -138,7 +141,15 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
         capacity=settings.shadow_queue,
         concurrency=settings.shadow_concurrency,
     )
-    app = FastAPI(title="Pier inference", version="0.1.0", lifespan=_lifespan)
+    app = FastAPI(
+        title="Pier inference",
+        version="0.1.0",
+        lifespan=_lifespan,
+        # FastAPI's native OpenTelemetry asks the global providers on every request whether
+        # one is configured (environment lookups included): a measurable share of a small
+        # model's request. Pier's metrics are Prometheus' (inference/metrics.py).
+        telemetry=NO_TELEMETRY,
+    )
     app.state.pier = ServiceState(
         settings=settings,
         store=store,
