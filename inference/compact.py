@@ -21,7 +21,7 @@ import numpy as np
 from inference.errors import InvalidInput, MalformedBody
 from inference.registry import LoadedVersion
 from inference.schemas import TensorSpec
-from inference.tensors import NUMPY_DTYPES, coerce
+from inference.tensors import NUMPY_DTYPES, coerce, native
 
 MEDIA_TYPE = "application/x-pier-tensor"
 ALIASES = (MEDIA_TYPE, "application/octet-stream")
@@ -112,8 +112,7 @@ def input_array(loaded: LoadedVersion, call: CompactCall, body: bytes) -> dict[s
             f"{list(call.shape)} {spec.dtype}, got {len(body)}"
         )
     flat = np.frombuffer(body, dtype=dtype.newbyteorder("<"))
-    # bool and 1-byte types have no byte order; astype makes a native, writable copy.
-    return {spec.name: coerce(spec, flat.astype(dtype).reshape(call.shape))}
+    return {spec.name: coerce(spec, native(flat, dtype).reshape(call.shape))}
 
 
 @dataclass(frozen=True)

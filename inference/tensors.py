@@ -42,6 +42,13 @@ def _mismatch(spec: TensorSpec, got: str) -> InvalidInput:
     return InvalidInput(f"{spec.name}: expected shape {spec.describe()}, got {got}")
 
 
+def native(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Little-endian values read from a request's bytes, in the native dtype. A view of the
+    bytes where the byte order already is the machine's (no copy: a batch's concatenation,
+    or the model call when it runs alone, copies it anyway), else a converted copy."""
+    return array.astype(dtype, copy=False)
+
+
 def coerce(spec: TensorSpec, array: np.ndarray) -> np.ndarray:
     """Check ``array`` against ``spec`` and return it in the spec's dtype."""
     if not shape_matches(spec.shape, array.shape):

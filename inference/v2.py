@@ -26,7 +26,7 @@ from inference.schemas import (
     V2Tensor,
 )
 from inference.state import ServiceState, state_of
-from inference.tensors import NUMPY_DTYPES, coerce
+from inference.tensors import NUMPY_DTYPES, coerce, native
 
 router = APIRouter(prefix="/v2")
 
@@ -116,9 +116,11 @@ async def version_ready(request: Request, model: str, version: str) -> Response:
     return _json({"name": model, "ready": True, "version": version})
 
 
-def _split_body(raw: bytes, header_length: str | None) -> tuple[V2InferRequest, bytes]:
+def _split_body(raw: bytes, header_length: str | None) -> tuple[V2InferRequest, memoryview]:
+    """The JSON header and the binary tensor data after it (a view: no copy of the body)."""
+    view = memoryview(raw)
     if header_length is None:
-        head, binary = raw, b""
+        head, binary = view, view[len(raw) :]
     else:
         try:
             length = int(header_length)
@@ -129,7 +131,7 @@ def _split_body(raw: bytes, header_length: str | None) -> tuple[V2InferRequest, 
                 f"{HEADER_LENGTH}: expected a length within the body's {len(raw)} bytes, "
                 f"got {header_length!r}"
             )
-        head, binary = raw[:length], raw[length:]
+        head, binary = view[:length], view[length:]
     try:
         document = orjson.loads(head)
     except orjson.JSONDecodeError as e:
@@ -144,7 +146,7 @@ def _split_body(raw: bytes, header_length: str | None) -> tuple[V2InferRequest, 
 
 
 def _input_array(
-    spec: TensorSpec, tensor: V2Tensor, binary: bytes, offset: int
+    spec: TensorSpec, tensor: V2Tensor, binary: memoryview, offset: int
 ) -> tuple[np.ndarray, int]:
     expected_datatype = V2_DATATYPES[spec.dtype]
     if tensor.datatype != expected_datatype:
@@ -167,7 +169,7 @@ def _input_array(
                 f"{spec.name}: expected {size} bytes of binary data, got {len(binary) - offset}"
             )
         flat = np.frombuffer(binary, dtype=dtype.newbyteorder("<"), count=count, offset=offset)
-        return coerce(spec, flat.astype(dtype).reshape(tensor.shape)), offset + size
+        return coerce(spec, native(flat, dtype).reshape(tensor.shape)), offset + size
     if tensor.data is None:
         raise InvalidInput(f"{spec.name}: expected data or parameters.binary_data_size")
     try:
@@ -181,7 +183,9 @@ def _input_array(
     return coerce(spec, flat.reshape(tensor.shape)), offset
 
 
-def _inputs(loaded: LoadedVersion, request: V2InferRequest, binary: bytes) -> dict[str, np.ndarray]:
+def _inputs(
+    loaded: LoadedVersion, request: V2InferRequest, binary: memoryview
+) -> dict[str, np.ndarray]:
     given = {t.name: t for t in request.inputs}
     names = [s.name for s in loaded.spec.inputs]
     if sorted(given) != sorted(names) or len(given) != len(request.inputs):
