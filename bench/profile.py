@@ -28,7 +28,11 @@ from bench.workloads import WORKLOADS, save_torchscript
 
 # Each stack goes to the part of its innermost frame that matches one (in this order).
 PARTS: list[tuple[str, tuple[str, ...]]] = [
-    ("idle (waiting for work)", ("Condition.wait (", "EpollSelector.select (")),
+    # A model thread whose innermost frame is its loop itself is blocked taking the next job.
+    (
+        "idle (waiting for work)",
+        ("Condition.wait (", "EpollSelector.select (", "ModelThreads._work ("),
+    ),
     ("model (torch forward)", ("inference/model.py", "torch/")),
     ("JSON decode/encode", ("orjson", "parse_predict", "from_json", "dumps (inference/api")),
     ("input checks (numpy)", ("inference/tensors.py", "numpy/")),
@@ -38,7 +42,10 @@ PARTS: list[tuple[str, tuple[str, ...]]] = [
     ("routing / data plane", ("inference/dataplane.py", "inference/routing.py")),
     ("admission / limits", ("inference/admission.py", "inference/limits.py")),
     ("prediction routes (lane, api, v2)", ("inference/lane.py", "inference/api.py", "v2.py")),
-    ("thread hop (anyio)", ("anyio/", "concurrent/futures", "threading.py")),
+    (
+        "thread hop (model threads)",
+        ("inference/model_threads.py", "anyio/", "concurrent/futures", "threading.py"),
+    ),
     (
         "HTTP (uvicorn, httptools, h11, starlette, fastapi)",
         ("uvicorn/", "httptools", "h11/", "starlette/", "fastapi/"),

@@ -292,12 +292,14 @@ class Batcher:
     ) -> None:
         if error is None:
             self._learn(rows, started)
-        results: Sequence[Result] | None
-        if not isinstance(error, Exception) and error is not None:
-            for queued in batch:  # not an error of the call's (e.g. KeyboardInterrupt)
+        elif not isinstance(error, Exception):
+            # Not an outcome of the model's (e.g. SystemExit in its thread): nobody is answered.
+            for queued in batch:
                 queued.future.cancel()
-            results = []
-        elif len(batch) == 1:
+            self._finished(batch)
+            return
+        results: Sequence[Result] | None
+        if len(batch) == 1:
             results = [error if error is not None else outputs]  # type: ignore[list-item]
         elif error is None:
             assert outputs is not None
@@ -317,22 +319,28 @@ class Batcher:
         self._finished(batch)
 
     async def _one_by_one(self, batch: list[_Queued]) -> None:
+        """A gathered call's requests again, each alone, so only a bad input's request fails.
+        The slot stays taken until the last has run."""
         try:
             for queued in batch:
-                if queued.future.done():
-                    continue  # its client went away
-                self._count_call(queued.rows)
-                future: asyncio.Future[Outputs] = asyncio.get_running_loop().create_future()
-                started = self._clock()
-                self._call(queued.arrays, queued.rows, settler(future))
-                try:
-                    result: Result = await future
-                    self._learn(queued.rows, started)
-                except Exception as e:
-                    result = e
-                self._deliver([queued], [result])
+                if not queued.future.done():  # else its client went away
+                    self._deliver([queued], [await self._alone(queued)])
         finally:
+            for queued in batch:
+                queued.future.cancel()  # only those not answered (the task was cancelled)
             self._finished(batch)
+
+    async def _alone(self, queued: _Queued) -> Result:
+        self._count_call(queued.rows)
+        future: asyncio.Future[Outputs] = asyncio.get_running_loop().create_future()
+        started = self._clock()
+        try:
+            self._call(queued.arrays, queued.rows, settler(future))
+            outputs = await future
+        except Exception as e:
+            return e
+        self._learn(queued.rows, started)
+        return outputs
 
     def _finished(self, batch: list[_Queued]) -> None:
         self._running -= 1
