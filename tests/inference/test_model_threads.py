@@ -43,7 +43,7 @@ def test_calls_beyond_the_thread_count_wait_their_turn() -> None:
         with lock:
             running += 1
             most = max(most, running)
-        time.sleep(0.02)
+        time.sleep(0.05)
         with lock:
             running -= 1
 
