@@ -1,0 +1,91 @@
+"""What W2-binary's target asks of any Python server on one core, measured here:
+
+- the HTTP ceiling: requests a second of a bare ASGI app (bench/servers/bare.py) answering
+  the same binary W2 request with no framework, parsing or model, pinned like the bench;
+- the CNN's cost an image at its cheapest batch size, in-process, one thread.
+
+A request costs at least the sum of the two, so 1 / (1/ceiling + cost) bounds the rps of
+any server built on that stack, and the bound is compared with 80 % of the model's
+single-image rate.
+
+    .venv/bin/python -m bench.ceiling [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from bench.loadgen import Timing, measure_one
+from bench.pier import REPO, START_TIMEOUT_S
+from bench.serving import Running, free_port, launch, stop, wait_ready
+from bench.workloads import WORKLOADS, in_process_rate, sample, v2_binary_request
+
+BATCHES = (1, 2, 4, 8, 16, 32)
+
+
+def images_per_second(batch: int, seconds: float) -> float:
+    w2 = next(w for w in WORKLOADS if w.key == "W2-binary")
+    torch.set_num_threads(1)
+    module = torch.jit.script(w2.model.module())
+    x = torch.from_numpy(sample(w2)).repeat(batch, 1, 1, 1)
+    with torch.inference_mode():
+        for _ in range(10):
+            module(x)
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            module(x)
+            count += batch
+    return count / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args(argv)
+    w2 = next(w for w in WORKLOADS if w.key == "W2-binary")
+    single = in_process_rate(w2, seconds=3.0)
+    by_batch = {b: images_per_second(b, 2.0) for b in BATCHES}
+    best_batch = max(by_batch, key=lambda b: by_batch[b])
+    request = v2_binary_request(w2)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="pier-ceiling-") as tmp:
+        work = Path(tmp)
+        port = free_port()
+        process = launch(
+            [sys.executable, str(REPO / "bench/servers/bare.py"), str(port)],
+            work / "bare.log",
+            cwd=REPO,
+        )
+        try:
+            problem = wait_ready(process, f"http://127.0.0.1:{port}/", START_TIMEOUT_S)
+            if problem:
+                print(f"the bare app did not start: {problem}")
+                return 1
+            running = Running(process, port, lambda _: request)
+            timing = Timing(3, args.seconds, ())
+            rows = [measure_one("bare", running, request, work, c, timing) for c in (16, 64)]
+        finally:
+            stop(process)
+    ceiling = max(r.rps for r in rows)
+    cost_s = 1 / by_batch[best_batch]
+    bound = 1 / (1 / ceiling + cost_s)
+    print(f"CNN alone, one thread: {single:,.0f} single images/s; by batch size: ", end="")
+    print(", ".join(f"{b}: {r:,.0f}" for b, r in by_batch.items()))
+    for r in rows:
+        print(f"bare ASGI app, W2-binary request, {r.concurrency} connections: {r.rps:,.0f} rps")
+    cheapest = by_batch[best_batch]
+    print(
+        f"bound for any server on this stack: 1 / (1/{ceiling:,.0f} + 1/{cheapest:,.0f}) "
+        f"= {bound:,.0f} rps = {bound / single:.0%} of the single-image rate (target 80 %)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
