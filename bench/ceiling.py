@@ -16,32 +16,14 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import torch
 
 from bench.loadgen import Timing, measure_one
 from bench.pier import REPO, START_TIMEOUT_S
 from bench.serving import Running, free_port, launch, stop, wait_ready
-from bench.workloads import WORKLOADS, in_process_rate, sample, v2_binary_request
+from bench.workloads import WORKLOADS, in_process_rate, v2_binary_request
 
 BATCHES = (1, 2, 4, 8, 16, 32)
-
-
-def images_per_second(batch: int, seconds: float) -> float:
-    w2 = next(w for w in WORKLOADS if w.key == "W2-binary")
-    torch.set_num_threads(1)
-    module = torch.jit.script(w2.model.module())
-    x = torch.from_numpy(sample(w2)).repeat(batch, 1, 1, 1)
-    with torch.inference_mode():
-        for _ in range(10):
-            module(x)
-        count, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            module(x)
-            count += batch
-    return count / (time.perf_counter() - start)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     w2 = next(w for w in WORKLOADS if w.key == "W2-binary")
     single = in_process_rate(w2, seconds=3.0)
-    by_batch = {b: images_per_second(b, 2.0) for b in BATCHES}
+    by_batch = {b: in_process_rate(w2, 2.0, batch=b) for b in BATCHES}
     best_batch = max(by_batch, key=lambda b: by_batch[b])
     request = v2_binary_request(w2)
     rows = []

@@ -167,16 +167,18 @@ def compact_request(workload: Workload) -> Request:
     )
 
 
-def in_process_rate(workload: Workload, seconds: float) -> float:
-    """Forward passes a second of the model alone, one thread, this workload's batch."""
+def in_process_rate(workload: Workload, seconds: float, batch: int = 1) -> float:
+    """Samples a second through the model alone, one thread, `batch` of this workload's
+    requests per forward pass (1: forward passes a second of one request)."""
     torch.set_num_threads(1)
     module = torch.jit.script(workload.model.module())
-    x = torch.from_numpy(sample(workload))
+    one = torch.from_numpy(sample(workload))
+    x = one.repeat(batch, *[1] * (one.dim() - 1))
     with torch.inference_mode():
         for _ in range(20):
             module(x)
         count, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
             module(x)
-            count += 1
+            count += batch
     return count / (time.perf_counter() - start)
