@@ -151,15 +151,12 @@ class Batcher:
 
     def __init__(
         self,
-        owner: object,
         call: StartCall,
         policy: BatchPolicy,
         slots: int,
         clock: Callable[[], float],
         on_limit: Callable[[int], None] | None = None,
     ) -> None:
-        # What the queue serves (a loaded version): a reloaded version gets a new queue.
-        self.owner = owner
         self._call = call
         self.policy = policy
         self._slots = max(1, slots)

@@ -105,7 +105,6 @@ class DataPlane:
         made = None
         if policy is not None and all(s.shape and s.shape[0] == -1 for s in loaded.spec.inputs):
             made = Batcher(
-                loaded,
                 lambda arrays, rows, done: self._start(loaded, arrays, rows, done),
                 policy,
                 slots=self.threads.size,
