@@ -12,18 +12,13 @@ answered, so an overloaded replica still says how it is.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from inference.errors import Overloaded, is_v2_path, render
+from inference.errors import Overloaded
 
 RETRY_AFTER_S = 1
 MIN_PER_SLOT = 64
-# POST /predict and the Open Inference Protocol's infer, with or without a version.
-_PREDICTION = re.compile(r"^/(predict|v2/models/[^/]+(/versions/[^/]+)?/infer)/?$")
 
 
 def default_limit(slots: int, max_batch_rows: int) -> int:
@@ -37,10 +32,6 @@ def default_limit(slots: int, max_batch_rows: int) -> int:
     return max(1, slots) * max(2 * max_batch_rows, MIN_PER_SLOT)
 
 
-def is_prediction(method: str, path: str) -> bool:
-    return method == "POST" and _PREDICTION.match(path) is not None
-
-
 @dataclass
 class AdmissionStats:
     """What admission did since the worker started, for operators and tests."""
@@ -50,49 +41,39 @@ class AdmissionStats:
     peak_in_flight: int = 0
 
 
-class AdmissionMiddleware:
-    """Pure ASGI: count prediction requests in flight; refuse those beyond ``limit``."""
+class Admission:
+    """The prediction requests in flight, and the bound on them. The prediction lane
+    (inference/lane.py) asks before it reads a request's body and answers a refusal with
+    `refusal()`; every admitted request is released when it is answered."""
 
     def __init__(
-        self,
-        app: ASGIApp,
-        limit: int,
-        stats: AdmissionStats,
-        on_refuse: Callable[[], None] | None = None,
+        self, limit: int, stats: AdmissionStats, on_refuse: Callable[[], None] | None = None
     ) -> None:
-        self.app = app
         self.limit = limit
         self.stats = stats
         # Told of each refusal (the metrics count them: the routes never see these).
         self.on_refuse = on_refuse
         self.in_flight = 0
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        error = Overloaded(
-            f"this worker already holds {self.limit} prediction requests, its limit; "
-            f"retry after {RETRY_AFTER_S} s",
-            retry_after_s=RETRY_AFTER_S,
-        )
-        status, body, headers = render(error, v2=is_v2_path(scope["path"]))
-        raw = [(k.encode(), v.encode()) for k, v in headers.items()]
-        raw.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": body})
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not is_prediction(scope["method"], scope["path"]):
-            await self.app(scope, receive, send)
-            return
+    def admit(self) -> bool:
         if self.in_flight >= self.limit:
             self.stats.refused += 1
             if self.on_refuse is not None:
                 self.on_refuse()
-            await self._refuse(scope, send)
-            return
+            return False
         self.in_flight += 1
-        self.stats.admitted += 1
-        self.stats.peak_in_flight = max(self.stats.peak_in_flight, self.in_flight)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.in_flight -= 1
+        stats = self.stats
+        stats.admitted += 1
+        if self.in_flight > stats.peak_in_flight:
+            stats.peak_in_flight = self.in_flight
+        return True
+
+    def release(self) -> None:
+        self.in_flight -= 1
+
+    def refusal(self) -> Overloaded:
+        return Overloaded(
+            f"this worker already holds {self.limit} prediction requests, its limit; "
+            f"retry after {RETRY_AFTER_S} s",
+            retry_after_s=RETRY_AFTER_S,
+        )

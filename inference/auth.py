@@ -59,24 +59,29 @@ class ApiKeyMiddleware:
         if presented is not None and key_matches(presented, self.keys):
             await self.app(scope, receive, send)
             return
-        message = (
-            "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
-            if presented is None
-            else "invalid API key"
-        )
-        body: object = (
-            {"error": message}
-            if is_v2_path(scope["path"])
-            else {"error": {"type": "unauthenticated", "message": message}}
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"www-authenticate", b'Bearer realm="pier-inference"'),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": orjson.dumps(body)})
+        await send_unauthenticated(scope, send, presented)
+
+
+async def send_unauthenticated(scope: Scope, send: Send, presented: str | None) -> None:
+    """401: no key, or one that is not configured (which one is never said or logged)."""
+    message = (
+        "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+        if presented is None
+        else "invalid API key"
+    )
+    body: object = (
+        {"error": message}
+        if is_v2_path(scope["path"])
+        else {"error": {"type": "unauthenticated", "message": message}}
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"www-authenticate", b'Bearer realm="pier-inference"'),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": orjson.dumps(body)})

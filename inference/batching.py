@@ -164,6 +164,9 @@ class Batcher:
         self._queue: deque[_Queued] = deque()
         self._running = 0
         self._timer: asyncio.TimerHandle | None = None
+        # Unanswered requests in arrival (so deadline) order, and the timer for the first.
+        self._waiting: deque[_Queued] = deque()
+        self._expiry: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         # Running calls' deadlines (their first request's), to count the overdue ones.
         self._deadlines: dict[int, float] = {}
@@ -185,11 +188,17 @@ class Batcher:
     def queued(self) -> int:
         return len(self._queue)
 
-    async def submit(self, arrays: Arrays, rows: int) -> Outputs:
+    def submit(self, arrays: Arrays, rows: int) -> asyncio.Future[Outputs]:
+        """The request's future: its rows of a call's outputs, or the error that ends it.
+
+        Cancelling the future (its client went away) drops the request if it is still
+        queued; if its call is running, the call's answer for it is dropped.
+        """
         self.stats.requests += 1
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Outputs] = loop.create_future()
+        future: asyncio.Future[Outputs] = asyncio.get_running_loop().create_future()
         queued = _Queued(arrays, rows, self._clock(), future)
+        if self.policy.timeout_s is not None:
+            self._watch(queued)
         if self._running < self._slots and not self._queue:
             # Idle: its call starts now, alone (no hand-off, no wait).
             self.stats.immediate += 1
@@ -199,27 +208,45 @@ class Batcher:
             queued.signature = signature_of(arrays)
             self._queue.append(queued)
             self._pump()
-        timeout_s = self.policy.timeout_s
-        if timeout_s is None:
-            return await future
-        # When the client goes away, cancelling this request cancels the future too: a
-        # queued request is dropped, not run; a running call's answer is dropped.
-        expiry = loop.call_later(timeout_s, self._expire, future, timeout_s)
-        try:
-            return await future
-        finally:
-            expiry.cancel()
+        return future
 
-    def _expire(self, future: asyncio.Future[Outputs], timeout_s: float) -> None:
-        if future.done():
+    def _watch(self, queued: _Queued) -> None:
+        """Deadlines without a timer per request: requests arrive in deadline order, so one
+        timer, set for the oldest unanswered request, serves them all."""
+        waiting = self._waiting
+        while waiting and waiting[0].future.done():
+            waiting.popleft()  # answered: forget it (this keeps the line to those in flight)
+        waiting.append(queued)
+        if self._expiry is None:
+            self._arm_expiry()
+
+    def _arm_expiry(self) -> None:
+        waiting = self._waiting
+        while waiting and waiting[0].future.done():
+            waiting.popleft()
+        if not waiting or self.policy.timeout_s is None:
+            self._expiry = None
             return
-        self.stats.timeouts += 1
-        future.set_exception(
-            ModelTimeout(
-                f"the model did not answer within {timeout_s:g} s "
-                "(PIER_INFERENCE_REQUEST_TIMEOUT_S); the request was abandoned"
+        delay = waiting[0].arrival + self.policy.timeout_s - self._clock()
+        self._expiry = asyncio.get_running_loop().call_later(max(0.0, delay), self._on_expiry)
+
+    def _on_expiry(self) -> None:
+        timeout_s = self.policy.timeout_s
+        assert timeout_s is not None
+        now = self._clock()
+        waiting = self._waiting
+        while waiting and (waiting[0].future.done() or waiting[0].arrival + timeout_s <= now):
+            future = waiting.popleft().future
+            if future.done():
+                continue
+            self.stats.timeouts += 1
+            future.set_exception(
+                ModelTimeout(
+                    f"the model did not answer within {timeout_s:g} s "
+                    "(PIER_INFERENCE_REQUEST_TIMEOUT_S); the request was abandoned"
+                )
             )
-        )
+        self._arm_expiry()
 
     def _pump(self) -> None:
         """Start calls while one is free and requests are queued (and ready to go)."""

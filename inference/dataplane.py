@@ -133,11 +133,14 @@ class DataPlane:
     ) -> dict[str, np.ndarray]:
         rows = rows_of(loaded.spec.inputs, batch, self.max_rows)
         batcher = self.batcher(loaded)
-        with self.metrics.in_flight():
+        self.metrics.request_started()
+        try:
             if batcher is None:
                 outputs = await self._call(loaded, batch, rows)
             else:
                 outputs = await batcher.submit(batch, rows)
+        finally:
+            self.metrics.request_ended()
         if self.mirror is not None:
             self.mirror.offer(loaded, batch, outputs)
         return outputs

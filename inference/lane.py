@@ -1,46 +1,65 @@
-"""The fast lane: the prediction routes answered as plain ASGI, ahead of FastAPI's routing:
-POST /predict and the Open Inference Protocol's infer.
+"""The prediction lane: POST /predict and the Open Inference Protocol's infer, answered as
+plain ASGI ahead of FastAPI.
 
-For a small model the web framework costs more than the model: FastAPI matches the route,
-solves the endpoint's dependencies and builds a Request and a Response for every call
-(bench/results/profile.md). The lane takes /predict before that, with the same handler
-(api.answer_predict, v2.answer_infer), the same errors and the same middleware around it:
-admission, API keys and the body limit stay outside the lane, so they see these requests
-as before. Every other request goes on to FastAPI, which also keeps the prediction routes
-in the OpenAPI document.
+For a small model the web framework costs more than the model: FastAPI's and Starlette's
+middleware, route matching and Request and Response objects, each a layer every request
+passes through twice, once in and once when its answer comes back from the model
+(bench/results/profile.md). The service's app (inference/main.py) hands these routes to the
+lane before any of that. The lane does for them what the middleware does for every other
+route, by the same rules and with the same answers: admission (inference/admission.py),
+API keys (inference/auth.py) and the body limit (inference/limits.py). The prediction
+routes stay declared in FastAPI too, so the OpenAPI document shows them.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterable, Iterator, Mapping
 
-from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from inference.admission import Admission
 from inference.api import Answer, answer_predict
+from inference.auth import key_matches, presented_key, send_unauthenticated
 from inference.errors import InferenceError, PayloadTooLarge, render
+from inference.limits import declared_length, send_too_large, too_large
 from inference.state import ServiceState
 from inference.v2 import answer_infer
+
+log = logging.getLogger(__name__)
 
 PREDICT = "/predict"
 # The server has percent-decoded the path, as FastAPI's {model} and {version} would be.
 V2_INFER = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
+# The route a request takes: /predict, or v2's infer with its model and version.
+Route = tuple[str, str | None] | None
 
 
-async def read_body(receive: Receive) -> bytes | None:
-    """The whole request body; None when the client went away before sending it."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+class RequestHeaders(Mapping[str, str]):
+    """A request's headers by name, whatever its case; the first of repeated ones."""
+
+    __slots__ = ("_by_name",)
+
+    def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
+        # ASGI servers give the names in lower case; reversed, so the first one stays.
+        self._by_name = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed([*raw])}
+
+    def __getitem__(self, name: str) -> str:
+        return self._by_name[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return self._by_name.get(name.lower(), default)
 
 
 async def respond(
-    send: Send, status: int, body: bytes, media_type: str, headers: dict[str, str]
+    send: Send, status: int, body: bytes, media_type: str, headers: Mapping[str, str]
 ) -> None:
     raw = [(b"content-type", media_type.encode()), (b"content-length", b"%d" % len(body))]
     raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
@@ -48,35 +67,97 @@ async def respond(
     await send({"type": "http.response.body", "body": body})
 
 
-class PredictLane:
-    def __init__(self, app: ASGIApp, state: ServiceState) -> None:
-        self.app = app
-        self.state = state
+async def _send_error(send: Send, error: InferenceError, v2: bool) -> None:
+    status, body, headers = render(error, v2=v2)
+    media_type = headers.pop("content-type")
+    await respond(send, status, body, media_type, headers)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+
+class PredictLane:
+    def __init__(
+        self,
+        state: ServiceState,
+        admission: Admission,
+        keys: frozenset[str],
+        max_body_bytes: int,
+    ) -> None:
+        self.state = state
+        self.admission = admission
+        self.keys = keys
+        self.max_body_bytes = max_body_bytes
+
+    @staticmethod
+    def takes(scope: Scope) -> tuple[bool, Route]:
+        """Whether the lane answers this request, and its route (None: /predict)."""
         if scope["type"] != "http" or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
+            return False, None
         path = scope["path"]
-        v2 = None if path == PREDICT else V2_INFER.fullmatch(path)
-        if path != PREDICT and v2 is None:
-            await self.app(scope, receive, send)
+        if path == PREDICT:
+            return True, None
+        match = V2_INFER.fullmatch(path)
+        if match is None:
+            return False, None
+        model, version = match.groups()
+        return True, (model, version)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, route: Route) -> None:
+        admission = self.admission
+        if not admission.admit():
+            await _send_error(send, admission.refusal(), v2=route is not None)
             return
-        raw = await read_body(receive)
-        if raw is None:
-            return
-        answer: Answer
         try:
-            if v2 is None:
-                answer = await answer_predict(self.state, Headers(scope=scope), raw)
+            await self._admitted(scope, receive, send, route)
+        finally:
+            admission.release()
+
+    async def _admitted(self, scope: Scope, receive: Receive, send: Send, route: Route) -> None:
+        raw_headers = scope["headers"]
+        if self.keys:
+            presented = presented_key(raw_headers)
+            if presented is None or not key_matches(presented, self.keys):
+                await send_unauthenticated(scope, send, presented)
+                return
+        try:
+            declared = declared_length(raw_headers)
+            if declared > self.max_body_bytes:
+                raise too_large(self.max_body_bytes, f"{declared} bytes")
+            raw = await self._read_body(receive)
+            if raw is None:
+                return  # the client went away before it sent the body
+            headers = RequestHeaders(raw_headers)
+            answer: Answer
+            if route is None:
+                answer = await answer_predict(self.state, headers, raw)
             else:
-                model, version = v2.groups()
-                answer = await answer_infer(self.state, Headers(scope=scope), raw, model, version)
-        except PayloadTooLarge:
-            raise  # the body limit outside answers it, and closes the connection
+                answer = await answer_infer(self.state, headers, raw, *route)
+        except PayloadTooLarge as error:
+            await send_too_large(scope, send, error)
+            return
         except InferenceError as error:
-            status, body, headers = render(error, v2=v2 is not None)
-            media_type = headers.pop("content-type")
-            await respond(send, status, body, media_type, headers)
+            await _send_error(send, error, v2=route is not None)
+            return
+        except Exception:
+            log.exception("a prediction request failed unexpectedly")
+            failure = InferenceError("internal error; the replica's log says more")
+            await _send_error(send, failure, v2=route is not None)
             return
         await respond(send, 200, answer.body, answer.media_type, answer.headers)
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The whole body, counted against the limit as it streams in; None when the client
+        went away before sending it."""
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            body = message.get("body", b"")
+            received += len(body)
+            if received > self.max_body_bytes:
+                raise too_large(
+                    self.max_body_bytes, f"more than {self.max_body_bytes} bytes (still streaming)"
+                )
+            chunks.append(body)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -7,6 +7,30 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from inference.errors import PayloadTooLarge, is_v2_path, render
 
 
+def declared_length(headers: list[tuple[bytes, bytes]]) -> int:
+    """The body length a request declares (Content-Length); 0 when it declares none."""
+    for name, value in headers:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
+def too_large(max_bytes: int, got: str) -> PayloadTooLarge:
+    return PayloadTooLarge(f"expected a body of at most {max_bytes} bytes, got {got}")
+
+
+async def send_too_large(scope: Scope, send: Send, error: PayloadTooLarge) -> None:
+    """413, and the connection closed: the rest of the body is never read."""
+    status, body, headers = render(error, v2=is_v2_path(scope["path"]))
+    raw = [(k.encode(), v.encode()) for k, v in headers.items()]
+    raw.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
 class BodyLimitMiddleware:
     """413 on a Content-Length over the limit before reading; for chunked bodies,
     count while streaming and stop as soon as the limit is passed."""
@@ -15,30 +39,14 @@ class BodyLimitMiddleware:
         self.app = app
         self.max_bytes = max_bytes
 
-    def _too_large(self, got: str) -> PayloadTooLarge:
-        return PayloadTooLarge(f"expected a body of at most {self.max_bytes} bytes, got {got}")
-
-    async def _reject(self, scope: Scope, send: Send, error: PayloadTooLarge) -> None:
-        status, body, headers = render(error, v2=is_v2_path(scope["path"]))
-        raw = [(k.encode(), v.encode()) for k, v in headers.items()]
-        raw.append((b"connection", b"close"))
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": body})
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > self.max_bytes:
-                    await self._reject(scope, send, self._too_large(f"{declared} bytes"))
-                    return
-
+        declared = declared_length(scope["headers"])
+        if declared > self.max_bytes:
+            await send_too_large(scope, send, too_large(self.max_bytes, f"{declared} bytes"))
+            return
         received = 0
         started = False
 
@@ -48,7 +56,9 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise self._too_large(f"more than {self.max_bytes} bytes (still streaming)")
+                    raise too_large(
+                        self.max_bytes, f"more than {self.max_bytes} bytes (still streaming)"
+                    )
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -62,4 +72,4 @@ class BodyLimitMiddleware:
         except PayloadTooLarge as error:
             if started:
                 raise
-            await self._reject(scope, send, error)
+            await send_too_large(scope, send, error)

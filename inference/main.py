@@ -13,9 +13,10 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.telemetry import TelemetryConfig
+from starlette.types import Receive, Scope, Send
 
 from inference import api, monitoring_api, v2
-from inference.admission import AdmissionMiddleware, AdmissionStats, default_limit
+from inference.admission import Admission, AdmissionStats, default_limit
 from inference.artifacts import ArtifactStore
 from inference.auth import ApiKeyMiddleware
 from inference.batching import BatchPolicy
@@ -96,6 +97,22 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.plane.threads.close()
 
 
+class InferenceApp(FastAPI):
+    """FastAPI, with the prediction routes taken by the lane (inference/lane.py) before
+    FastAPI's middleware and routing see them; every other request goes through those."""
+
+    lane: PredictLane | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lane = self.lane
+        if lane is not None:
+            taken, route = lane.takes(scope)
+            if taken:
+                await lane(scope, receive, send, route)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def usable_cpus() -> int:
     """Cores this process may run on (taskset, cpusets), not the machine's: model calls at
     once beyond them only take turns on the same core, in batches too small to pay."""
@@ -105,7 +122,7 @@ def usable_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.time) -> FastAPI:
+def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.time) -> InferenceApp:
     """A new, independent service: its own registry, metrics and poller.
 
     `clock` (unix seconds) stamps predictions and the metrics window; tests pass their own.
@@ -141,7 +158,7 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
         capacity=settings.shadow_queue,
         concurrency=settings.shadow_concurrency,
     )
-    app = FastAPI(
+    app = InferenceApp(
         title="Pier inference",
         version="0.1.0",
         lifespan=_lifespan,
@@ -160,19 +177,19 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
         truth=truth,
     )
     app.add_exception_handler(InferenceError, _error_handler)
-    # Added first, so innermost: the lane answers /predict inside every middleware below.
-    app.add_middleware(PredictLane, state=app.state.pier)
+    keys = settings.api_key_set()
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    if keys := settings.api_key_set():
+    if keys:
         app.add_middleware(ApiKeyMiddleware, keys=keys)
-    # Added last, so outermost: an overloaded worker refuses before anything else runs.
+    # The prediction routes: admission first (an overloaded worker refuses before anything
+    # else runs), then the API keys and the body limit, as for the routes above.
     app.state.admission = AdmissionStats()
     limit = settings.max_in_flight or default_limit(usable_cpus(), settings.max_batch_rows)
-    app.add_middleware(
-        AdmissionMiddleware,
-        limit=limit,
-        stats=app.state.admission,
-        on_refuse=metrics.count_refused,
+    app.lane = PredictLane(
+        app.state.pier,
+        Admission(limit, app.state.admission, on_refuse=metrics.count_refused),
+        keys=keys,
+        max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(api.router)
     app.include_router(monitoring_api.router)
@@ -180,4 +197,4 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
     return app
 
 
-__all__ = ["create_app"]
+__all__ = ["InferenceApp", "create_app"]

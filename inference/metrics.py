@@ -403,15 +403,13 @@ class Metrics:
         if self.enabled:
             self.batch_limit_rows.labels(model, version).set(rows)
 
-    @contextlib.contextmanager
-    def in_flight(self) -> Iterator[None]:
-        if not self.enabled:
-            yield
-            return
-        self.inflight.inc()
-        try:
-            yield
-        finally:
+    def request_started(self) -> None:
+        """One more prediction request in flight (pair with request_ended, in a finally)."""
+        if self.enabled:
+            self.inflight.inc()
+
+    def request_ended(self) -> None:
+        if self.enabled:
             self.inflight.dec()
 
     def count_feedback(self, result: str, n: int = 1) -> None:

@@ -57,6 +57,9 @@ def pick_by_key(weights: Mapping[str, int], key: str) -> str | None:
 
 def pick_random(weights: Mapping[str, int], rng: random.Random) -> str | None:
     """A weighted draw: each version with probability weight / total."""
+    if len(weights) == 1:  # most models: one version, nothing to draw
+        ((version, weight),) = weights.items()
+        return version if weight > 0 else None
     candidates = weighted(weights)
     total = sum(w for _, w in candidates)
     if total == 0:

@@ -58,8 +58,10 @@ def coerce(spec: TensorSpec, array: np.ndarray) -> np.ndarray:
     if target.kind == "f":
         if kind not in "fiu":
             raise _mismatch(spec, _what_came(array))
-        with np.errstate(over="ignore", invalid="ignore"):
-            out = array.astype(target, copy=False)
+        out = array
+        if array.dtype != target:
+            with np.errstate(over="ignore", invalid="ignore"):
+                out = array.astype(target)
         if not np.isfinite(out).all():
             raise InvalidInput(
                 f"{spec.name}: expected finite {spec.dtype} values, got NaN, Infinity "
