@@ -9,13 +9,10 @@ measures its calls and keeps its batches at the size that served rows the cheape
 Calls are grouped by size, to the nearest power of two (a call of 6 to 11 rows counts as
 8). The limit is the size whose calls cost the least a row (the larger on a tie), once a
 larger size has been seen to cost more; until then it is the configured maximum, so the
-sizes above get measured. Under steady load every call would take the limit, and nothing
-would be learned of the other sizes: so one call in EXPLORE_EVERY takes another size,
-each size up to the maximum in turn. Every size is looked at, not only the neighbours of
-the limit, because the cost curve has more than one dip: on the 2026-11-28 host the CNN
-ran 8,165 images/s in eights, 4,564 in sixteens and 5,248 in thirty-twos, so a limit that
-only compared itself with half and twice stayed at 32 and served a third fewer rows a
-second than it could. The limit follows the load and the machine when they change.
+sizes above get measured. Under steady load every call would take the
+limit, and nothing would be learned of the sizes beside it: so one call in EXPLORE_EVERY
+takes half the limit, and the next such call twice it, by turns. The limit walks down while
+half is cheaper, up while twice is, and follows the load and the machine when they change.
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ from dataclasses import dataclass
 
 ALPHA = 0.2  # weight of the newest call in a size's moving average
 MIN_CALLS = 3  # calls of a size before its cost counts
-EXPLORE_EVERY = 16  # one call in 16 tries another size: a few per cent off the best one
+EXPLORE_EVERY = 16  # each side every 32 calls: a few per cent of calls off the best size
 
 
 @dataclass
@@ -49,10 +46,7 @@ class BatchSizer:
         self._costs: dict[int, _Cost] = {}
         self._limit = self.max_rows
         self._calls = 0
-        # The sizes a probe may take, by turns: the powers of two below the maximum, then it.
-        self._sizes = [1 << i for i in range(self.max_rows.bit_length()) if 1 << i < self.max_rows]
-        self._sizes.append(self.max_rows)
-        self._probe = 0
+        self._probe_up = False
 
     @property
     def limit(self) -> int:
@@ -60,17 +54,16 @@ class BatchSizer:
         return self._limit
 
     def next_limit(self) -> int:
-        """The limit for the call about to be taken: now and then another size, each size
-        in turn (never the limit itself, while there is another)."""
+        """The limit for the call about to be taken: now and then half or twice the learned
+        one, by turns (where there is room)."""
         self._calls += 1
-        if self._calls % EXPLORE_EVERY or len(self._sizes) == 1:
+        if self._calls % EXPLORE_EVERY:
             return self._limit
-        size = self._sizes[self._probe % len(self._sizes)]
-        self._probe += 1
-        if size == self._limit:
-            size = self._sizes[self._probe % len(self._sizes)]
-            self._probe += 1
-        return size
+        self._probe_up = not self._probe_up
+        up, down = min(self.max_rows, 2 * self._limit), max(1, self._limit // 2)
+        if self._probe_up and up > self._limit:
+            return up
+        return down if down < self._limit else up
 
     def costs(self) -> dict[int, float]:
         """Seconds a row, by size class, for the sizes measured often enough."""
