@@ -2,11 +2,13 @@
 
 - the HTTP ceiling: requests a second of a bare ASGI app (bench/servers/bare.py) answering
   the same binary W2 request with no framework, parsing or model, pinned like the bench;
-- the CNN's cost an image at its cheapest batch size, in-process, one thread.
+- the CNN's cost an image at its cheapest batch size, in-process, one thread;
+- the least a batching server must do (bench/servers/minimal.py): read the body, view the
+  tensor, gather requests into calls on a model thread, answer each its row. Nothing else.
 
-A request costs at least the sum of the two, so 1 / (1/ceiling + cost) bounds the rps of
-any server built on that stack, and the bound is compared with 80 % of the model's
-single-image rate.
+A request costs at least the sum of the first two, so 1 / (1/ceiling + cost) bounds the
+rps of any server built on that stack. The minimal server shows what is left of the bound
+once the model shares the core with the event loop, as it must on one core.
 
     .venv/bin/python -m bench.ceiling [--seconds 10]
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 from bench.loadgen import Timing, measure_one
 from bench.pier import REPO, START_TIMEOUT_S
 from bench.serving import Running, free_port, launch, stop, wait_ready
-from bench.workloads import WORKLOADS, in_process_rate, v2_binary_request
+from bench.workloads import WORKLOADS, in_process_rate, save_torchscript, v2_binary_request
 
 BATCHES = (1, 2, 4, 8, 16, 32)
 
@@ -36,24 +38,29 @@ def main(argv: list[str] | None = None) -> int:
     best_batch = max(by_batch, key=lambda b: by_batch[b])
     request = v2_binary_request(w2)
     rows = []
+    minimal = []
     with tempfile.TemporaryDirectory(prefix="pier-ceiling-") as tmp:
         work = Path(tmp)
-        port = free_port()
-        process = launch(
-            [sys.executable, str(REPO / "bench/servers/bare.py"), str(port)],
-            work / "bare.log",
-            cwd=REPO,
-        )
-        try:
-            problem = wait_ready(process, f"http://127.0.0.1:{port}/", START_TIMEOUT_S)
-            if problem:
-                print(f"the bare app did not start: {problem}")
-                return 1
-            running = Running(process, port, lambda _: request)
-            timing = Timing(3, args.seconds, ())
-            rows = [measure_one("bare", running, request, work, c, timing) for c in (16, 64)]
-        finally:
-            stop(process)
+        timing = Timing(3, args.seconds, ())
+        artifact = save_torchscript(w2.model, work / "cnn.pt")
+        servers = {
+            "bare": [str(REPO / "bench/servers/bare.py")],
+            "minimal": [str(REPO / "bench/servers/minimal.py"), str(artifact)],
+        }
+        for name, argv in servers.items():
+            port = free_port()
+            process = launch([sys.executable, *argv, str(port)], work / f"{name}.log", cwd=REPO)
+            try:
+                url = f"http://127.0.0.1:{port}{request.path}"
+                problem = wait_ready(process, url, START_TIMEOUT_S, request)
+                if problem:
+                    print(f"the {name} app did not start: {problem}")
+                    return 1
+                running = Running(process, port, lambda _: request)
+                found = [measure_one(name, running, request, work, c, timing) for c in (16, 64)]
+            finally:
+                stop(process)
+            (rows if name == "bare" else minimal).extend(found)
     ceiling = max(r.rps for r in rows)
     cost_s = 1 / by_batch[best_batch]
     bound = 1 / (1 / ceiling + cost_s)
@@ -66,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         f"bound for any server on this stack: 1 / (1/{ceiling:,.0f} + 1/{cheapest:,.0f}) "
         f"= {bound:,.0f} rps = {bound / single:.0%} of the single-image rate (target 80 %)"
     )
+    for r in minimal:
+        print(
+            f"minimal batching server, {r.concurrency} connections: {r.rps:,.0f} rps "
+            f"= {r.rps / single:.0%} of the single-image rate (p99 {r.p99_ms:.0f} ms)"
+        )
     return 0
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 from starlette.types import Receive, Scope, Send
 
@@ -37,25 +37,32 @@ Route = tuple[str, str | None] | None
 
 
 class RequestHeaders(Mapping[str, str]):
-    """A request's headers by name, whatever its case; the first of repeated ones."""
+    """A request's headers by name, whatever its case; the first of repeated ones. Looked
+    up in the server's list as asked: a request reads two or three of them."""
 
-    __slots__ = ("_by_name",)
+    __slots__ = ("_raw",)
 
-    def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
-        # ASGI servers give the names in lower case; reversed, so the first one stays.
-        self._by_name = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed([*raw])}
-
-    def __getitem__(self, name: str) -> str:
-        return self._by_name[name.lower()]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._by_name)
-
-    def __len__(self) -> int:
-        return len(self._by_name)
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self._raw = raw  # ASGI servers give the names in lower case
 
     def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        return self._by_name.get(name.lower(), default)
+        wanted = name.lower().encode("latin-1")
+        for key, value in self._raw:
+            if key == wanted:
+                return value.decode("latin-1")
+        return default
+
+    def __getitem__(self, name: str) -> str:
+        found = self.get(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(k.decode("latin-1") for k, _ in self._raw))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys(k for k, _ in self._raw))
 
 
 async def respond(

@@ -97,13 +97,18 @@ def from_json(spec: TensorSpec, value: object) -> np.ndarray:
 
 def rows_of(specs: Sequence[TensorSpec], arrays: Mapping[str, np.ndarray], max_rows: int) -> int:
     """The batch size shared by every input; refuses empty, uneven or oversized batches."""
-    rows = {spec.name: int(arrays[spec.name].shape[0]) for spec in specs if spec.shape}
-    if not rows:
-        return 1
-    counts = set(rows.values())
-    if len(counts) > 1:
-        raise InvalidInput(f"inputs must have the same number of rows, got {rows}")
-    count = counts.pop()
+    if len(specs) == 1:  # most models: nothing to compare
+        if not specs[0].shape:
+            return 1
+        count = int(arrays[specs[0].name].shape[0])
+    else:
+        rows = {spec.name: int(arrays[spec.name].shape[0]) for spec in specs if spec.shape}
+        if not rows:
+            return 1
+        counts = set(rows.values())
+        if len(counts) > 1:
+            raise InvalidInput(f"inputs must have the same number of rows, got {rows}")
+        count = counts.pop()
     if count == 0:
         raise InvalidInput("expected at least 1 row, got 0")
     if count > max_rows:
