@@ -63,7 +63,10 @@ def test_a_deploy_lands_within_a_second_of_the_announcement(
     api_url, inference_url, token = stack
     artifacts.torchscript(tmp_path / "a.pt", seed=0)
     artifacts.torchscript(tmp_path / "b.pt", seed=1)
-    with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}) as c:
+    # Registering a version took 5-7 s here on a busy 2026-11-28 host (httpx's default
+    # timeout is 5 s); what is timed below is the deploy's announcement, not the push.
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=api_url, headers=auth, timeout=60) as c:
         assert push(c, tmp_path / "a.pt", version="a").status_code == 201
         assert push(c, tmp_path / "b.pt", version="b").status_code == 201
         wait_until(lambda: httpx.get(f"{inference_url}/v2/health/live").status_code == 200)
