@@ -102,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         "--workload", default="W1", choices=[w.key for w in WORKLOADS], help="what to send"
     )
     parser.add_argument("--keep", type=Path, help="also copy the raw stacks here")
+    parser.add_argument(
+        "--gil",
+        action="store_true",
+        help="sample only the thread holding the GIL: the event loop's own work, without "
+        "the time a thread waits for the core it shares with the model thread",
+    )
     args = parser.parse_args(argv)
     workload = next(w for w in WORKLOADS if w.key == args.workload)
     env = dict(item.split("=", 1) for item in args.env)
@@ -129,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.py_spy, "record", "--pid", str(running.process.pid), "--subprocesses",
                     "--threads", "--format", "raw", "--rate", "200",
                     "--duration", str(args.seconds), "--output", str(raw), "--nonblocking",
+                    *(["--gil"] if args.gil else []),
                 ],
                 check=True, capture_output=True, timeout=args.seconds + 60,
             )  # fmt: skip

@@ -41,7 +41,7 @@ Outputs = dict[str, np.ndarray]
 # on the event loop. The data plane records its metrics.
 StartCall = Callable[[Arrays, int, Done[Outputs]], None]
 # Per input: name, shape beyond the rows, dtype. Only requests alike in all three concatenate.
-Signature = tuple[tuple[str, tuple[int, ...], str], ...]
+Signature = tuple[tuple[str, tuple[int, ...], np.dtype], ...]
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,9 @@ def take_batch(limit: int, queue: Sequence[tuple[Signature, int]]) -> int:
 
 
 def signature_of(arrays: Arrays) -> Signature:
-    return tuple((name, tuple(a.shape[1:]), a.dtype.str) for name, a in arrays.items())
+    """What requests must share to be gathered into one call: each input's name, its
+    shape after the rows, and its dtype."""
+    return tuple([(name, a.shape[1:], a.dtype) for name, a in arrays.items()])
 
 
 def concatenate(parts: Sequence[Arrays]) -> dict[str, np.ndarray]:

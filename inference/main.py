@@ -9,6 +9,7 @@ import os
 import random
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
@@ -101,15 +102,16 @@ class InferenceApp(FastAPI):
     """FastAPI, with the prediction routes taken by the lane (inference/lane.py) before
     FastAPI's middleware and routing see them; every other request goes through those."""
 
-    lane: PredictLane | None = None
+    def __init__(self, lane: PredictLane, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lane = lane
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         lane = self.lane
-        if lane is not None:
-            taken, route = lane.takes(scope)
-            if taken:
-                await lane(scope, receive, send, route)
-                return
+        taken, route = lane.takes(scope)
+        if taken:
+            await lane(scope, receive, send, route)
+            return
         await super().__call__(scope, receive, send)
 
 
@@ -158,16 +160,7 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
         capacity=settings.shadow_queue,
         concurrency=settings.shadow_concurrency,
     )
-    app = InferenceApp(
-        title="Pier inference",
-        version="0.1.0",
-        lifespan=_lifespan,
-        # FastAPI's native OpenTelemetry asks the global providers on every request whether
-        # one is configured (environment lookups included): a measurable share of a small
-        # model's request. Pier's metrics are Prometheus' (inference/metrics.py).
-        telemetry=NO_TELEMETRY,
-    )
-    app.state.pier = ServiceState(
+    state = ServiceState(
         settings=settings,
         store=store,
         metrics=metrics,
@@ -176,21 +169,34 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
         plane=plane,
         truth=truth,
     )
-    app.add_exception_handler(InferenceError, _error_handler)
     keys = settings.api_key_set()
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    if keys:
-        app.add_middleware(ApiKeyMiddleware, keys=keys)
     # The prediction routes: admission first (an overloaded worker refuses before anything
-    # else runs), then the API keys and the body limit, as for the routes above.
-    app.state.admission = AdmissionStats()
+    # else runs), then the API keys and the body limit, as the middleware below does for
+    # every other route.
+    admission = AdmissionStats()
     limit = settings.max_in_flight or default_limit(usable_cpus(), settings.max_batch_rows)
-    app.lane = PredictLane(
-        app.state.pier,
-        Admission(limit, app.state.admission, on_refuse=metrics.count_refused),
+    lane = PredictLane(
+        state,
+        Admission(limit, admission, on_refuse=metrics.count_refused),
         keys=keys,
         max_body_bytes=settings.max_body_bytes,
     )
+    app = InferenceApp(
+        lane,
+        title="Pier inference",
+        version="0.1.0",
+        lifespan=_lifespan,
+        # FastAPI's native OpenTelemetry asks the global providers on every request whether
+        # one is configured (environment lookups included): a measurable share of a small
+        # model's request. Pier's metrics are Prometheus' (inference/metrics.py).
+        telemetry=NO_TELEMETRY,
+    )
+    app.state.pier = state
+    app.state.admission = admission
+    app.add_exception_handler(InferenceError, _error_handler)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if keys:
+        app.add_middleware(ApiKeyMiddleware, keys=keys)
     app.include_router(api.router)
     app.include_router(monitoring_api.router)
     app.include_router(v2.router)

@@ -20,9 +20,13 @@ _KIND_NAMES = {"f": "floats", "i": "integers", "u": "integers", "b": "booleans"}
 
 def shape_matches(expected: Sequence[int], actual: Sequence[int]) -> bool:
     """True when ``actual`` fits ``expected``, where -1 is a free dimension."""
-    return len(expected) == len(actual) and all(
-        e == -1 or e == a for e, a in zip(expected, actual, strict=True)
-    )
+    if len(expected) != len(actual):
+        return False
+    # A plain loop, not all() over a generator: this runs for every input of every request.
+    for e, a in zip(expected, actual, strict=True):  # noqa: SIM110
+        if e != a and e != -1:
+            return False
+    return True
 
 
 def _shape_text(shape: Sequence[int]) -> str:
@@ -46,7 +50,7 @@ def native(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Little-endian values read from a request's bytes, in the native dtype. A view of the
     bytes where the byte order already is the machine's (no copy: a batch's concatenation,
     or the model call when it runs alone, copies it anyway), else a converted copy."""
-    return array.astype(dtype, copy=False)
+    return array if array.dtype == dtype else array.astype(dtype)
 
 
 def coerce(spec: TensorSpec, array: np.ndarray) -> np.ndarray:

@@ -11,7 +11,6 @@ from importlib.metadata import version as package_version
 import numpy as np
 import orjson
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
 
 from inference.api import Answer, dumps
 from inference.dataplane import Outcome
@@ -20,17 +19,18 @@ from inference.registry import LoadedVersion
 from inference.schemas import (
     V2_DATATYPES,
     TensorSpec,
-    V2InferRequest,
     V2ModelMetadata,
     V2ServerMetadata,
-    V2Tensor,
 )
 from inference.state import ServiceState, state_of
 from inference.tensors import NUMPY_DTYPES, coerce, native
+from inference.v2_request import InferHeader, InferInput, read_header
 
 router = APIRouter(prefix="/v2")
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
+# The binary data extension's tensors are little-endian, whatever the machine's order.
+WIRE_DTYPES = {name: dtype.newbyteorder("<") for name, dtype in NUMPY_DTYPES.items()}
 PLATFORMS = {"torchscript": "pytorch_torchscript", "torch_export": "pytorch_export"}
 
 
@@ -116,7 +116,7 @@ async def version_ready(request: Request, model: str, version: str) -> Response:
     return _json({"name": model, "ready": True, "version": version})
 
 
-def _split_body(raw: bytes, header_length: str | None) -> tuple[V2InferRequest, memoryview]:
+def _split_body(raw: bytes, header_length: str | None) -> tuple[InferHeader, memoryview]:
     """The JSON header and the binary tensor data after it (a view: no copy of the body)."""
     view = memoryview(raw)
     if header_length is None:
@@ -136,17 +136,11 @@ def _split_body(raw: bytes, header_length: str | None) -> tuple[V2InferRequest, 
         document = orjson.loads(head)
     except orjson.JSONDecodeError as e:
         raise MalformedBody(f"expected a JSON inference request, got invalid JSON: {e}") from e
-    try:
-        return V2InferRequest.model_validate(document), binary
-    except ValidationError as e:
-        raise InvalidInput(
-            f"expected an inference request (inputs: [{{name, datatype, shape, data}}]), "
-            f"got: {e.errors(include_url=False)}"
-        ) from e
+    return read_header(document), binary
 
 
 def _input_array(
-    spec: TensorSpec, tensor: V2Tensor, binary: memoryview, offset: int
+    spec: TensorSpec, tensor: InferInput, binary: memoryview, offset: int
 ) -> tuple[np.ndarray, int]:
     expected_datatype = V2_DATATYPES[spec.dtype]
     if tensor.datatype != expected_datatype:
@@ -168,7 +162,7 @@ def _input_array(
             raise InvalidInput(
                 f"{spec.name}: expected {size} bytes of binary data, got {len(binary) - offset}"
             )
-        flat = np.frombuffer(binary, dtype=dtype.newbyteorder("<"), count=count, offset=offset)
+        flat = np.frombuffer(binary, dtype=WIRE_DTYPES[spec.dtype], count=count, offset=offset)
         return coerce(spec, native(flat, dtype).reshape(tensor.shape)), offset + size
     if tensor.data is None:
         raise InvalidInput(f"{spec.name}: expected data or parameters.binary_data_size")
@@ -184,7 +178,7 @@ def _input_array(
 
 
 def _inputs(
-    loaded: LoadedVersion, request: V2InferRequest, binary: memoryview
+    loaded: LoadedVersion, request: InferHeader, binary: memoryview
 ) -> dict[str, np.ndarray]:
     given = {t.name: t for t in request.inputs}
     names = [s.name for s in loaded.spec.inputs]
@@ -201,7 +195,7 @@ def _inputs(
     return arrays
 
 
-def _wants_binary(request: V2InferRequest) -> dict[str, bool | None]:
+def _wants_binary(request: InferHeader) -> dict[str, bool | None]:
     default = bool((request.parameters or {}).get("binary_data_output", False))
     if request.outputs is None:
         return {"*": default}
@@ -229,10 +223,11 @@ async def answer_infer(
         loaded = plane.resolve(model, version, headers.get("x-pier-key"))
         outcome.model, outcome.version = loaded.model, loaded.version
         wanted = _wants_binary(infer)
-        known = {s.name for s in loaded.spec.outputs}
-        unknown = sorted(set(wanted) - known - {"*"})
-        if unknown:
-            raise InvalidInput(f"outputs: expected some of {sorted(known)}, got {unknown}")
+        if infer.outputs is not None:
+            known = {s.name for s in loaded.spec.outputs}
+            unknown = sorted(set(wanted) - known)
+            if unknown:
+                raise InvalidInput(f"outputs: expected some of {sorted(known)}, got {unknown}")
         outputs = await plane.run(loaded, _inputs(loaded, infer, binary))
     except InferenceError as error:
         plane.record_error(outcome, error, started, v2=True)
@@ -249,7 +244,7 @@ async def answer_infer(
             "shape": list(array.shape),
         }
         if wanted.get(spec.name, wanted.get("*")):
-            blob = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+            blob = np.ascontiguousarray(array, dtype=WIRE_DTYPES[spec.dtype]).tobytes()
             entry["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
         else:

@@ -64,12 +64,6 @@ def pump(loop: asyncio.AbstractEventLoop) -> None:
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
     chunks = []
     more = True
     while more:
@@ -109,4 +103,11 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 if __name__ == "__main__":
     threading.Thread(target=model_thread, daemon=True).start()
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), http="httptools", log_level="warning")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[2]),
+        http="httptools",
+        lifespan="off",
+        log_level="warning",
+    )
