@@ -10,8 +10,9 @@ second, p50 and p99 latency (wrk), errors (non-2xx, timeouts, socket errors), pe
 and CPU used by the server's process tree (from /proc), and rps relative to Pier.
 Load goes only to 127.0.0.1 and is bounded in time. The peers (bench/peers.py) run from
 their own environments under bench/.envs, made on first use. Then the scenarios
-(bench/scenarios.py: batching on/off, 50 extra models, routing flips under load), and a
-check of every target of the issue against the figures of this run. Everything goes to
+(bench/scenarios.py: batching on/off, 50 extra models, routing flips under load;
+bench/model_share.py: W2-binary in turns with the model's own rate), and a check of
+every target of the issue against the figures of this run. Everything goes to
 bench/results/latest.md too.
 """
 
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from bench import peers, procstats, scenarios
 from bench.loadgen import Row, Timing, measure
+from bench.model_share import model_share
 from bench.pier import PierOptions, start_floor, start_pier
 from bench.serving import LOAD_CORE, SERVER_CORE, Running, Starter, stop
 from bench.workloads import (
@@ -325,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             findings = [
                 scenarios.batching(w1, w3, artifacts["mlp"], work, scenario_timing),
                 scenarios.batch_sizes(w2, artifacts["cnn"], work, scenario_timing),
+                model_share(w2, artifacts["cnn"], work, scenario_timing),
                 scenarios.many_models(w1, artifacts["mlp"], work, scenario_timing, EXTRA_MODELS),
                 scenarios.routing_flips(w1, artifacts["mlp"], work, scenario_timing),
             ]
