@@ -2,9 +2,11 @@
 calls are all busy queue up, and the next free call takes them together.
 
 A request that finds a free call and nobody queued runs at once, alone: batching never
-delays a request when the model is idle. Queued requests wait for companions at most
-``max_wait_s`` from their arrival. When a gathered call fails, its requests run again one
-by one, so only the request whose input caused the failure fails.
+delays a request when the model is idle. A full batch does not wait for a call to end: it
+goes to the model threads' queue at once (one deep per thread), so a busy model goes from
+call to call without waiting for the event loop between them. Queued requests wait for
+companions at most ``max_wait_s`` from their arrival. When a gathered call fails, its
+requests run again one by one, so only the request whose input caused the failure fails.
 
 A request waits for its answer at most ``timeout_s`` from its arrival (queueing included);
 past that it fails alone with ModelTimeout (504) and its client is free. The model call
@@ -121,6 +123,9 @@ class BatcherStats:
     queued: int = 0
     # Times a free call held back to let a queued batch fill (bounded by max_wait).
     held: int = 0
+    # Full batches handed to the model threads while every thread was in a call: each
+    # waited in the threads' queue instead of in this one, for no wake-up between calls.
+    behind: int = 0
     # Gathered calls that failed or could not be split, whose requests then ran one by one.
     split_retries: int = 0
     largest_batch: int = 0
@@ -172,6 +177,9 @@ class Batcher:
         self._tasks: set[asyncio.Task[None]] = set()
         # Running calls' deadlines (their first request's), to count the overdue ones.
         self._deadlines: dict[int, float] = {}
+        # When the loop last had a call's answer: a call handed off behind a running one
+        # waited for it on the thread, so its cost to the sizer starts from that answer.
+        self._last_answer = 0.0
         self.sizer = BatchSizer(policy.max_rows) if policy.adaptive else None
         self._on_limit = on_limit
         self.stats = BatcherStats(limit=policy.max_rows)
@@ -254,7 +262,13 @@ class Batcher:
         """Start calls while one is free and requests are queued (and ready to go)."""
         while self._queue and self._queue[0].future.done():
             self._queue.popleft()  # cancelled by its client while queued
-        while self._running < self._slots and self._queue:
+        while self._queue and (
+            self._running < self._slots
+            # A full batch does not wait for a free thread: it goes to the threads' queue
+            # now, and the thread finds it there when its call ends, with no wake-up and no
+            # turn of the loop in between.
+            or (self._running < 2 * self._slots and self._queued_rows() >= self.limit)
+        ):
             delay = dispatch_delay(
                 self.policy,
                 sum(q.rows for q in self._queue),
@@ -278,6 +292,9 @@ class Batcher:
             if live:
                 self._start(live)
 
+    def _queued_rows(self) -> int:
+        return sum(q.rows for q in self._queue)
+
     def overdue(self) -> int:
         """Model calls that outlived their first request's deadline and still run (a hung
         model holds its thread and its slot)."""
@@ -290,6 +307,9 @@ class Batcher:
 
     def _start(self, batch: list[_Queued]) -> None:
         """One call for the whole batch; `_answered` gets its outcome on the loop."""
+        behind = self._running >= self._slots  # a full batch queued behind running calls
+        if behind:
+            self.stats.behind += 1
         self._running += 1
         if self.policy.timeout_s is not None:
             self._deadlines[id(batch)] = batch[0].arrival + self.policy.timeout_s
@@ -301,7 +321,9 @@ class Batcher:
         started = self._clock()
 
         def answered(outputs: Outputs | None, error: BaseException | None) -> None:
-            self._answered(batch, rows, started, outputs, error)
+            begun = max(started, self._last_answer) if behind else started
+            self._last_answer = self._clock()
+            self._answered(batch, rows, begun, outputs, error)
 
         try:
             self._call(arrays, rows, answered)
