@@ -259,22 +259,20 @@ class Batcher:
         self._arm_expiry()
 
     def _pump(self) -> None:
-        """Start calls while one is free and requests are queued (and ready to go)."""
+        """Start calls while requests are queued (and ready to go) and a thread is free, or
+        the queue holds a full batch that can wait in the threads' queue instead."""
         while self._queue and self._queue[0].future.done():
             self._queue.popleft()  # cancelled by its client while queued
-        while self._queue and (
-            self._running < self._slots
+        while self._queue:
+            queued_rows = sum(q.rows for q in self._queue)
             # A full batch does not wait for a free thread: it goes to the threads' queue
             # now, and the thread finds it there when its call ends, with no wake-up and no
             # turn of the loop in between.
-            or (self._running < 2 * self._slots and self._queued_rows() >= self.limit)
-        ):
+            full_behind = self._running < 2 * self._slots and queued_rows >= self.limit
+            if self._running >= self._slots and not full_behind:
+                return
             delay = dispatch_delay(
-                self.policy,
-                sum(q.rows for q in self._queue),
-                self._queue[0].arrival,
-                self._clock(),
-                self.limit,
+                self.policy, queued_rows, self._queue[0].arrival, self._clock(), self.limit
             )
             if delay > 0:
                 if self._timer is None:
@@ -292,12 +290,10 @@ class Batcher:
             if live:
                 self._start(live)
 
-    def _queued_rows(self) -> int:
-        return sum(q.rows for q in self._queue)
-
     def overdue(self) -> int:
-        """Model calls that outlived their first request's deadline and still run (a hung
-        model holds its thread and its slot)."""
+        """Model calls that outlived their first request's deadline and still run, or wait
+        in the threads' queue behind one that does (a hung model holds its thread and its
+        slot)."""
         now = self._clock()
         return sum(1 for deadline in self._deadlines.values() if deadline < now)
 
