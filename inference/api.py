@@ -202,6 +202,7 @@ async def healthz(request: Request) -> Response:
         "ready": state.registry.ready,
         "revision": state.poller.revision,
         "loaded": state.registry.loaded_names(),
+        "device": str(state.registry.device),
         "last_error": state.registry.last_error or None,
         "last_poll_error": state.poller.last_poll_error or None,
     }

@@ -27,7 +27,7 @@ from inference.ground_truth import GroundTruth
 from inference.lane import PredictLane
 from inference.limits import BodyLimitMiddleware
 from inference.metrics import Metrics
-from inference.model import configure_threads
+from inference.model import configure_threads, describe_device, resolve_device
 from inference.model_threads import ModelThreads
 from inference.poller import RoutingPoller
 from inference.predictions import open_store
@@ -129,8 +129,11 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
 
     `clock` (unix seconds) stamps predictions and the metrics window; tests pass their own.
     """
+    # A device torch cannot use stops the replica here, before it serves anything.
+    device = resolve_device(settings.device)
+    log.info("models run on %s", describe_device(device))
     metrics = Metrics(settings.metrics_enabled, settings.multiproc_dir, clock)
-    registry = ModelRegistry(metrics)
+    registry = ModelRegistry(metrics, device)
     store = ArtifactStore(settings.cache_dir)
     poller = RoutingPoller(settings, store, registry)
     plane = DataPlane(

@@ -13,12 +13,13 @@ import json
 import re
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import torch
+from torch.export.passes import move_to_device_pass
 
 from inference.archives import (
     check_member_names,
@@ -57,6 +58,8 @@ _PT2_MEMBERS = [
     )
 ]
 _CONFIG_LIMIT_BYTES = 16 * 1024 * 1024
+# The rest of the service names devices through this module: only it imports torch.
+Device: TypeAlias = torch.device
 
 
 def _split_root(names: Sequence[str]) -> tuple[str, set[str]]:
@@ -163,14 +166,53 @@ def configure_threads(count: int) -> None:
         torch.set_num_threads(count)
 
 
-def _load_module(path: Path, fmt: ArtifactFormat) -> Callable[..., Any]:
+def resolve_device(name: str) -> torch.device:
+    """The device a replica's models run on: ``cpu``, ``cuda``, ``cuda:N``, or ``auto``
+    (the first GPU when torch sees one, else the CPU). Asking for a GPU that torch cannot
+    use is an error, not a quiet fall back to the CPU: a replica given a GPU would
+    otherwise serve at a fraction of the speed it was sized for."""
+    if name == "auto":
+        return torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise ValueError(f"device {name!r}: expected auto, cpu, cuda or cuda:N") from e
+    if device.type == "cpu":
+        return torch.device("cpu")
+    if device.type != "cuda":
+        raise ValueError(f"device {name!r}: expected auto, cpu, cuda or cuda:N")
+    if not torch.cuda.is_available():
+        build = f"torch {torch.__version__}" + ("" if torch.version.cuda else ", a CPU build")
+        raise ValueError(
+            f"device {name!r}: torch sees no CUDA device ({build}); use a CUDA build of "
+            "torch on a machine with an NVIDIA GPU, or the device cpu or auto"
+        )
+    index = 0 if device.index is None else device.index
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise ValueError(f"device {name!r}: torch sees {count} CUDA device(s), 0 to {count - 1}")
+    return torch.device("cuda", index)
+
+
+def describe_device(device: torch.device) -> str:
+    """``cpu``, or ``cuda:0 (NVIDIA H200)``: for logs and /healthz."""
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+def _load_module(path: Path, fmt: ArtifactFormat, device: torch.device) -> Callable[..., Any]:
     if fmt == "torchscript":
-        module = torch.jit.load(str(path), map_location="cpu")
+        module = torch.jit.load(str(path), map_location=device)
         module.eval()
         return module
     # A file object: torch.export.load warns about paths not ending in .pt2.
     with path.open("rb") as handle:
         program = torch.export.load(handle)
+    if device.type != "cpu":
+        # Parameters, buffers and the tensor constants of the graph, and the devices its
+        # operators name (a bare .to() on the module would leave the last two behind).
+        program = move_to_device_pass(program, device)
     return program.module()
 
 
@@ -182,6 +224,7 @@ class LoadedModel:
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
     module: Callable[..., Any]
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     def _named_outputs(self, result: object) -> dict[str, np.ndarray]:
         if isinstance(result, torch.Tensor):
@@ -217,6 +260,10 @@ class LoadedModel:
             )
             for s in self.inputs
         ]
+        if self.device.type != "cpu":
+            # The answers come back through .cpu() (_named_outputs), which waits for the
+            # GPU: a call's time is its whole time on the device.
+            tensors = [t.to(self.device) for t in tensors]
         try:
             with torch.inference_mode():
                 result = self.module(*tensors)
@@ -232,17 +279,25 @@ class LoadedModel:
 
 
 def load_model(
-    path: Path, fmt: ArtifactFormat, inputs: list[TensorSpec], outputs: list[TensorSpec]
+    path: Path,
+    fmt: ArtifactFormat,
+    inputs: list[TensorSpec],
+    outputs: list[TensorSpec],
+    device: torch.device | None = None,
 ) -> LoadedModel:
-    """Recognise, load and return the artifact; the declared format must match the bytes."""
+    """Recognise, load and return the artifact on `device` (the CPU by default); the
+    declared format must match the bytes."""
+    device = device or torch.device("cpu")
     found = detect_format(path)
     if found != fmt:
         raise ArtifactError(f"the artifact is a {found} archive, but its version says {fmt}")
     try:
-        module = _load_module(path, fmt)
+        module = _load_module(path, fmt, device)
     except Exception as e:
-        raise ArtifactError(f"torch could not load the {fmt} artifact: {e}") from e
-    return LoadedModel(format=fmt, inputs=list(inputs), outputs=list(outputs), module=module)
+        raise ArtifactError(f"torch could not load the {fmt} artifact on {device}: {e}") from e
+    return LoadedModel(
+        format=fmt, inputs=list(inputs), outputs=list(outputs), module=module, device=device
+    )
 
 
 def warm(model: LoadedModel, rows: int = 1) -> None:

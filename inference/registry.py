@@ -10,7 +10,7 @@ import anyio
 
 from inference.errors import ArtifactError
 from inference.metrics import Metrics
-from inference.model import LoadedModel, load_model, warm
+from inference.model import Device, LoadedModel, load_model, warm
 from inference.schemas import ModelRoute, RoutingTable, VersionSpec
 
 
@@ -43,8 +43,10 @@ class Snapshot:
 
 
 class ModelRegistry:
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, device: Device) -> None:
         self._metrics = metrics
+        # Where every version of this replica is loaded and run (settings.device).
+        self.device = device
         self._loaded: dict[tuple[str, str], LoadedVersion] = {}
         self.active: Snapshot | None = None
         self.last_error: str = ""
@@ -71,7 +73,7 @@ class ModelRegistry:
             )
 
         def load_and_warm() -> LoadedModel:
-            runner = load_model(path, spec.format, spec.inputs, spec.outputs)
+            runner = load_model(path, spec.format, spec.inputs, spec.outputs, self.device)
             warm(runner, rows=1)
             return runner
 

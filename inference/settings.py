@@ -71,6 +71,15 @@ class InferenceSettings(BaseSettings):
             "and requests already run in parallel across batches and workers."
         ),
     )
+    device: str = Field(
+        default="auto",
+        pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+        description=(
+            "Where the models run: auto (the first GPU when torch sees one, else the CPU), "
+            "cpu, cuda or cuda:N. Naming a GPU that torch cannot use stops the replica at "
+            "boot with the reason; it never falls back to the CPU quietly."
+        ),
+    )
     server: Literal["uvicorn", "granian"] = Field(
         default="uvicorn",
         description=(

@@ -82,7 +82,7 @@ def _request(path: str, port: int, body: bytes) -> bytes:
     return head.encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bool]:
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bool]:
     """Status, headers (lower-case names) and whether the server will close."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
@@ -180,7 +180,7 @@ class Load:
                 assert reader is not None and writer is not None
                 writer.write(_request(self.path, self.port, self.body(index)))
                 status, headers, closing = await asyncio.wait_for(
-                    _read_response(reader), self.timeout_s
+                    read_response(reader), self.timeout_s
                 )
             except (ConnectionRefusedError, ConnectionAbortedError):
                 self._record(Sample(index, sent, time.monotonic(), 0, REFUSED))

@@ -100,6 +100,11 @@ def _env(model: DesiredModel, settings: KubernetesSettings) -> list[Manifest]:
         },
         {"name": "PIER_INFERENCE_CACHE_DIR", "value": CACHE_DIR},
         {"name": "PIER_INFERENCE_TORCH_THREADS", "value": str(threads)},
+        # Named, not left to auto: a pod given GPUs fails at boot, with the reason, when its
+        # image cannot use them (the CPU image, no driver), instead of serving on the CPU;
+        # and a pod given none stays off a GPU its node's runtime may still expose to it
+        # (CUDA images set NVIDIA_VISIBLE_DEVICES=all).
+        {"name": "PIER_INFERENCE_DEVICE", "value": "cuda" if model.resources.gpu else "cpu"},
         # Which model this Deployment serves (see docs/kubernetes.md, "one model per
         # Deployment").
         {"name": "PIER_INFERENCE_MODELS", "value": model.name},

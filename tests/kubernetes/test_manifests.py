@@ -138,9 +138,12 @@ def test_gpu_models_get_gpus_the_gpu_image_and_a_toleration() -> None:
     assert c["resources"]["requests"]["nvidia.com/gpu"] == "2"
     assert pod["tolerations"][0]["key"] == "nvidia.com/gpu"
     assert "lifecycle" not in c  # prestop_s=0
+    # The replica runs its models on the GPU it was given, and stops if it cannot.
+    assert {"name": "PIER_INFERENCE_DEVICE", "value": "cuda"} in c["env"]
     cpu_only = manifests.deployment(_model(gpu=0), SETTINGS[1])["spec"]["template"]["spec"]
     assert "tolerations" not in cpu_only
     assert not cpu_only["containers"][0]["image"].endswith("-cuda")
+    assert {"name": "PIER_INFERENCE_DEVICE", "value": "cpu"} in cpu_only["containers"][0]["env"]
 
 
 def _state(**kw: object) -> DeploymentState:
