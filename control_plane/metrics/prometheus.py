@@ -58,6 +58,19 @@ def _number(raw: str) -> float | None:
     return None if math.isnan(value) or math.isinf(value) else value
 
 
+def rate_range_s(step_s: float, scrape_interval_s: float) -> float:
+    """Pure: the range of the rate() behind each point of a series with this step.
+
+    A step plus two scrape intervals: an increase between two consecutive samples then
+    lies wholly inside some point's range even when one scrape came an interval late
+    (samples two intervals apart), which a replica or Prometheus under load does. With a
+    step plus one interval, such an increase could fall between two points' ranges and
+    vanish from the chart. And at least four scrape intervals, so that each range holds
+    enough samples (Grafana's $__rate_interval).
+    """
+    return max(step_s + 2 * scrape_interval_s, 4 * scrape_interval_s)
+
+
 class PrometheusSource:
     def __init__(
         self,
@@ -131,11 +144,7 @@ class PrometheusSource:
         return out
 
     def _range_s(self, step_s: int) -> str:
-        """A step plus a scrape interval, so that no increase falls between two points'
-        ranges, and at least four scrape intervals, so each range holds enough samples
-        (Grafana's $__rate_interval)."""
-        interval = self._scrape_interval_s
-        return f"{round(max(step_s + interval, 4 * interval))}s"
+        return f"{round(rate_range_s(step_s, self._scrape_interval_s))}s"
 
     # -- MetricsSource -------------------------------------------------------------------
 
