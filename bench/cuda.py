@@ -190,16 +190,16 @@ def _serve(
         "PIER_INFERENCE_PORT": str(port),
         "PIER_INFERENCE_DEVICE": device,
     }
-    log = (work / f"{case.key}-{device}.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "inference"],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None,
-    )
+    with (work / f"{case.key}-{device}.log").open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "inference"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None,
+        )
     return process, port
 
 
