@@ -453,11 +453,12 @@ def status() -> None:
         out.print(table if s.models else "nothing deployed yet: `pier deploy MODEL VERSION`")
         if s.replicas:
             rt = Table(title="Replicas")
-            for col_name in ("replica", "url", "revision", "loaded", "health"):
+            for col_name in ("replica", "url", "device", "revision", "loaded", "health"):
                 rt.add_column(col_name)
             for r in s.replicas:
                 health = "[green]ok[/]" if r.healthy else f"[red]{r.error or 'not seen'}[/]"
-                rt.add_row(r.id, r.url, str(r.revision), ", ".join(r.loaded), health)
+                loaded = ", ".join(r.loaded)
+                rt.add_row(r.id, r.url, r.device or "-", str(r.revision), loaded, health)
             out.print(rt)
         if s.rollouts:
             ro = Table(title="Rollouts (Kubernetes)")

@@ -255,6 +255,7 @@ class ReplicaStatus(BaseModel):
     error: str
     last_seen: datetime
     healthy: bool
+    device: str = Field(default="", description="Where its models run: cpu, cuda:0, ...")
 
 
 class ModelStatus(BaseModel):

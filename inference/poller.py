@@ -164,6 +164,7 @@ class RoutingPoller:
             "X-Pier-Replica-Url": self._settings.advertised_url,
             "X-Pier-Replica-Revision": str(self.revision),
             "X-Pier-Replica-Loaded": ",".join(self._registry.loaded_names()),
+            "X-Pier-Replica-Device": str(self._registry.device),
         }
         if self._settings.token:
             headers["Authorization"] = f"Bearer {self._settings.token}"

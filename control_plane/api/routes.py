@@ -235,6 +235,7 @@ def get_routing(
     x_pier_replica_revision: Annotated[int, Header()] = 0,
     x_pier_replica_loaded: Annotated[str, Header()] = "",
     x_pier_replica_error: Annotated[str, Header()] = "",
+    x_pier_replica_device: Annotated[str, Header()] = "",
 ) -> Response:
     """The routing table every inference replica polls (docs/contract.md)."""
     if problem := replica_url_problem(x_pier_replica_url) if x_pier_replica_url else None:
@@ -249,6 +250,7 @@ def get_routing(
                 loaded=[x for x in x_pier_replica_loaded.split(",") if x][:1000],
                 error=x_pier_replica_error[:500],
                 last_seen=datetime.now(UTC),
+                device=x_pier_replica_device[:64],
             )
         )
     table = deployments.routing_table(session)

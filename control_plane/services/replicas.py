@@ -23,6 +23,8 @@ class ReplicaReport:
     loaded: list[str]
     error: str
     last_seen: datetime
+    # Where its models run: cpu, cuda:0, ... ("" from a replica that does not say).
+    device: str = ""
 
 
 class ReplicaBook:
@@ -49,6 +51,7 @@ def replica_status(r: ReplicaReport, now: datetime, stale_after: timedelta) -> R
         loaded=r.loaded,
         error=r.error,
         last_seen=r.last_seen,
+        device=r.device,
         healthy=now - r.last_seen <= stale_after and not r.error,
     )
 

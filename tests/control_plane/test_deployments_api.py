@@ -102,6 +102,7 @@ def test_replicas_poll_with_etags_and_are_shown_in_status(api: Api, three_versio
             "X-Pier-Replica-Url": "http://127.0.0.1:9999",
             "X-Pier-Replica-Revision": str(revision),
             "X-Pier-Replica-Loaded": "dep@v2,dep@v3",
+            "X-Pier-Replica-Device": "cuda:1",
         }
         assert c.get("/api/v1/routing", headers=headers).status_code == 304
         status = c.get("/api/v1/status").json()
@@ -109,6 +110,7 @@ def test_replicas_poll_with_etags_and_are_shown_in_status(api: Api, three_versio
         assert dep["weights"] == {"v2": 100}
         assert dep["converged"] is True
         assert [r["url"] for r in dep["replicas"]] == ["http://127.0.0.1:9999"]
+        assert [r["device"] for r in dep["replicas"]] == ["cuda:1"]
 
         c.post("/api/v1/models/dep/deploy", json={"version": "v1"}).raise_for_status()
         assert c.get("/api/v1/routing", headers={"If-None-Match": etag}).status_code == 200

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import torch
 
 from control_plane.api.app import create_api
 from control_plane.artifacts import ArtifactStore as ControlPlaneStore
@@ -94,6 +95,9 @@ def test_polls_fetches_verifies_applies_and_survives_outages(
         assert seen["url"] == "http://replica.test:8080"
         assert seen["loaded"] == ["iris@v1"]
         assert seen["healthy"] and seen["error"] == ""
+        # And where its models run (auto: the CPU on a machine without a GPU).
+        assert seen["device"] == str(pier.registry.device)
+        assert seen["device"] == ("cuda:0" if torch.cuda.is_available() else "cpu")
 
         # Bytes that no longer match their sha256 (a corrupted or tampered store) are refused
         # and removed; v1 keeps serving and the control plane is told why.

@@ -139,6 +139,8 @@ def test_push_deploy_and_predict_with_the_cli(platform: Platform) -> None:
     assert status.returncode == 0
     assert "iris" in status.stdout and "v1 100%" in status.stdout
     assert platform.inference_url in status.stdout
+    # Each replica says where its models run (no GPU here: the CPU).
+    assert "device" in status.stdout and "cpu" in status.stdout
 
 
 def _traffic(
