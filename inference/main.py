@@ -141,7 +141,7 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
         metrics,
         max_rows=settings.max_rows_per_request,
         rng=random.Random(),
-        threads=ModelThreads(usable_cpus()),
+        threads=ModelThreads(settings.model_threads or usable_cpus()),
         batching=BatchPolicy(
             settings.max_batch_rows,
             settings.max_batch_wait_ms / 1000,

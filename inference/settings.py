@@ -71,6 +71,18 @@ class InferenceSettings(BaseSettings):
             "and requests already run in parallel across batches and workers."
         ),
     )
+    model_threads: int = Field(
+        default=0,
+        ge=0,
+        le=1024,
+        description=(
+            "Model calls a worker runs at once (the threads that run them). 0: one per core "
+            "this process may use (its CPU affinity). Requests that arrive while every call "
+            "runs are gathered into the next one. In a container whose CPUs are a quota "
+            "rather than a cpuset, the affinity is the whole node's: set it there (the "
+            "Kubernetes orchestrator does)."
+        ),
+    )
     device: str = Field(
         default="auto",
         pattern=r"^(auto|cpu|cuda(:\d+)?)$",

@@ -100,6 +100,11 @@ def _env(model: DesiredModel, settings: KubernetesSettings) -> list[Manifest]:
         },
         {"name": "PIER_INFERENCE_CACHE_DIR", "value": CACHE_DIR},
         {"name": "PIER_INFERENCE_TORCH_THREADS", "value": str(threads)},
+        # One model call at a time, on the pod's CPUs (above); requests that arrive during
+        # it are gathered into the next. Left to the replica, the count would be every core
+        # of the node (a pod's CPU affinity is the node's unless the kubelet pins CPUs),
+        # each call with `threads` threads of its own.
+        {"name": "PIER_INFERENCE_MODEL_THREADS", "value": "1"},
         # Named, not left to auto: a pod given GPUs fails at boot, with the reason, when its
         # image cannot use them (the CPU image, no driver), instead of serving on the CPU;
         # and a pod given none stays off a GPU its node's runtime may still expose to it

@@ -5,6 +5,7 @@ row fails only its own request, and a lone request never waits for companions.""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -208,6 +209,39 @@ def test_a_lone_request_runs_at_once(tmp_path: Path, models: dict[str, Artifact]
         server.stop()
     assert (done.requests, done.immediate, done.queued, done.held) == (20, 20, 0, 0)
     assert done.calls == 20
+
+
+def test_model_threads_bounds_the_calls_that_run_at_once(
+    tmp_path: Path, models: dict[str, Artifact]
+) -> None:
+    """PIER_INFERENCE_MODEL_THREADS=1 on a machine with more cores: one model call at a
+    time. Calls that never overlap spend, together, no more time in the model than the
+    whole burst took; and with batching on, the requests that waited were gathered."""
+    server = serve(tmp_path, models, model_threads=1, max_batch_rows=32, max_batch_wait_ms=0)
+    try:
+        inputs = random_requests(24, seed=8)
+        started = time.perf_counter()
+        responses = asyncio.run(predict_all(server.url, "slow", inputs))
+        elapsed = time.perf_counter() - started
+        text = httpx.get(f"{server.url}/metrics").text
+        done = stats(server, "slow")
+        assert state(server).plane.threads.size == 1
+    finally:
+        server.stop()
+    assert [r.status_code for r in responses] == [200] * len(inputs)
+    in_model = next(
+        s.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "pier_model_inference_seconds"
+        for s in family.samples
+        if s.name.endswith("_sum") and s.labels["model"] == "slow"
+    )
+    assert in_model <= elapsed, (in_model, elapsed)
+    assert done.calls < len(inputs)  # one slot: the burst queued behind it and was gathered
+
+
+def test_model_threads_default_to_the_cores_the_replica_may_use(service: ServerThread) -> None:
+    assert state(service).plane.threads.size == len(os.sched_getaffinity(0))
 
 
 def test_a_full_batch_is_handed_to_the_model_before_its_call_is_free(

@@ -137,7 +137,10 @@ def test_changing_resources_rolls_the_pods(
     (c,) = dep.spec.template.spec.containers
     assert c.resources.requests == {"cpu": "2500m", "memory": "4Gi"}
     assert c.resources.limits == {"memory": "4Gi"}
-    assert {e.name: e.value for e in c.env}["PIER_INFERENCE_TORCH_THREADS"] == "2"
+    env = {e.name: e.value for e in c.env}
+    assert env["PIER_INFERENCE_TORCH_THREADS"] == "2"
+    # One call at a time on the pod's CPUs, whatever the node's core count.
+    assert env["PIER_INFERENCE_MODEL_THREADS"] == "1"
     assert dep.metadata.generation == generation + 1
 
 
