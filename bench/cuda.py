@@ -177,7 +177,7 @@ def _smi(query: str) -> list[list[str]]:
 
 
 def _serve(
-    case: Case, device: str, work: Path, cores: list[int]
+    case: Case, device: str, work: Path, cores: list[int], extra: dict[str, str]
 ) -> tuple[subprocess.Popen[bytes], int]:
     from bench.serving import free_port
 
@@ -188,6 +188,7 @@ def _serve(
         **os.environ,
         "PIER_INFERENCE_CACHE_DIR": str(cache),
         "PIER_INFERENCE_PORT": str(port),
+        **extra,
         "PIER_INFERENCE_DEVICE": device,
     }
     with (work / f"{case.key}-{device}.log").open("ab") as log:
@@ -209,7 +210,8 @@ def measure(
     from bench.serving import stop, wait_ready
 
     request = _request(case.workload)
-    process, port = _serve(case, device, work, _cores(args.server_cores))
+    extra = dict(pair.split("=", 1) for pair in args.env)
+    process, port = _serve(case, device, work, _cores(args.server_cores), extra)
     try:
         problem = wait_ready(process, f"http://127.0.0.1:{port}/v2/health/ready", 180)
         if problem:
@@ -267,6 +269,7 @@ def _machine(args: argparse.Namespace) -> str:
         f"{os.cpu_count()} CPUs; server on cores {args.server_cores}, load on "
         f"{args.load_cores or 'any'} ({args.processes} processes); {args.connections} "
         f"connections; {args.warmup:.0f} s warm-up, {args.seconds:.0f} s measured"
+        + (f"; {', '.join(args.env)}" if args.env else "")
     )
 
 
@@ -280,6 +283,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for both services, e.g. PIER_INFERENCE_MODEL_THREADS=1 (repeatable)",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     devices = args.devices.split(",")
