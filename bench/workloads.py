@@ -170,6 +170,12 @@ def compact_request(workload: Workload) -> Request:
 def in_process_rate(workload: Workload, seconds: float, batch: int = 1) -> float:
     """Samples a second through the model alone, one thread, `batch` of this workload's
     requests per forward pass (1: forward passes a second of one request)."""
+    return in_process_cost(workload, seconds, batch)[0]
+
+
+def in_process_cost(workload: Workload, seconds: float, batch: int = 1) -> tuple[float, float]:
+    """in_process_rate, and the CPU time a sample took (s): the thread's own time, which
+    time the host gave to others (steal, a neighbour on the core) does not inflate."""
     torch.set_num_threads(1)
     module = torch.jit.script(workload.model.module())
     one = torch.from_numpy(sample(workload))
@@ -177,8 +183,9 @@ def in_process_rate(workload: Workload, seconds: float, batch: int = 1) -> float
     with torch.inference_mode():
         for _ in range(20):
             module(x)
-        count, start = 0, time.perf_counter()
+        count, start, cpu = 0, time.perf_counter(), time.thread_time()
         while time.perf_counter() - start < seconds:
             module(x)
             count += batch
-    return count / (time.perf_counter() - start)
+        cpu = time.thread_time() - cpu
+    return count / (time.perf_counter() - start), cpu / count
