@@ -8,9 +8,10 @@ rate just before each server's run, and the share is taken round by round; the m
 round is reported.
 
 Beside it, the same share in CPU time: the model's CPU time an image alone, over the
-server's CPU time a request (its whole process tree, on its one core). On a core of its
-own the two shares agree; on a shared host the CPU-time one leaves out the time the host
-gave to others, which moves the throughput one by tens of points from round to round.
+server's CPU time a request (its whole process tree, on its one core). It leaves out the
+time the host gave to others (steal). Where the two shares agree, as they did round by
+round on 2026-11-28, what moves between rounds is the cost of the work itself on the
+host (the model's CPU an image alone ran 167-268 us), not time taken away from it.
 
 The minimal batching server (bench/servers/minimal.py), which does only what no batching
 server can skip, runs in the same turns as the reference for what this stack allows.
