@@ -235,23 +235,25 @@ def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _row(r: Result) -> str:
+    f = r.figures
+    return (
+        f"| {r.case} | {r.device} | {r.health_device or '-'} | "
+        f"{_fmt(f.rps if f else None, ',.0f')} | {_fmt(f.p50_ms if f else None, '.2f')} | "
+        f"{_fmt(f.p99_ms if f else None, '.2f')} | {f.errors if f else '-'} | "
+        f"{_fmt(r.gpu_mb, ',.0f')} | {_fmt(r.gpu_util, '.0f')} | {_fmt(r.max_diff, '.2e')} |"
+    )
+
+
 def table(results: list[Result], header: str) -> str:
     lines = [
         header,
         "",
         "| workload | device | /healthz says | rps | p50 ms | p99 ms | errors | GPU MB "
-        "| GPU busy % "
-        "| max diff to CPU |",
+        "| GPU busy % | max diff to CPU |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        *(_row(r) for r in results),
     ]
-    for r in results:
-        f = r.figures
-        lines.append(
-            f"| {r.case} | {r.device} | {r.health_device or '-'} | "
-            f"{_fmt(f.rps if f else None, ',.0f')} | {_fmt(f.p50_ms if f else None, '.2f')} | "
-            f"{_fmt(f.p99_ms if f else None, '.2f')} | {f.errors if f else '-'} | "
-            f"{_fmt(r.gpu_mb, ',.0f')} | {_fmt(r.gpu_util, '.0f')} | {_fmt(r.max_diff, '.2e')} |"
-        )
     for r in results:
         if r.problem:
             lines += ["", f"{r.case} on {r.device} did not run: {r.problem}"]
@@ -308,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
                     if "cpu" in outputs and device != "cpu":
                         result.max_diff = float(np.abs(output - outputs["cpu"]).max())
                 results.append(result)
-                print(table(results[-1:], "").splitlines()[-1], flush=True)
+                print(_row(result), flush=True)
     text = table(results, header)
     print(text)
     if args.out:

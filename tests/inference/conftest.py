@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -10,6 +11,7 @@ from inference.artifacts import ArtifactStore
 from inference.main import create_app
 from inference.schemas import ModelRoute, RoutingTable, VersionSpec
 from inference.settings import InferenceSettings
+from inference.state import ServiceState
 from tests.inference.models import (
     FEATURES,
     PROBABILITIES,
@@ -71,6 +73,11 @@ def standard_table(artifacts: dict[str, Artifact], revision: int = 1) -> Routing
 
 def settings_for(cache_dir: Path, **overrides: object) -> InferenceSettings:
     return InferenceSettings(cache_dir=cache_dir, port=0, **overrides)  # type: ignore[arg-type]
+
+
+def state(server: ServerThread) -> ServiceState:
+    """What a replica served in this process holds (its registry, data plane, poller)."""
+    return cast(ServiceState, server.app.state.pier)
 
 
 def ready(url: str) -> bool:

@@ -19,8 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from inference.batching import Batcher, BatcherStats
 from inference.main import create_app
 from inference.schemas import ModelRoute, RoutingTable, VersionBatching
-from inference.state import ServiceState
-from tests.inference.conftest import ready, settings_for, stock_cache
+from tests.inference.conftest import ready, settings_for, state, stock_cache
 from tests.inference.models import FEATURES, PROBABILITIES, Artifact
 from tests.inference.server import ServerThread, wait_for
 from tests.support.artifacts import crowded, flaky, slow, torchscript
@@ -71,10 +70,6 @@ def service(
     )
     yield server
     server.stop()
-
-
-def state(server: ServerThread) -> ServiceState:
-    return server.app.state.pier  # type: ignore[no-any-return]
 
 
 def batcher(server: ServerThread, model: str) -> Batcher:

@@ -11,7 +11,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
 
 import httpx
 import numpy as np
@@ -22,8 +21,7 @@ from pydantic import ValidationError
 from inference.main import create_app
 from inference.schemas import ModelRoute, RoutingTable
 from inference.settings import InferenceSettings
-from inference.state import ServiceState
-from tests.inference.conftest import ready, settings_for, standard_table, stock_cache
+from tests.inference.conftest import ready, settings_for, standard_table, state, stock_cache
 from tests.inference.models import Artifact
 from tests.inference.server import ServerThread, wait_for
 
@@ -31,10 +29,6 @@ REPO = Path(__file__).resolve().parents[2]
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
 HAS_CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="no CUDA device here")
-
-
-def state_of_app(server: ServerThread) -> ServiceState:
-    return cast(ServiceState, server.app.state.pier)
 
 
 def _serve(cache: Path, device: str) -> ServerThread:
@@ -145,7 +139,7 @@ def test_a_gpu_replica_loads_a_new_version_onto_the_gpu(
     server = _serve(cache, "cuda")
     try:
         before = torch.cuda.memory_allocated(0)
-        server.call(state_of_app(server).poller.apply(standard_table(artifacts, revision=2)))
+        server.call(state(server).poller.apply(standard_table(artifacts, revision=2)))
         assert "iris@v2" in httpx.get(f"{server.url}/healthz").json()["loaded"]
         assert _outputs(server.url, "v2").shape == (3, 3)
         assert torch.cuda.memory_allocated(0) > before

@@ -14,8 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from inference.main import create_app
 from inference.schemas import ModelRoute, RoutingTable
-from inference.state import ServiceState
-from tests.inference.conftest import ready, settings_for, stock_cache
+from tests.inference.conftest import ready, settings_for, state, stock_cache
 from tests.inference.models import FEATURES, PROBABILITIES, Artifact, Classifier, save_torchscript
 from tests.inference.server import ServerThread, wait_for
 from tests.support import artifacts as support
@@ -75,10 +74,6 @@ def replica(
     with ServerThread(app) as server:
         wait_for(lambda: ready(server.url), timeout_s=60)
         yield server
-
-
-def state(server: ServerThread) -> ServiceState:
-    return server.app.state.pier  # type: ignore[no-any-return]
 
 
 def apply(server: ServerThread, t: RoutingTable) -> None:

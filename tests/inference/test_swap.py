@@ -16,8 +16,7 @@ from inference.artifacts import ArtifactStore
 from inference.errors import ArtifactError
 from inference.main import create_app
 from inference.schemas import ModelRoute, RoutingTable
-from inference.state import ServiceState
-from tests.inference.conftest import ready, settings_for, stock_cache
+from tests.inference.conftest import ready, settings_for, state, stock_cache
 from tests.inference.models import Artifact
 from tests.inference.server import ServerThread, wait_for
 
@@ -43,10 +42,6 @@ def replica(tmp_path: Path, artifacts: dict[str, Artifact]) -> Iterator[ServerTh
     with ServerThread(create_app(settings_for(tmp_path))) as server:
         wait_for(lambda: ready(server.url), timeout_s=60)
         yield server
-
-
-def state(server: ServerThread) -> ServiceState:
-    return server.app.state.pier  # type: ignore[no-any-return]
 
 
 async def predict_many(url: str, count: int) -> list[httpx.Response]:
