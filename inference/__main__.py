@@ -8,6 +8,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -16,6 +17,23 @@ from inference.settings import InferenceSettings
 
 log = logging.getLogger("inference")
 APP = "inference.__main__:app"
+# uvicorn's httptools protocol, with the prediction lane's requests answered straight from
+# the connection (inference/protocol.py). Named, not imported: uvicorn imports it in each
+# worker, after PROMETHEUS_MULTIPROC_DIR is set (see app()).
+PROTOCOL = "inference.protocol:LaneProtocol"
+# How uvicorn serves the app, here and in the tests that serve it in-process.
+UVICORN_OPTIONS: dict[str, Any] = {
+    # httptools (a dependency) parses HTTP; the loop stays asyncio's (see pyproject.toml).
+    "http": PROTOCOL,
+    "loop": "asyncio",
+    # One log line per request costs more than the MLP itself; requests are counted in the
+    # metrics instead.
+    "access_log": False,
+    # The service never reads the client's address (no access log, no per-client limits),
+    # so X-Forwarded-For need not be read into it. Without this wrapper around the app,
+    # the protocol also finds the lane on the app itself.
+    "proxy_headers": False,
+}
 
 
 def app() -> FastAPI:
@@ -56,17 +74,8 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        # httptools (a dependency) parses HTTP; the loop stays asyncio's (see pyproject.toml).
-        http="httptools",
-        loop="asyncio",
         log_level="info",
-        # One log line per request costs more than the MLP itself; requests are counted
-        # in the metrics instead.
-        access_log=False,
-        # The service never reads the client's address (no access log, no per-client
-        # limits), so X-Forwarded-For need not be read into it: one wrapper less around
-        # every request, each time it is resumed.
-        proxy_headers=False,
+        **UVICORN_OPTIONS,
     )
 
 

@@ -95,8 +95,9 @@ class InferenceSettings(BaseSettings):
     server: Literal["uvicorn", "granian"] = Field(
         default="uvicorn",
         description=(
-            "HTTP server of `python -m inference`: uvicorn (httptools), or granian (a Rust HTTP "
-            "server). bench/results/latest.md measures both."
+            "HTTP server of `python -m inference`: uvicorn (httptools; the prediction routes "
+            "are answered straight from the connection, inference/protocol.py), or granian "
+            "(a Rust HTTP server). bench/results/latest.md measures both."
         ),
     )
     workers: int = Field(

@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 import uvicorn
 from fastapi import FastAPI
 
+from inference.__main__ import UVICORN_OPTIONS
+
 T = TypeVar("T")
 
 
@@ -25,7 +27,9 @@ class ServerThread:
         self._sock.bind(("127.0.0.1", 0))
         self.port: int = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+        # As `python -m inference` serves the app, so that every test of the service over
+        # HTTP goes through the same protocol.
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", **UVICORN_OPTIONS)
         self._server = uvicorn.Server(config)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name=f"uvicorn-{self.port}", daemon=True)
