@@ -4,13 +4,18 @@ promises (order, keep-alive, closing), and what the lane leaves to uvicorn still
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from dataclasses import dataclass, field
 
 import httptools
 import orjson
 import pytest
+import uvicorn
+from uvicorn.server import ServerState
 
+from inference.__main__ import UVICORN_OPTIONS
+from inference.protocol import LaneProtocol
 from tests.inference.server import ServerThread
 
 ROW = [5.1, 3.5, 1.4, 0.2]
@@ -203,3 +208,19 @@ def test_a_v2_infer_is_answered_from_the_lane_too(service: ServerThread) -> None
         answers = read_answers(sock, 2).done
     assert [a.status for a in answers] == [200, 200]
     assert all(a.json()["model_version"] == "v2" for a in answers)
+
+
+def test_the_service_options_give_the_protocol_the_lane(service: ServerThread) -> None:
+    """The short cut exists only where the protocol finds the lane on the app it serves: a
+    wrapper around the app (uvicorn's proxy headers, for one) would silently turn it off."""
+    config = uvicorn.Config(service.app, **UVICORN_OPTIONS)
+    config.load()
+    loop = asyncio.new_event_loop()
+    try:
+        protocol = config.http_protocol_class(  # type: ignore[call-arg]
+            config=config, server_state=ServerState(), app_state={}, _loop=loop
+        )
+    finally:
+        loop.close()
+    assert isinstance(protocol, LaneProtocol)
+    assert protocol.lane is service.app.lane  # type: ignore[attr-defined]
