@@ -3,10 +3,11 @@ the connection.
 
 uvicorn hands every request to the app through an ASGI cycle: an event to wake the app
 for each piece of body, the body gathered by concatenation, every response header checked
-against two regular expressions, a write for the head and another for the body. For a
-prediction that cycle costs more than the model: a bare ASGI app on uvicorn answered a
-49 KB request 12,000-21,000 times a second on one core, the same answer written by an
-asyncio protocol on the same parser 52,000-74,000 times (bench/results/profile.md).
+against two regular expressions, a write for the head and another for the body. That
+cycle costs 35-70 us a request on one core, more than the benchmark's MLP takes for a row:
+a bare ASGI app on uvicorn answered a 49 KB request 11,600-20,800 times a second, the same
+answer written by an asyncio protocol on the same parser 51,800-73,600 times
+(bench/results/profile.md).
 
 So a request the lane takes (inference/lane.py: POST /predict and v2 infer) whose body
 is announced by Content-Length and within the limit is read here, as whole, and given to

@@ -136,8 +136,28 @@ def platform(
                 wait_until(lambda: pool.ready_count() == workers, 120)
             else:
                 stack.enter_context(replica)
-            wait_until(lambda: p.serves(versions[0], tries=1), 120)
+            try:
+                wait_until(lambda: p.serves(versions[0], tries=1), 120)
+            except TimeoutError as e:
+                raise TimeoutError(f"the replica never served {versions[0]}: {why(p)}") from e
             yield p
+
+
+def why(p: Platform) -> str:
+    """What a stack that never served says for itself: the last answer to a prediction,
+    and the tails of its logs (which never hold a secret)."""
+    try:
+        with httpx.Client(timeout=5) as c:
+            r = c.post(f"{p.inference_url}/predict", content=predict_body())
+        last = f"{r.status_code} {r.headers.get('x-pier-version')} {r.text[:300]}"
+    except httpx.HTTPError as e:
+        last = f"{type(e).__name__}: {e}"
+    tails = []
+    for name in ("inference.log", "control-plane.log"):
+        path = p.home / name
+        text = path.read_text(errors="replace") if path.exists() else "(none)"
+        tails.append(f"--- {name} (last 40 lines) ---\n" + "\n".join(text.splitlines()[-40:]))
+    return f"last prediction: {last}\n" + "\n".join(tails)
 
 
 @dataclass
