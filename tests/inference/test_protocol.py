@@ -62,9 +62,9 @@ def connect(service: ServerThread) -> socket.socket:
     return sock
 
 
-def read_answers(sock: socket.socket, count: int, parsed: Answers | None = None) -> Answers:
+def read_answers(sock: socket.socket, count: int) -> Answers:
     """Read until `count` responses have come (more than that: whatever came with them)."""
-    parsed = parsed or Answers()
+    parsed = Answers()
     while len(parsed.done) < count:
         data = sock.recv(65536)
         if not data:
