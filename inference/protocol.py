@@ -115,17 +115,17 @@ class LaneCycle:
         out = [STATUS_LINE[self._status]]
         for name, value in self.protocol.server_state.default_headers:
             out += [name, b": ", value, b"\r\n"]
-        has_length = False
-        for name, value in self._headers:
-            name = name.lower()
+        has_length = has_connection = False
+        for name, value in self._headers:  # ASGI names come in lower case
             if name == b"content-length":
                 has_length = True
-            elif name == b"connection" and b"close" in value.lower():
-                keep_alive = False
+            elif name == b"connection":
+                has_connection = True
+                keep_alive = keep_alive and b"close" not in value.lower()
             out += [name, b": ", value, b"\r\n"]
         if not has_length:
             out.append(b"content-length: %d\r\n" % len(body))
-        if not keep_alive and not any(n.lower() == b"connection" for n, _ in self._headers):
+        if not keep_alive and not has_connection:
             out.append(b"connection: close\r\n")
         out += [b"\r\n", body]
         self._write(b"".join(out), keep_alive)

@@ -51,6 +51,11 @@ class ServerThread:
             raise RuntimeError(f"server did not start: {self._error!r}")
         return self
 
+    @property
+    def connections(self) -> set[Any]:
+        """The server's open connections: the protocol instance of each."""
+        return self._server.server_state.connections
+
     def call(self, coro: Coroutine[Any, Any, T], timeout_s: float = 60.0) -> T:
         """Run a coroutine on the server's own event loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout_s)

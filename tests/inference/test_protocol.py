@@ -15,8 +15,8 @@ import uvicorn
 from uvicorn.server import ServerState
 
 from inference.__main__ import UVICORN_OPTIONS
-from inference.protocol import LaneProtocol
-from tests.inference.server import ServerThread
+from inference.protocol import LaneCycle, LaneProtocol
+from tests.inference.server import ServerThread, wait_for
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 
@@ -224,3 +224,29 @@ def test_the_service_options_give_the_protocol_the_lane(service: ServerThread) -
         loop.close()
     assert isinstance(protocol, LaneProtocol)
     assert protocol.lane is service.app.lane  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("head", "laned"),
+    [
+        (b"POST /predict HTTP/1.1\r\nHost: r\r\nContent-Length: 60\r\n\r\n", True),
+        (b"POST /v2/models/iris/infer HTTP/1.1\r\nHost: r\r\nContent-Length: 60\r\n\r\n", True),
+        (b"POST /predict HTTP/1.1\r\nHost: r\r\nTransfer-Encoding: chunked\r\n\r\n", False),
+        (b"POST /feedback HTTP/1.1\r\nHost: r\r\nContent-Length: 60\r\n\r\n", False),
+    ],
+    ids=["predict", "v2-infer", "chunked", "other-route"],
+)
+def test_which_requests_skip_uvicorns_cycle(
+    service: ServerThread, head: bytes, laned: bool
+) -> None:
+    """While a request's body is still coming, its connection holds the cycle that will
+    answer it: the lane's own for a prediction with a Content-Length within the limit,
+    uvicorn's for the rest."""
+    with connect(service) as sock:
+        sock.sendall(head)
+        wait_for(
+            lambda: any(getattr(c, "cycle", None) is not None for c in service.connections),
+            timeout_s=10,
+        )
+        cycles = [c.cycle for c in service.connections if c.cycle is not None]
+    assert [isinstance(c, LaneCycle) for c in cycles] == [laned]
