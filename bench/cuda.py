@@ -136,7 +136,7 @@ def _answer(port: int, request: Request) -> np.ndarray:
 
 class GpuSampler:
     """nvidia-smi every half second while the load runs: the GPU's busy share, and the
-    memory the service process holds."""
+    memory the service holds (its process and, with several workers, their children)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -158,9 +158,25 @@ class GpuSampler:
             util = _smi("--query-gpu=utilization.gpu")
             if util:
                 self.util.append(float(util[0][0]))
-            for pid, used in _smi("--query-compute-apps=pid,used_memory"):
-                if int(pid) == self.pid:
-                    self.memory_mb = max(self.memory_mb or 0.0, float(used))
+            tree = _process_tree(self.pid)
+            used = [float(mb) for pid, mb in _smi("--query-compute-apps=pid,used_memory")
+                    if int(pid) in tree]  # fmt: skip
+            if used:
+                self.memory_mb = max(self.memory_mb or 0.0, sum(used))
+
+
+def _process_tree(pid: int) -> set[int]:
+    """`pid` and its descendants, from /proc (a worker's children hold its models)."""
+    found, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        found.add(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo += [int(c) for c in children.read_text().split()]
+            except OSError:
+                continue  # the task ended
+    return found
 
 
 def _smi(query: str) -> list[list[str]]:
