@@ -5,8 +5,9 @@ A request that finds a free call and nobody queued runs at once, alone: batching
 delays a request when the model is idle. A full batch does not wait for a call to end: it
 goes to the model threads' queue at once (one deep per thread), so a busy model goes from
 call to call without waiting for the event loop between them. Queued requests wait for
-companions at most ``max_wait_s`` from their arrival. When a gathered call fails, its
-requests run again one by one, so only the request whose input caused the failure fails.
+companions at most ``max_wait_s`` from their arrival, and only while fewer are queued
+than the load has lately been queueing (``batch_is_full``). When a gathered call fails, its requests
+run again one by one, so only the request whose input caused the failure fails.
 
 A request waits for its answer at most ``timeout_s`` from its arrival (queueing included);
 past that it fails alone with ModelTimeout (504) and its client is free. The model call
@@ -44,6 +45,9 @@ Outputs = dict[str, np.ndarray]
 StartCall = Callable[[Arrays, int, Done[Outputs]], None]
 # Per input: name, shape beyond the rows, dtype. Only requests alike in all three concatenate.
 Signature = tuple[tuple[str, tuple[int, ...], np.dtype], ...]
+# Calls over which the queue's depth is remembered (twice this at most): under W1's load,
+# a tenth of a second.
+DEPTH_WINDOW = 32
 
 
 @dataclass(frozen=True)
@@ -56,15 +60,25 @@ class BatchPolicy:
     adaptive: bool = True
 
 
-def dispatch_delay(
-    policy: BatchPolicy, queued_rows: int, oldest_arrival: float, now: float, limit: int
-) -> float:
+def batch_is_full(queued_rows: int, queued: int, limit: int, deepest: int) -> bool:
+    """Pure: whether the queue makes a full batch: `limit` rows, or as many requests as the
+    queue has lately held at its deepest (`deepest`), whichever comes first.
+
+    So a batch is held only for requests that are coming. 16 clients that each wait for
+    their answer never queue 32 rows: with a learned limit of 32, every call was held for
+    its whole max wait, and W1 at 16 connections served 3,500-3,850 rps, against
+    5,200-5,700 with this rule (bench/results/profile.md, tenth session).
+    """
+    return queued_rows >= limit or queued >= deepest
+
+
+def dispatch_delay(policy: BatchPolicy, full: bool, oldest_arrival: float, now: float) -> float:
     """Pure: seconds a free call should still wait before taking the queue (0: take it now).
 
-    A full batch (`limit` rows) goes at once; otherwise the oldest queued request bounds
+    A full batch (batch_is_full) goes at once; otherwise the oldest queued request bounds
     the wait.
     """
-    if queued_rows >= limit:
+    if full:
         return 0.0
     return max(0.0, oldest_arrival + policy.max_wait_s - now)
 
@@ -121,7 +135,8 @@ class BatcherStats:
     immediate: int = 0
     # Requests that queued because every call was busy (or others were already queued).
     queued: int = 0
-    # Times a free call held back to let a queued batch fill (bounded by max_wait).
+    # Times a free call held back to let a queued batch fill (bounded by max_wait, and by
+    # the most requests lately queued at once).
     held: int = 0
     # Full batches handed to the model threads while every thread was in a call: each
     # waited in the threads' queue instead of in this one, for no wake-up between calls.
@@ -180,6 +195,11 @@ class Batcher:
         # When the loop last had a call's answer: a call handed off behind a running one
         # waited for it on the thread, so its cost to the sizer starts from that answer.
         self._last_answer = 0.0
+        # The most requests queued at once during the previous DEPTH_WINDOW calls and
+        # during the current ones: how full the load can make a batch.
+        self._depth = [0, 0]
+        self._dispatched = 0
+        self._holding = False  # a free call is waiting for the queue to fill
         self.sizer = BatchSizer(policy.max_rows) if policy.adaptive else None
         self._on_limit = on_limit
         self.stats = BatcherStats(limit=policy.max_rows)
@@ -265,24 +285,35 @@ class Batcher:
             self._queue.popleft()  # cancelled by its client while queued
         while self._queue:
             queued_rows = sum(q.rows for q in self._queue)
+            self._depth[1] = max(self._depth[1], len(self._queue))
             # A full batch does not wait for a free thread: it goes to the threads' queue
             # now, and the thread finds it there when its call ends, with no wake-up and no
             # turn of the loop in between.
             full_behind = self._running < 2 * self._slots and queued_rows >= self.limit
             if self._running >= self._slots and not full_behind:
                 return
-            delay = dispatch_delay(
-                self.policy, queued_rows, self._queue[0].arrival, self._clock(), self.limit
-            )
+            full = batch_is_full(queued_rows, len(self._queue), self.limit, max(self._depth))
+            delay = dispatch_delay(self.policy, full, self._queue[0].arrival, self._clock())
             if delay > 0:
                 if self._timer is None:
                     self.stats.held += 1
+                    self._holding = True
                     loop = asyncio.get_running_loop()
                     self._timer = loop.call_later(delay, self._on_timer)
                 return
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
+            if self._holding and not full:
+                # A free call waited out max_wait and the queue never got as deep as
+                # lately: the load has dropped (clients left), so the next calls wait for
+                # no more than it sent. (Requests that queued behind a call longer than
+                # max_wait go without a wait, and teach nothing.)
+                self._depth = [len(self._queue), len(self._queue)]
+            self._holding = False
+            self._dispatched += 1
+            if self._dispatched % DEPTH_WINDOW == 0:
+                self._depth = [self._depth[1], 0]
             limit = self.sizer.next_limit() if self.sizer is not None else self.policy.max_rows
             count = take_batch(limit, [(q.signature, q.rows) for q in self._queue])
             batch = [self._queue.popleft() for _ in range(count)]

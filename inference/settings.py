@@ -132,7 +132,9 @@ class InferenceSettings(BaseSettings):
         ge=0,
         description=(
             "Longest a queued request waits for others to fill its batch once the model is "
-            "free. A request that arrives while the model is idle never waits."
+            "free. A request that arrives while the model is idle never waits, and a batch "
+            "is not held once as many requests are queued as the load has lately queued "
+            "at once (inference/batching.py)."
         ),
     )
     max_in_flight: int = Field(

@@ -1,10 +1,12 @@
 """Adaptive batching, seen from outside: concurrent requests share model calls
 (pier_batch_size says so), answers are the ones each request would get alone, a poisoned
-row fails only its own request, and a lone request never waits for companions."""
+row fails only its own request, a lone request never waits for companions, and a batch
+is not held for requests the load does not send."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import time
 from collections.abc import Iterator
@@ -204,6 +206,72 @@ def test_a_lone_request_runs_at_once(tmp_path: Path, models: dict[str, Artifact]
         server.stop()
     assert (done.requests, done.immediate, done.queued, done.held) == (20, 20, 0, 0)
     assert done.calls == 20
+
+
+async def closed_loop(url: str, model: str, clients: int, answers: int) -> list[float]:
+    """`clients` clients, each sending its next request when its answer comes, until
+    `answers` have come: the seconds each of those took (the requests still out when the
+    clients stop are not counted: the load dropping is another case)."""
+    took: list[float] = []
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+
+        async def one_client(seed: int) -> None:
+            for rows in itertools.cycle(random_requests(8, seed=seed)):
+                started = time.perf_counter()
+                response = await client.post("/predict", json={"model": model, "inputs": rows})
+                assert response.status_code == 200, response.text
+                if len(took) == answers:
+                    return
+                took.append(time.perf_counter() - started)
+
+        await asyncio.gather(*(one_client(seed) for seed in range(clients)))
+    return took
+
+
+def test_a_batch_is_not_held_for_requests_the_load_never_sends(
+    tmp_path: Path, models: dict[str, Artifact]
+) -> None:
+    """Four clients that each wait for their answer never queue 32 rows. Their requests
+    still share calls, but no call is held out for the (here 1 s) max wait: a batch counts
+    as full at as many requests as the queue has lately held."""
+    server = serve(
+        tmp_path,
+        models,
+        model_threads=1,
+        max_batch_rows=32,
+        adaptive_batch_rows=False,
+        max_batch_wait_ms=1_000,
+    )
+    try:
+        took = asyncio.run(closed_loop(server.url, "slow", clients=4, answers=40))
+        done = stats(server, "slow")
+    finally:
+        server.stop()
+    assert len(took) == 40
+    assert done.calls < done.requests, "the clients' requests never shared a call"
+    assert max(took) < 0.5, f"a request waited {max(took):.2f} s: its batch was held"
+
+
+def test_a_batch_held_in_vain_lowers_the_next_ones_wait(
+    tmp_path: Path, models: dict[str, Artifact]
+) -> None:
+    """Eight clients, then two: the first call after the drop waits out the max wait (the
+    queue was lately deeper), the ones after it do not."""
+    server = serve(
+        tmp_path,
+        models,
+        model_threads=1,
+        max_batch_rows=32,
+        adaptive_batch_rows=False,
+        max_batch_wait_ms=300,
+    )
+    try:
+        asyncio.run(closed_loop(server.url, "slow", clients=8, answers=40))
+        took = asyncio.run(closed_loop(server.url, "slow", clients=2, answers=20))
+    finally:
+        server.stop()
+    assert sum(t > 0.25 for t in took) <= 2, [round(t, 3) for t in took]
 
 
 def test_model_threads_bounds_the_calls_that_run_at_once(
