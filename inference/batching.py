@@ -5,9 +5,9 @@ A request that finds a free call and nobody queued runs at once, alone: batching
 delays a request when the model is idle. A full batch does not wait for a call to end: it
 goes to the model threads' queue at once (one deep per thread), so a busy model goes from
 call to call without waiting for the event loop between them. Queued requests wait for
-companions at most ``max_wait_s`` from their arrival, and only while fewer are queued
-than the load has lately been queueing (``batch_is_full``). When a gathered call fails, its requests
-run again one by one, so only the request whose input caused the failure fails.
+companions at most ``max_wait_s`` from their arrival, and only while fewer are queued than
+the load has lately queued at once (``batch_is_full``). When a gathered call fails, its
+requests run again one by one, so only the request whose input caused the failure fails.
 
 A request waits for its answer at most ``timeout_s`` from its arrival (queueing included);
 past that it fails alone with ModelTimeout (504) and its client is free. The model call
