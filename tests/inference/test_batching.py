@@ -208,6 +208,18 @@ def test_a_lone_request_runs_at_once(tmp_path: Path, models: dict[str, Artifact]
     assert done.calls == 20
 
 
+def one_slot(tmp_path: Path, models: dict[str, Artifact], max_batch_wait_ms: float) -> ServerThread:
+    """One model call at a time, batches of up to 32 rows (not learned)."""
+    return serve(
+        tmp_path,
+        models,
+        model_threads=1,
+        max_batch_rows=32,
+        adaptive_batch_rows=False,
+        max_batch_wait_ms=max_batch_wait_ms,
+    )
+
+
 async def closed_loop(url: str, model: str, clients: int, answers: int) -> list[float]:
     """`clients` clients, each sending its next request when its answer comes, until
     `answers` have come: the seconds each of those took (the requests still out when the
@@ -235,14 +247,7 @@ def test_a_batch_is_not_held_for_requests_the_load_never_sends(
     """Four clients that each wait for their answer never queue 32 rows. Their requests
     still share calls, but no call is held out for the (here 1 s) max wait: a batch counts
     as full at as many requests as the queue has lately held."""
-    server = serve(
-        tmp_path,
-        models,
-        model_threads=1,
-        max_batch_rows=32,
-        adaptive_batch_rows=False,
-        max_batch_wait_ms=1_000,
-    )
+    server = one_slot(tmp_path, models, max_batch_wait_ms=1_000)
     try:
         took = asyncio.run(closed_loop(server.url, "slow", clients=4, answers=40))
         done = stats(server, "slow")
@@ -258,14 +263,7 @@ def test_a_batch_held_in_vain_lowers_the_next_ones_wait(
 ) -> None:
     """Eight clients, then two: the first call after the drop waits out the max wait (the
     queue was lately deeper), the ones after it do not."""
-    server = serve(
-        tmp_path,
-        models,
-        model_threads=1,
-        max_batch_rows=32,
-        adaptive_batch_rows=False,
-        max_batch_wait_ms=300,
-    )
+    server = one_slot(tmp_path, models, max_batch_wait_ms=300)
     try:
         asyncio.run(closed_loop(server.url, "slow", clients=8, answers=40))
         took = asyncio.run(closed_loop(server.url, "slow", clients=2, answers=20))
