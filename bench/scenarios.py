@@ -78,25 +78,40 @@ BATCHING = {
 
 
 # Batching's cost at one connection is a few percent of a 0.5 ms request, and this host's
-# speed moves by more than that from one minute to the next: the off and on replicas are
-# both up and measured in turns, and the medians compared. The figures under load are
-# taken in turns too (LOAD_ROUNDS each), the median kept.
-P50_ROUNDS = 8
+# speed moves by more than that from one minute to the next (a round's p50 by -16 % to
+# +30 % against the round beside it): the off and on replicas are both up and measured in
+# turns, many short rounds, and each round's on/off ratio is taken, so that a slow spell
+# weighs on both sides of a ratio; the median ratio is the figure. With 8 long rounds and
+# the medians of each side compared, the same code read +6.4 % in one run and +1.4 % in
+# the next (bench/results/profile.md, eleventh session). The figures under load are taken
+# in turns too (LOAD_ROUNDS each), the median kept.
+P50_ROUNDS = 16
 LOAD_ROUNDS = 3
+
+
+def p50_timing(timing: Timing) -> Timing:
+    """The one-connection rounds' timing: short (a second's warm-up, half the measure)."""
+    return Timing(min(timing.warmup_s, 1), max(1, timing.measure_s // 2), ())
+
+
+def paired_change(off: list[Row], on: list[Row]) -> float:
+    """Pure: the median of each round's on/off p50 ratio, less 1 (rounds paired in order)."""
+    return statistics.median(b.p50_ms / a.p50_ms for a, b in zip(off, on, strict=True)) - 1
 
 
 def batching(w1: Workload, w3: Workload, artifact: Path, work: Path, timing: Timing) -> Findings:
     """Batching off, on (the default) and on with batches larger than W3's 32-row requests:
     what it adds to W1's p50 at concurrency 1 (rounds in turns), what it gains under load."""
     lines = [
-        f"### Batching on vs off (W1 and W3; W1 at concurrency 1: {P50_ROUNDS} rounds "
-        f"in turns, ABBA; under load: {LOAD_ROUNDS} rounds in turns, the median kept)",
+        f"### Batching on vs off (W1 and W3; W1 at concurrency 1: {P50_ROUNDS} short rounds "
+        f"in turns, ABBA, the median of the rounds' on/off p50 ratios; under load: "
+        f"{LOAD_ROUNDS} rounds in turns, the median kept)",
         "",
         *HEAD,
     ]
     off_label, on_label, _ = BATCHING
     found: dict[str, dict[tuple[str, int], Row]] = {}
-    p50s: dict[str, list[float]] = {off_label: [], on_label: []}
+    p50s: dict[str, list[Row]] = {off_label: [], on_label: []}
     with contextlib.ExitStack() as stack:
         running = {
             label: stack.enter_context(
@@ -105,22 +120,22 @@ def batching(w1: Workload, w3: Workload, artifact: Path, work: Path, timing: Tim
             for i, (label, env) in enumerate(BATCHING.items())
         }
 
-        def measure(label: str, workload: Workload, concurrency: int) -> Row:
+        def measure(label: str, workload: Workload, concurrency: int, how: Timing) -> Row:
             request = running[label].request_for(workload)
             assert request is not None
-            row = measure_one("pier", running[label], request, work, concurrency, timing)
+            row = measure_one("pier", running[label], request, work, concurrency, how)
             lines.append(_row(f"{label}, {workload.key}", row, workload.rows))
             return row
 
         for turn in range(P50_ROUNDS):
             # Off first, then on first (ABBA): neither gains from going first or second.
             for label in list(p50s)[:: 1 if turn % 2 == 0 else -1]:
-                p50s[label].append(measure(label, w1, 1).p50_ms)
+                p50s[label].append(measure(label, w1, 1, p50_timing(timing)))
         loads: dict[tuple[str, str, int], list[Row]] = {}
         for turn in range(LOAD_ROUNDS):
             for workload, concurrency in ((w1, 64), (w3, 1), (w3, 64)):
                 for label in list(BATCHING)[:: 1 if turn % 2 == 0 else -1]:
-                    row = measure(label, workload, concurrency)
+                    row = measure(label, workload, concurrency, timing)
                     loads.setdefault((label, workload.key, concurrency), []).append(row)
         for (label, key, concurrency), rows in loads.items():
             found.setdefault(label, {})[(key, concurrency)] = _median_row(rows)
@@ -129,14 +144,20 @@ def batching(w1: Workload, w3: Workload, artifact: Path, work: Path, timing: Tim
     def rows_s(config: dict[tuple[str, int], Row], key: str) -> float:
         return config[(key, 64)].rps * (w3.rows if key == "W3" else w1.rows)
 
-    p50_off, p50_on = (statistics.median(p50s[k]) for k in (off_label, on_label))
+    p50_off, p50_on = (statistics.median(r.p50_ms for r in p50s[k]) for k in (off_label, on_label))
+    cpu_off, cpu_on = (
+        statistics.median(r.cpu_cores / r.rps * 1e6 for r in p50s[k] if r.rps)
+        for k in (off_label, on_label)
+    )
     w3_off = rows_s(off, "W3")
     return Findings(
         "\n".join(lines),
         [
-            f"batching at concurrency 1 changes W1's p50 by {p50_on / p50_off - 1:+.1%} "
-            f"(median of {P50_ROUNDS} rounds in turns: {p50_off:.3f} -> {p50_on:.3f} ms; "
-            "target: under +5 %)",
+            f"batching at concurrency 1 changes W1's p50 by "
+            f"{paired_change(p50s[off_label], p50s[on_label]):+.1%} (the median of "
+            f"{P50_ROUNDS} rounds' on/off ratios, each round both in turns; the medians: "
+            f"p50 {p50_off:.3f} -> {p50_on:.3f} ms, CPU a request {cpu_off:.0f} -> "
+            f"{cpu_on:.0f} us; target: under +5 %)",
             f"W3 rows/s at concurrency 64: {w3_off:,.0f} batching off, "
             f"{rows_s(on, 'W3'):,.0f} on with 32-row batches "
             f"({rows_s(on, 'W3') / w3_off:.2f}x: each request already fills one), "
