@@ -290,7 +290,7 @@ class Batcher:
         """Start calls while requests are queued (and ready to go) and a thread is free, or
         the queue holds a full batch that can wait in the threads' queue instead."""
         while self._queue and self._queue[0].future.done():
-            self._queued_rows -= self._queue.popleft().rows  # cancelled while queued
+            self._queued_rows -= self._queue.popleft().rows  # cancelled or timed out there
         while self._queue:
             queued_rows = self._queued_rows
             self._depth[1] = max(self._depth[1], len(self._queue))
