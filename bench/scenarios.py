@@ -78,8 +78,8 @@ BATCHING = {
 
 
 # Batching's cost at one connection is a few percent of a 0.5 ms request, and this host's
-# speed moves by more than that from one minute to the next (a round's p50 by -16 % to
-# +30 % against the round beside it): the off and on replicas are both up and measured in
+# speed moves by more than that from one minute to the next (on's p50 against off's in
+# the same round ranged -16 % to +30 %): the off and on replicas are both up and measured in
 # turns, many short rounds, and each round's on/off ratio is taken, so that a slow spell
 # weighs on both sides of a ratio; the median ratio is the figure. With 8 long rounds and
 # the medians of each side compared, the same code read +6.4 % in one run and +1.4 % in
