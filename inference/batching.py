@@ -292,15 +292,14 @@ class Batcher:
         while self._queue and self._queue[0].future.done():
             self._queued_rows -= self._queue.popleft().rows  # cancelled or timed out there
         while self._queue:
-            queued_rows = self._queued_rows
             self._depth[1] = max(self._depth[1], len(self._queue))
             # A full batch does not wait for a free thread: it goes to the threads' queue
             # now, and the thread finds it there when its call ends, with no wake-up and no
             # turn of the loop in between.
-            full_behind = self._running < 2 * self._slots and queued_rows >= self.limit
+            full_behind = self._running < 2 * self._slots and self._queued_rows >= self.limit
             if self._running >= self._slots and not full_behind:
                 return
-            full = batch_is_full(queued_rows, len(self._queue), self.limit, max(self._depth))
+            full = batch_is_full(self._queued_rows, len(self._queue), self.limit, max(self._depth))
             delay = dispatch_delay(self.policy, full, self._queue[0].arrival, self._clock())
             if delay > 0:
                 if self._timer is None:

@@ -21,6 +21,6 @@ def test_a_slow_spell_in_one_round_does_not_move_the_figure() -> None:
     assert paired_change(rows(off), rows(on)) == pytest.approx(0.02)
 
 
-def test_rounds_are_paired_in_order() -> None:
+def test_a_round_without_its_pair_is_an_error_not_dropped() -> None:
     with pytest.raises(ValueError):
         paired_change(rows([0.4, 0.4]), rows([0.4]))
