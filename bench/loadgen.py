@@ -35,6 +35,9 @@ class Row:
     peak_rss_mb: float
     cpu_cores: float
     requests: int = 0
+    # The model's own single-thread rate, measured in-process just before this row (the
+    # W2 binary rows; 0 where it was not measured): the reference for the W2 target.
+    model_rate: float = 0.0
 
 
 def wrk(

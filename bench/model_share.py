@@ -28,7 +28,7 @@ from pathlib import Path
 from bench.loadgen import Timing, measure_one
 from bench.pier import REPO, START_TIMEOUT_S, PierOptions
 from bench.scenarios import Findings, pier
-from bench.serving import Running, free_port, launch, stop, wait_ready
+from bench.serving import SERVER_CORE, Running, free_port, launch, stop, wait_ready
 from bench.workloads import Workload, in_process_cost, v2_binary_request
 
 ROUNDS = 4
@@ -74,7 +74,7 @@ def model_share(w2: Workload, artifact: Path, work: Path, timing: Timing) -> Fin
             for name in list(running)[:: 1 if turn % 2 == 0 else -1]:
                 request = running[name].request_for(w2)
                 assert request is not None
-                rate, image_cpu = in_process_cost(w2, seconds=RATE_S)
+                rate, image_cpu = in_process_cost(w2, seconds=RATE_S, core=SERVER_CORE)
                 row = measure_one(name, running[name], request, work, CONNECTIONS, timing)
                 request_cpu = row.cpu_cores / row.rps if row.rps else float("inf")
                 shares[name].append(row.rps / rate)

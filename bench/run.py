@@ -19,6 +19,7 @@ bench/results/latest.md too.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import os
 import platform
@@ -28,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 from bench import peers, procstats, scenarios
-from bench.loadgen import Row, Timing, measure
+from bench.loadgen import Row, Timing, measure, measure_one
 from bench.model_share import model_share
 from bench.pier import PierOptions, start_floor, start_pier
 from bench.serving import LOAD_CORE, SERVER_CORE, Running, Starter, stop
@@ -36,6 +37,7 @@ from bench.workloads import (
     MODELS,
     WORKLOADS,
     ModelDef,
+    Request,
     Workload,
     in_process_rate,
     save_torchscript,
@@ -51,6 +53,10 @@ NOISY = (
     "and the ratios are noisy. Rerun on a quiet machine before quoting them."
 )
 EXTRA_MODELS = 50
+# The binary W2 workloads, whose target is a share of the model's own rate: that rate is
+# measured beside each of their rows (measure_paired), for this many seconds.
+PAIRED = ("W2-binary", "W2-compact")
+PAIRED_RATE_S = 2.0
 
 FULL = Timing(warmup_s=3, measure_s=10, concurrencies=(1, 16, 64))
 QUICK = Timing(warmup_s=1, measure_s=3, concurrencies=(1, 16, 64))
@@ -64,19 +70,24 @@ def start_pier_granian(model: ModelDef, artifact: Path, work: Path, log: Path) -
 
 def render(workload: Workload, rows: list[Row]) -> str:
     pier = {r.concurrency: r.rps for r in rows if r.server == "pier"}
+    paired = any(r.model_rate for r in rows)
     lines = [
         f"### {workload.key}: {workload.title}",
         "",
         "| server | conc | rps | p50 ms | p99 ms | errors | peak RSS MB | CPU cores "
-        "| rps vs Pier |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| rps vs Pier |" + (" model alone /s just before | rps vs model |" if paired else ""),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if paired else ""),
     ]
     for r in rows:
         ratio = f"{r.rps / pier[r.concurrency]:.2f}" if pier.get(r.concurrency) else "n/a"
-        lines.append(
+        line = (
             f"| {r.server} | {r.concurrency} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
             f"| {r.errors} | {r.peak_rss_mb:.0f} | {r.cpu_cores:.2f} | {ratio} |"
         )
+        if paired:
+            share = f"{r.rps / r.model_rate:.0%}" if r.model_rate else "n/a"
+            line += f" {r.model_rate:,.0f} | {share} |"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -131,9 +142,19 @@ def targets_of(tables: dict[str, list[Row]], cnn_rate: float, pier: str) -> list
     lines = _w1_lines(w1, pier, P99_BOUND_MS)
     if len(lines) < 2:
         lines += _w1_lines(w1, pier, None)
-    for key in ("W2-binary", "W2-compact"):
+    for key in PAIRED:
         row = best(tables[key], pier)
-        if row:
+        if row is None:
+            continue
+        if row.model_rate:
+            share = row.rps / row.model_rate
+            lines.append(
+                f"{key} ({'met' if share >= 0.8 else 'missed'}): {pier} {_fig(row)} = "
+                f"{share:.0%} of the CNN's in-process rate just before that run, "
+                f"{row.model_rate:,.0f}/s (target 80 %); {row.rps / cnn_rate:.0%} of the "
+                f"rate at the start of the run, {cnn_rate:,.0f}/s"
+            )
+        else:  # a file written before the rate was measured beside each row
             share = row.rps / cnn_rate
             lines.append(
                 f"{key} ({'met' if share >= 0.8 else 'missed'}): {pier} {_fig(row)} = "
@@ -161,9 +182,11 @@ def rows_from_markdown(text: str) -> tuple[dict[str, list[Row]], float]:
         elif key in tables and line.startswith("| ") and not line.startswith("| server"):
             cells = [c.strip().replace(",", "") for c in line.strip("|").split("|")]
             server, conc, rps, p50, p99, errors, rss, cpu = cells[:8]
+            model_rate = float(cells[9]) if len(cells) > 9 else 0.0
             tables[key].append(
                 Row(server, int(conc), float(rps), float(p50), float(p99), int(errors),
-                    float(rss), float(cpu), requests=1 if float(rps) > 0 else 0)
+                    float(rss), float(cpu), requests=1 if float(rps) > 0 else 0,
+                    model_rate=model_rate)
             )  # fmt: skip
     return tables, cnn_rate
 
@@ -230,6 +253,21 @@ def machine() -> str:
     )
 
 
+def measure_paired(
+    server: str, running: Running, workload: Workload, request: Request, work: Path, timing: Timing
+) -> list[Row]:
+    """measure(), with the model's own rate taken in-process just before each concurrency's
+    runs: the host's speed drifts by tens of percent over a run (bench/results/profile.md),
+    and the W2 target compares the server with the model at the same moment."""
+    rows = []
+    for concurrency in timing.concurrencies:
+        rate = in_process_rate(workload, seconds=PAIRED_RATE_S, core=SERVER_CORE)
+        one = Timing(timing.warmup_s, timing.measure_s, (concurrency,))
+        row = measure_one(server, running, request, work, concurrency, one)
+        rows.append(dataclasses.replace(row, model_rate=rate))
+    return rows
+
+
 def run_servers(
     starters: dict[str, Starter], artifacts: dict[str, Path], work: Path, timing: Timing
 ) -> tuple[dict[str, list[Row]], list[str]]:
@@ -251,7 +289,10 @@ def run_servers(
                     request = running.request_for(workload)
                     if request is None:
                         continue
-                    rows = measure(server, running, request, work, timing)
+                    if workload.key in PAIRED:
+                        rows = measure_paired(server, running, workload, request, work, timing)
+                    else:
+                        rows = measure(server, running, request, work, timing)
                     tables[workload.key] += rows
                     best_row = max(rows, key=lambda r: r.rps)
                     print(f"  {workload.key}: best {_fig(best_row)}", flush=True)
@@ -309,11 +350,14 @@ def main(argv: list[str] | None = None) -> int:
     if load > (os.cpu_count() or 1) / 2:
         header.append(NOISY.format(load=load))
     print("\n".join(header), flush=True)
-    mlp_rate = in_process_rate(WORKLOADS[0], seconds=1.0 if args.quick else 3.0)
-    cnn_rate = in_process_rate(WORKLOADS[1], seconds=1.0 if args.quick else 3.0)
+    rate_s = 1.0 if args.quick else 3.0
+    mlp_rate = in_process_rate(WORKLOADS[0], seconds=rate_s, core=SERVER_CORE)
+    cnn_rate = in_process_rate(WORKLOADS[1], seconds=rate_s, core=SERVER_CORE)
     rates = [
-        f"mlp: {mlp_rate:,.0f} single-row forward passes/s in-process, 1 thread",
-        f"cnn: {cnn_rate:,.0f} single-image forward passes/s in-process, 1 thread",
+        f"mlp: {mlp_rate:,.0f} single-row forward passes/s in-process, 1 thread, on core "
+        f"{SERVER_CORE}",
+        f"cnn: {cnn_rate:,.0f} single-image forward passes/s in-process, 1 thread, on core "
+        f"{SERVER_CORE} (and again just before each of the W2 binary rows: their tables)",
     ]
     findings: list[scenarios.Findings] = []
     with tempfile.TemporaryDirectory(prefix="pier-bench-") as tmp:

@@ -8,6 +8,7 @@ with 32 rows a request.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,25 +168,38 @@ def compact_request(workload: Workload) -> Request:
     )
 
 
-def in_process_rate(workload: Workload, seconds: float, batch: int = 1) -> float:
+def in_process_rate(
+    workload: Workload, seconds: float, batch: int = 1, core: int | None = None
+) -> float:
     """Samples a second through the model alone, one thread, `batch` of this workload's
     requests per forward pass (1: forward passes a second of one request)."""
-    return in_process_cost(workload, seconds, batch)[0]
+    return in_process_cost(workload, seconds, batch, core)[0]
 
 
-def in_process_cost(workload: Workload, seconds: float, batch: int = 1) -> tuple[float, float]:
+def in_process_cost(
+    workload: Workload, seconds: float, batch: int = 1, core: int | None = None
+) -> tuple[float, float]:
     """in_process_rate, and the CPU time a sample took (s): the thread's own time, which
-    time the host gave to others (steal, a neighbour on the core) does not inflate."""
+    time the host gave to others (steal, a neighbour on the core) does not inflate. With
+    `core`, the calling thread runs on that core alone while it measures (the server's
+    core, between load runs: the model's rate where the server's model runs)."""
     torch.set_num_threads(1)
     module = torch.jit.script(workload.model.module())
     one = torch.from_numpy(sample(workload))
     x = one.repeat(batch, *[1] * (one.dim() - 1))
-    with torch.inference_mode():
-        for _ in range(20):
-            module(x)
-        count, start, cpu = 0, time.perf_counter(), time.thread_time()
-        while time.perf_counter() - start < seconds:
-            module(x)
-            count += batch
-        cpu = time.thread_time() - cpu
-    return count / (time.perf_counter() - start), cpu / count
+    allowed = os.sched_getaffinity(0)
+    if core is not None:
+        os.sched_setaffinity(0, {core})  # 0: this thread only, on Linux
+    try:
+        with torch.inference_mode():
+            for _ in range(20):
+                module(x)
+            count, start, cpu = 0, time.perf_counter(), time.thread_time()
+            while time.perf_counter() - start < seconds:
+                module(x)
+                count += batch
+            cpu = time.thread_time() - cpu
+            elapsed = time.perf_counter() - start
+    finally:
+        os.sched_setaffinity(0, allowed)
+    return count / elapsed, cpu / count

@@ -10,7 +10,8 @@ the load has lately queued at once (``batch_is_full``). When a gathered call fai
 requests run again one by one, so only the request whose input caused the failure fails.
 
 A request waits for its answer at most ``timeout_s`` from its arrival (queueing included);
-past that it fails alone with ModelTimeout (504) and its client is free. The model call
+past that it fails alone with ModelTimeout (504) and its client is free
+(inference/deadlines.py). The model call
 itself cannot be stopped: it runs on a model thread (inference/model_threads.py), and
 Python cannot kill a thread. So a call that hangs keeps its thread and its slot (one of
 the replica's CPU-sized set of model threads) until the model returns. Other requests go
@@ -35,7 +36,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from inference.batch_sizer import BatchSizer
-from inference.errors import InferenceError, ModelTimeout
+from inference.deadlines import Deadlines
+from inference.errors import InferenceError
 from inference.model_threads import Done, settler
 
 Arrays = Mapping[str, np.ndarray]
@@ -193,9 +195,12 @@ class Batcher:
         self._queued_rows = 0
         self._running = 0
         self._timer: asyncio.TimerHandle | None = None
-        # Unanswered requests in arrival (so deadline) order, and the timer for the first.
-        self._waiting: deque[_Queued] = deque()
-        self._expiry: asyncio.TimerHandle | None = None
+        # Fails requests unanswered after timeout_s (None: no timeout).
+        self._deadline_line = (
+            None
+            if policy.timeout_s is None
+            else Deadlines(policy.timeout_s, clock, on_expired=self._count_timeout)
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         # Running calls' deadlines (their first request's), to count the overdue ones.
         self._deadlines: dict[int, float] = {}
@@ -234,8 +239,8 @@ class Batcher:
         self.stats.requests += 1
         future: asyncio.Future[Outputs] = asyncio.get_running_loop().create_future()
         queued = _Queued(arrays, rows, self._clock(), future)
-        if self.policy.timeout_s is not None:
-            self._watch(queued)
+        if self._deadline_line is not None:
+            self._deadline_line.watch(queued.arrival, future)
         if self._running < self._slots and not self._queue:
             # Idle: its call starts now, alone (no hand-off, no wait).
             self.stats.immediate += 1
@@ -247,44 +252,6 @@ class Batcher:
             self._queued_rows += rows
             self._pump()
         return future
-
-    def _watch(self, queued: _Queued) -> None:
-        """Deadlines without a timer per request: requests arrive in deadline order, so one
-        timer, set for the oldest unanswered request, serves them all."""
-        waiting = self._waiting
-        while waiting and waiting[0].future.done():
-            waiting.popleft()  # answered: forget it (this keeps the line to those in flight)
-        waiting.append(queued)
-        if self._expiry is None:
-            self._arm_expiry()
-
-    def _arm_expiry(self) -> None:
-        waiting = self._waiting
-        while waiting and waiting[0].future.done():
-            waiting.popleft()
-        if not waiting or self.policy.timeout_s is None:
-            self._expiry = None
-            return
-        delay = waiting[0].arrival + self.policy.timeout_s - self._clock()
-        self._expiry = asyncio.get_running_loop().call_later(max(0.0, delay), self._on_expiry)
-
-    def _on_expiry(self) -> None:
-        timeout_s = self.policy.timeout_s
-        assert timeout_s is not None
-        now = self._clock()
-        waiting = self._waiting
-        while waiting and (waiting[0].future.done() or waiting[0].arrival + timeout_s <= now):
-            future = waiting.popleft().future
-            if future.done():
-                continue
-            self.stats.timeouts += 1
-            future.set_exception(
-                ModelTimeout(
-                    f"the model did not answer within {timeout_s:g} s "
-                    "(PIER_INFERENCE_REQUEST_TIMEOUT_S); the request was abandoned"
-                )
-            )
-        self._arm_expiry()
 
     def _pump(self) -> None:
         """Start calls while requests are queued (and ready to go) and a thread is free, or
@@ -328,6 +295,9 @@ class Batcher:
             live = [q for q in batch if not q.future.done()]
             if live:
                 self._start(live)
+
+    def _count_timeout(self) -> None:
+        self.stats.timeouts += 1
 
     def overdue(self) -> int:
         """Model calls that outlived their first request's deadline and still run, or wait

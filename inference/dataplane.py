@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from inference.batching import Batcher, BatchPolicy
+from inference.deadlines import Deadlines
 from inference.errors import InferenceError, ModelNotFound, NotReady, VersionNotFound, mapping_for
 from inference.metrics import Metrics
 from inference.model_threads import Done, ModelThreads, settler
@@ -42,6 +43,7 @@ class DataPlane:
         threads: ModelThreads,
         batching: BatchPolicy | None = None,
         mirror: ShadowMirror | None = None,
+        request_timeout_s: float | None = None,
     ) -> None:
         self.registry = registry
         self.metrics = metrics
@@ -57,6 +59,10 @@ class DataPlane:
         self._batchers: dict[tuple[str, str], tuple[LoadedVersion, Batcher | None]] = {}
         # Copies answered requests to the model's shadow versions (None: no shadow traffic).
         self.mirror = mirror
+        # The timeout of the requests that are not gathered (a batcher keeps its own line).
+        self._deadlines = (
+            None if request_timeout_s is None else Deadlines(request_timeout_s, time.perf_counter)
+        )
 
     def serving_model(self, name: str) -> ServingModel:
         snapshot = self.registry.active
@@ -149,6 +155,8 @@ class DataPlane:
         self, loaded: LoadedVersion, batch: Mapping[str, np.ndarray], rows: int
     ) -> dict[str, np.ndarray]:
         future: asyncio.Future[dict[str, np.ndarray]] = asyncio.get_running_loop().create_future()
+        if self._deadlines is not None:
+            self._deadlines.watch(time.perf_counter(), future)
         self._start(loaded, batch, rows, settler(future))
         return await future
 

@@ -148,6 +148,7 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
             timeout_s=settings.request_timeout_s,
             adaptive=settings.adaptive_batch_rows,
         ),
+        request_timeout_s=settings.request_timeout_s,
     )
     truth = GroundTruth(
         open_store(settings.redis_url, settings.prediction_ttl_s, settings.prediction_store_rows),

@@ -153,7 +153,7 @@ class InferenceSettings(BaseSettings):
         description=(
             "Longest a prediction request waits for its model call, queueing included; past "
             "it the request gets 504 and the replica goes on. A hung call keeps its thread "
-            "until the model returns (see inference/batching.py). Applies to batched calls."
+            "until the model returns (see inference/batching.py). Batched or not."
         ),
     )
     models: str = Field(

@@ -343,33 +343,45 @@ def test_batching_off_makes_every_request_its_own_call(
     assert series["_sum"] == sum(len(r) for r in inputs)
 
 
+@pytest.mark.parametrize("max_batch_rows", [32, 1], ids=["batched", "not-batched"])
 def test_a_call_past_the_timeout_answers_504_and_the_replica_goes_on(
-    tmp_path: Path, models: dict[str, Artifact]
+    tmp_path: Path, models: dict[str, Artifact], max_batch_rows: int
 ) -> None:
     """A call of about 0.2 s (more on a busy machine) outlasts a 50 ms timeout: its
-    request gets 504, counted, and the replica goes on answering. (300 rounds, once warm,
-    took 28-38 ms on the 2026-11-28 host: under the timeout, so the test did not test.)"""
+    request gets 504 at the deadline, and the replica goes on answering; batched or not
+    (with batching off, each request is its own call, and the same timeout holds). (300
+    rounds, once warm, took 28-38 ms on the 2026-11-28 host: under the timeout, so the
+    test did not test.)"""
     crawl = Artifact(
         slow(tmp_path / "crawl.pt", rounds=2000), "torchscript", FEATURES, PROBABILITIES
     )
-    server = serve(tmp_path, {**models, "crawl": crawl}, request_timeout_s=0.05)
+    server = serve(
+        tmp_path,
+        {**models, "crawl": crawl},
+        request_timeout_s=0.05,
+        max_batch_rows=max_batch_rows,
+    )
     try:
         with httpx.Client(base_url=server.url, timeout=60) as client:
             started = time.monotonic()
             late = client.post("/predict", json={"model": "crawl", "inputs": [[1.0] * 4]})
             waited = time.monotonic() - started
             after = client.post("/predict", json={"model": "mlp", "inputs": [[1.0] * 4]})
-        done = stats(server, "crawl")
-        # The abandoned call still runs on its model thread: let it end before the process
-        # may (a torch call cut short by the interpreter's exit aborts it).
-        wait_for(lambda: batcher(server, "crawl").running == 0)
+        plane = state(server).plane
+        found = plane.batcher(plane.resolve("crawl", "v1", None))
+        assert (found is None) == (max_batch_rows == 1)
+        timeouts = None if found is None else found.stats.timeouts
+        # The abandoned call still runs on its model thread: let it end (its call is then
+        # counted) before the process may (a torch call cut short by the interpreter's exit
+        # aborts it).
+        wait_for(lambda: batch_size_series(server.url, "crawl").get("_count") == 1)
     finally:
         server.stop()
     assert late.status_code == 504, late.text
     assert late.json()["error"]["type"] == "model_timeout"
     assert "within 0.05 s" in late.json()["error"]["message"]
     assert after.status_code == 200
-    assert done.timeouts == 1
+    assert timeouts == (None if max_batch_rows == 1 else 1)
     assert waited < 0.9, f"the 504 came {waited:.2f} s after the request: not at the deadline"
 
 
