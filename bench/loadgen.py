@@ -47,7 +47,10 @@ def wrk(
     concurrency: int,
     seconds: int,
     delay_ms: float | None = None,
+    poisson: bool = False,
 ) -> dict[str, int]:
+    """One wrk run; with delay_ms, each connection waits that long before each request
+    (with poisson, a wait drawn from an exponential distribution of that mean)."""
     env = {
         **os.environ,
         "BENCH_BODY": str(body_file),
@@ -55,6 +58,8 @@ def wrk(
     }
     if delay_ms is not None:
         env["BENCH_DELAY_MS"] = str(delay_ms)
+        if poisson:
+            env["BENCH_POISSON"] = "1"
     argv = pinned(
         LOAD_CORE,
         [
@@ -78,20 +83,23 @@ def measure_one(
     concurrency: int,
     timing: Timing,
     delay_ms: float | None = None,
+    poisson: bool = False,
 ) -> Row:
     """A warm-up run, then a measured one with the server tree's CPU and RSS watched."""
     body_file = work / f"body-{server}-{running.port}-{abs(hash(request.body))}.bin"
     if not body_file.exists():
         body_file.write_bytes(request.body)
     if timing.warmup_s:
-        wrk(running.port, request, body_file, concurrency, timing.warmup_s, delay_ms)
+        wrk(running.port, request, body_file, concurrency, timing.warmup_s, delay_ms, poisson)
         # wrk ends by dropping its connections with requests in flight, which the server
         # still finishes: let it, or they count against the measured run (as admission
         # refusals at 64 connections, for one).
         time.sleep(SETTLE_S)
     watcher = procstats.TreeWatcher(running.process.pid)
     with watcher:
-        figures = wrk(running.port, request, body_file, concurrency, timing.measure_s, delay_ms)
+        figures = wrk(
+            running.port, request, body_file, concurrency, timing.measure_s, delay_ms, poisson
+        )
     seconds = figures["duration_us"] / 1e6
     return Row(
         server=server,

@@ -11,7 +11,8 @@ and CPU used by the server's process tree (from /proc), and rps relative to Pier
 Load goes only to 127.0.0.1 and is bounded in time. The peers (bench/peers.py) run from
 their own environments under bench/.envs, made on first use. Then the scenarios
 (bench/scenarios.py: batching on/off, 50 extra models, routing flips under load;
-bench/model_share.py: W2-binary in turns with the model's own rate), and a check of
+bench/poisson.py: batching on/off under Poisson arrivals; bench/model_share.py: W2-binary
+in turns with the model's own rate), and a check of
 every target of the issue against the figures of this run. Everything goes to
 bench/results/latest.md too.
 """
@@ -32,6 +33,7 @@ from bench import peers, procstats, scenarios
 from bench.loadgen import Row, Timing, measure, measure_one
 from bench.model_share import model_share
 from bench.pier import PierOptions, start_floor, start_pier
+from bench.poisson import poisson_load
 from bench.serving import LOAD_CORE, SERVER_CORE, Running, Starter, stop
 from bench.workloads import (
     MODELS,
@@ -367,9 +369,14 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_scenarios and "pier" in starters:
             w1, w2, w3 = (w for w in WORKLOADS if w.key in ("W1", "W2-binary", "W3"))
             scenario_timing = Timing(timing.warmup_s, timing.measure_s, ())
-            print("- scenarios: batching, batch sizes, extra models, routing flips ...", flush=True)
+            print(
+                "- scenarios: batching, Poisson arrivals, batch sizes, extra models, routing "
+                "flips ...",
+                flush=True,
+            )
             findings = [
                 scenarios.batching(w1, w3, artifacts["mlp"], work, scenario_timing),
+                poisson_load(w1, artifacts["mlp"], work, scenario_timing),
                 scenarios.batch_sizes(w2, artifacts["cnn"], work, scenario_timing),
                 model_share(w2, artifacts["cnn"], work, scenario_timing),
                 scenarios.many_models(w1, artifacts["mlp"], work, scenario_timing, EXTRA_MODELS),

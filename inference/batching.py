@@ -6,7 +6,8 @@ delays a request when the model is idle. A full batch does not wait for a call t
 goes to the model threads' queue at once (one deep per thread), so a busy model goes from
 call to call without waiting for the event loop between them. Queued requests wait for
 companions at most ``max_wait_s`` from their arrival, and only while fewer are queued than
-the load has lately queued at once (``batch_is_full``). When a gathered call fails, its
+every recent call found queued (``batch_is_full``): a wait only for requests the load is
+sure to send. When a gathered call fails, its
 requests run again one by one, so only the request whose input caused the failure fails.
 
 A request waits for its answer at most ``timeout_s`` from its arrival (queueing included);
@@ -62,16 +63,21 @@ class BatchPolicy:
     adaptive: bool = True
 
 
-def batch_is_full(queued_rows: int, queued: int, limit: int, deepest: int) -> bool:
-    """Pure: whether the queue makes a full batch: `limit` rows, or as many requests as the
-    queue has lately held at its deepest (`deepest`), whichever comes first.
+def batch_is_full(queued_rows: int, queued: int, limit: int, target: int) -> bool:
+    """Pure: whether the queue makes a full batch: `limit` rows, or `target` requests (as
+    many as every recent call found queued), whichever comes first.
 
     So a batch is held only for requests that are coming. 16 clients that each wait for
     their answer never queue 32 rows: with a learned limit of 32, every call was held for
     its whole max wait, and W1 at 16 connections served 3,500-3,850 rps, against
-    5,200-5,700 with this rule (bench/results/profile.md, tenth session).
+    5,200-5,700 with a target (bench/results/profile.md, tenth session). The target is the
+    fewest requests recent calls found, not the most: clients that arrive at random come
+    in bursts, and holding for the deepest burst lately seen put W1's p50 under Poisson
+    arrivals at half the replica's capacity 40 % above batching off; with the fewest it
+    is within a few percent of off, and closed-loop throughput the same (bench/poisson.py,
+    twelfth session).
     """
-    return queued_rows >= limit or queued >= deepest
+    return queued_rows >= limit or queued >= target
 
 
 def dispatch_delay(policy: BatchPolicy, full: bool, oldest_arrival: float, now: float) -> float:
@@ -141,7 +147,7 @@ class BatcherStats:
     # Requests that queued because every call was busy (or others were already queued).
     queued: int = 0
     # Times a free call held back to let a queued batch fill (bounded by max_wait, and by
-    # the most requests lately queued at once).
+    # the fewest requests recent calls found queued).
     held: int = 0
     # Full batches handed to the model threads while every thread was in a call: each
     # waited in the threads' queue instead of in this one, for no wake-up between calls.
@@ -207,11 +213,11 @@ class Batcher:
         # When the loop last had a call's answer: a call handed off behind a running one
         # waited for it on the thread, so its cost to the sizer starts from that answer.
         self._last_answer = 0.0
-        # The most requests queued at once during the previous DEPTH_WINDOW calls and
-        # during the current ones: how full the load can make a batch.
-        self._depth = [0, 0]
+        # The fewest requests queued when a call took its batch, during the previous
+        # DEPTH_WINDOW calls and during the current ones (None: no call yet): how full the
+        # load makes every batch, so a free call waits only for requests sure to come.
+        self._fill: list[int | None] = [None, None]
         self._dispatched = 0
-        self._holding = False  # a free call is waiting for the queue to fill
         self.sizer = BatchSizer(policy.max_rows) if policy.adaptive else None
         self._on_limit = on_limit
         self.stats = BatcherStats(limit=policy.max_rows)
@@ -259,35 +265,31 @@ class Batcher:
         while self._queue and self._queue[0].future.done():
             self._queued_rows -= self._queue.popleft().rows  # cancelled or timed out there
         while self._queue:
-            self._depth[1] = max(self._depth[1], len(self._queue))
             # A full batch does not wait for a free thread: it goes to the threads' queue
             # now, and the thread finds it there when its call ends, with no wake-up and no
             # turn of the loop in between.
             full_behind = self._running < 2 * self._slots and self._queued_rows >= self.limit
             if self._running >= self._slots and not full_behind:
                 return
-            full = batch_is_full(self._queued_rows, len(self._queue), self.limit, max(self._depth))
+            depth = len(self._queue)
+            full = batch_is_full(self._queued_rows, depth, self.limit, self._fill_target())
             delay = dispatch_delay(self.policy, full, self._queue[0].arrival, self._clock())
             if delay > 0:
                 if self._timer is None:
                     self.stats.held += 1
-                    self._holding = True
                     loop = asyncio.get_running_loop()
                     self._timer = loop.call_later(delay, self._on_timer)
                 return
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            if self._holding and not full:
-                # A free call waited out max_wait and the queue never got as deep as
-                # lately: the load has dropped (clients left), so the next calls wait for
-                # no more than it sent. (Requests that queued behind a call longer than
-                # max_wait go without a wait, and teach nothing.)
-                self._depth = [len(self._queue), len(self._queue)]
-            self._holding = False
+            # A call that waited out max_wait without a full batch lowers the target at
+            # once: the load has dropped, or its arrivals are bursts that no wait fills.
+            least = self._fill[1]
+            self._fill[1] = depth if least is None else min(least, depth)
             self._dispatched += 1
             if self._dispatched % DEPTH_WINDOW == 0:
-                self._depth = [self._depth[1], 0]
+                self._fill = [self._fill[1], None]
             limit = self.sizer.next_limit() if self.sizer is not None else self.policy.max_rows
             count = take_batch(limit, ((q.signature, q.rows) for q in self._queue))
             batch = [self._queue.popleft() for _ in range(count)]
@@ -295,6 +297,11 @@ class Batcher:
             live = [q for q in batch if not q.future.done()]
             if live:
                 self._start(live)
+
+    def _fill_target(self) -> int:
+        """Requests a free call waits for: as many as every recent call found queued
+        (0, no wait, before the first call)."""
+        return min((f for f in self._fill if f is not None), default=0)
 
     def _count_timeout(self) -> None:
         self.stats.timeouts += 1
