@@ -143,8 +143,9 @@ class InferenceSettings(BaseSettings):
         description=(
             "Most prediction requests one worker holds at once; beyond it a request gets 503 "
             "with Retry-After at once, before its body is read. 0: derived from capacity, "
-            "CPU cores x max(2 x max_batch_rows, 64): every model call's batch filled twice "
-            "over, and room for a burst when batching is off."
+            "CPU cores x max(2 x max_batch_rows, 256): every model call's batch filled twice "
+            "over, and room for the bursts of clients that arrive at random. Set it lower "
+            "for a slow model (256 requests of 100 ms are 25 s of work a core)."
         ),
     )
     request_timeout_s: float = Field(

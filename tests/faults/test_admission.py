@@ -71,7 +71,9 @@ def test_requests_beyond_the_limit_get_503_with_retry_after_at_once(tmp_path: Pa
 
 
 def test_the_default_limit_scales_with_cores_and_batches() -> None:
-    assert default_limit(2, 32) == 128
-    assert default_limit(4, 32) == 256
+    assert default_limit(2, 32) == 512
+    assert default_limit(4, 32) == 1024
+    # Batches larger than the floor: each slot fills its batch twice over.
+    assert default_limit(2, 256) == 1024
     # Batching off still leaves room for a burst.
-    assert default_limit(2, 1) == 128
+    assert default_limit(2, 1) == 512
