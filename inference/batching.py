@@ -4,7 +4,9 @@ calls are all busy queue up, and the next free call takes them together.
 A request that finds a free call and nobody queued runs at once, alone: batching never
 delays a request when the model is idle. A full batch does not wait for a call to end: it
 goes to the model threads' queue at once (one deep per thread), so a busy model goes from
-call to call without waiting for the event loop between them. Queued requests wait for
+call to call without waiting for the event loop between them; a request that fills a call
+by itself, with nobody queued, goes there at once at any depth, as without batching.
+Queued requests wait for
 companions at most ``max_wait_s`` from their arrival, and only while fewer are queued than
 every recent call found queued (``batch_is_full``): a wait only for requests the load is
 sure to send. When a gathered call fails, its
@@ -142,7 +144,8 @@ class BatcherStats:
     requests: int = 0
     calls: int = 0
     rows: int = 0
-    # Requests that found a free call and an empty queue: run at once, never waited.
+    # Requests that found an empty queue and a free call (or filled a call by themselves):
+    # their call started at once, they never waited in this queue.
     immediate: int = 0
     # Requests that queued because every call was busy (or others were already queued).
     queued: int = 0
@@ -247,8 +250,11 @@ class Batcher:
         queued = _Queued(arrays, rows, self._clock(), future)
         if self._deadline_line is not None:
             self._deadline_line.watch(queued.arrival, future)
-        if self._running < self._slots and not self._queue:
-            # Idle: its call starts now, alone (no hand-off, no wait).
+        if not self._queue and (self._running < self._slots or rows >= self.limit):
+            # Idle: its call starts now, alone (no hand-off, no wait). So does a request
+            # that fills a call by itself while every thread is busy: there is nothing to
+            # gather it with, and it waits in the threads' queue, where the thread finds it
+            # when its call ends, as without batching.
             self.stats.immediate += 1
             self._start([queued])
         else:

@@ -139,3 +139,47 @@ def test_a_burst_does_not_make_later_requests_wait_for_companions() -> None:
     assert next_one < WAIT_S / 2, (
         f"a lone request waited {next_one:.3f} s for companions after a call found it alone"
     )
+
+
+def test_requests_that_fill_a_call_each_go_to_the_model_threads_at_once() -> None:
+    """W3's requests carry a whole call's rows each: there is nothing to gather them with,
+    so none waits in the batcher for the event loop to hand it on. The model thread runs
+    them back to back while the loop is busy with other work (here: blocked outright)."""
+    seen: list[int] = []
+    gate = threading.Event()
+    threads = ModelThreads(1)
+
+    def start(arrays: Arrays, n: int, done: Done[Outputs]) -> None:
+        def call() -> Outputs:
+            gate.wait(10)
+            seen.append(n)
+            return {"y": arrays["x"] * 2}
+
+        threads.submit(call, done)
+
+    async def scenario() -> tuple[int, Batcher]:
+        batcher = Batcher(
+            start,
+            BatchPolicy(max_rows=8, max_wait_s=WAIT_S, adaptive=False),
+            slots=1,
+            clock=time.perf_counter,
+        )
+        futures = [batcher.submit(rows(8, float(i)), 8) for i in range(5)]
+        gate.set()
+        deadline = time.perf_counter() + 5
+        while len(seen) < 5 and time.perf_counter() < deadline:
+            time.sleep(0.01)  # the loop does not run: only the model thread can make progress
+        ran_while_blocked = len(seen)
+        answers = await asyncio.gather(*futures)
+        assert [a["y"][0, 0] for a in answers] == [0.0, 2.0, 4.0, 6.0, 8.0]
+        return ran_while_blocked, batcher
+
+    try:
+        ran_while_blocked, batcher = asyncio.run(scenario())
+    finally:
+        threads.close()
+    assert ran_while_blocked == 5, (
+        f"{ran_while_blocked} of 5 full requests ran while the loop was busy: the rest "
+        "waited in the batcher for it"
+    )
+    assert batcher.stats.queued == 0 and batcher.stats.calls == 5
