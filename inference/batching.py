@@ -6,22 +6,20 @@ delays a request when the model is idle. A full batch does not wait for a call t
 goes to the model threads' queue at once (one deep per thread), so a busy model goes from
 call to call without waiting for the event loop between them; a request that fills a call
 by itself, with nobody queued, goes there at once at any depth, as without batching.
-Queued requests wait for
-companions at most ``max_wait_s`` from their arrival, and only while fewer are queued than
-every recent call found queued (``batch_is_full``): a wait only for requests the load is
-sure to send. When a gathered call fails, its
-requests run again one by one, so only the request whose input caused the failure fails.
+Queued requests wait for companions at most ``max_wait_s`` from their arrival, and only
+while fewer are queued than every recent call found queued (``batch_is_full``): a wait
+only for requests the load is sure to send. When a gathered call fails, its requests run
+again one by one, so only the request whose input caused the failure fails.
 
 A request waits for its answer at most ``timeout_s`` from its arrival (queueing included);
 past that it fails alone with ModelTimeout (504) and its client is free
-(inference/deadlines.py). The model call
-itself cannot be stopped: it runs on a model thread (inference/model_threads.py), and
-Python cannot kill a thread. So a call that hangs keeps its thread and its slot (one of
-the replica's CPU-sized set of model threads) until the model returns. Other requests go
-on in the remaining slots; the requests gathered into the hung call share its fate (at
-most ``max_rows`` rows). As many
-calls hanging at once as there are slots stall the worker's model calls until one returns:
-then only a restart frees them (on Kubernetes the liveness probe; locally the supervisor).
+(inference/deadlines.py). The model call itself cannot be stopped: it runs on a model
+thread (inference/model_threads.py), and Python cannot kill a thread. So a call that
+hangs keeps its thread and its slot (one of the replica's CPU-sized set of model threads)
+until the model returns. Other requests go on in the remaining slots; the requests
+gathered into the hung call share its fate (at most ``max_rows`` rows). As many calls
+hanging at once as there are slots stall the worker's model calls until one returns: then
+only a restart frees them (on Kubernetes the liveness probe; locally the supervisor).
 ``Batcher.overdue()`` counts such calls still running.
 
 How many rows a call takes is learned per model version (inference/batch_sizer.py): up to
@@ -289,8 +287,9 @@ class Batcher:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            # A call that waited out max_wait without a full batch lowers the target at
-            # once: the load has dropped, or its arrivals are bursts that no wait fills.
+            # Every call's depth enters the target (the fewest in the window): one that
+            # waited out max_wait with fewer lowers it at once, since the load has dropped
+            # or comes in bursts that no wait fills.
             least = self._fill[1]
             self._fill[1] = depth if least is None else min(least, depth)
             self._dispatched += 1
