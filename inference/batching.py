@@ -248,11 +248,13 @@ class Batcher:
         queued = _Queued(arrays, rows, self._clock(), future)
         if self._deadline_line is not None:
             self._deadline_line.watch(queued.arrival, future)
-        if not self._queue and (self._running < self._slots or rows >= self.limit):
+        if not self._queue and (self._running < self._slots or rows >= self.policy.max_rows):
             # Idle: its call starts now, alone (no hand-off, no wait). So does a request
             # that fills a call by itself while every thread is busy: there is nothing to
             # gather it with, and it waits in the threads' queue, where the thread finds it
-            # when its call ends, as without batching.
+            # when its call ends, as without batching. By max_rows, not the learned limit:
+            # at a learned limit of 1, every request would pass here, and the sizer, which
+            # tries other sizes only on calls taken from the queue, would never try 2.
             self.stats.immediate += 1
             self._start([queued])
         else:

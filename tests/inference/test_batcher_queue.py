@@ -183,3 +183,41 @@ def test_requests_that_fill_a_call_each_go_to_the_model_threads_at_once() -> Non
         "waited in the batcher for it"
     )
     assert batcher.stats.queued == 0 and batcher.stats.calls == 5
+
+
+def test_a_learned_limit_of_one_row_still_queues_requests_to_try_more() -> None:
+    """Only a request of max_rows rows skips the queue. Where the sizer has learned that
+    one-row calls are the cheapest, one-row requests still queue while the model is busy,
+    so that the sizer's tries of two rows can show when gathering pays again."""
+    gate = threading.Event()
+    threads = ModelThreads(1)
+
+    def start(arrays: Arrays, n: int, done: Done[Outputs]) -> None:
+        def call() -> Outputs:
+            gate.wait(10)
+            return {"y": arrays["x"] * 2}
+
+        threads.submit(call, done)
+
+    async def scenario() -> Batcher:
+        batcher = Batcher(
+            start,
+            BatchPolicy(max_rows=8, max_wait_s=WAIT_S),
+            slots=1,
+            clock=time.perf_counter,
+        )
+        assert batcher.sizer is not None
+        for _ in range(3):
+            batcher.sizer.record(1, 0.001)  # one row: 1 ms a row
+            batcher.sizer.record(2, 0.004)  # two rows: 2 ms a row
+        assert batcher.limit == 1
+        futures = [batcher.submit(rows(1, float(i)), 1) for i in range(4)]
+        gate.set()
+        await asyncio.gather(*futures)
+        return batcher
+
+    try:
+        batcher = asyncio.run(scenario())
+    finally:
+        threads.close()
+    assert batcher.stats.immediate == 1 and batcher.stats.queued == 3
