@@ -8,7 +8,9 @@ call to call without waiting for the event loop between them; a request that fil
 by itself, with nobody queued, goes there at once at any depth, as without batching.
 Queued requests wait for companions at most ``max_wait_s`` from their arrival, and only
 while fewer are queued than every recent call found queued (``batch_is_full``): a wait
-only for requests the load is sure to send. When a gathered call fails, its requests run
+only for requests the load is sure to send. While the worker's CPU is the limit
+(inference/cpu_load.py), a wait costs nothing, and a free call waits instead for as many
+as were lately queued at once. When a gathered call fails, its requests run
 again one by one, so only the request whose input caused the failure fails.
 
 A request waits for its answer at most ``timeout_s`` from its arrival (queueing included);
@@ -64,18 +66,19 @@ class BatchPolicy:
 
 
 def batch_is_full(queued_rows: int, queued: int, limit: int, target: int) -> bool:
-    """Pure: whether the queue makes a full batch: `limit` rows, or `target` requests (as
-    many as every recent call found queued), whichever comes first.
+    """Pure: whether the queue makes a full batch: `limit` rows, or `target` requests,
+    whichever comes first (Batcher._fill_target).
 
     So a batch is held only for requests that are coming. 16 clients that each wait for
     their answer never queue 32 rows: with a learned limit of 32, every call was held for
     its whole max wait, and W1 at 16 connections served 3,500-3,850 rps, against
     5,200-5,700 with a target (bench/results/profile.md, tenth session). The target is the
-    fewest requests recent calls found, not the most: clients that arrive at random come
-    in bursts, and holding for the deepest burst lately seen put W1's p50 under Poisson
-    arrivals at half the replica's capacity 40 % above batching off; with the fewest it
-    is within a few percent of off, and closed-loop throughput the same (bench/poisson.py,
-    twelfth session).
+    fewest requests recent calls found while the CPU has room: clients that arrive at
+    random come in bursts, and holding for the deepest burst lately seen put W1's p50 under
+    Poisson arrivals at half the replica's capacity 40 % above batching off (twelfth
+    session). It is the most lately queued at once while the CPU is saturated: clients
+    that each wait for their answer settle on calls of the fewest, and W2-binary served
+    10-13 % less than with the most (bench/results/profile.md, thirteenth session).
     """
     return queued_rows >= limit or queued >= target
 
@@ -148,7 +151,7 @@ class BatcherStats:
     # Requests that queued because every call was busy (or others were already queued).
     queued: int = 0
     # Times a free call held back to let a queued batch fill (bounded by max_wait, and by
-    # the fewest requests recent calls found queued).
+    # the fill target: Batcher._fill_target).
     held: int = 0
     # Full batches handed to the model threads while every thread was in a call: each
     # waited in the threads' queue instead of in this one, for no wake-up between calls.
@@ -190,6 +193,7 @@ class Batcher:
         slots: int,
         clock: Callable[[], float],
         on_limit: Callable[[int], None] | None = None,
+        saturated: Callable[[], bool] | None = None,
     ) -> None:
         self._call = call
         self.policy = policy
@@ -218,6 +222,11 @@ class Batcher:
         # DEPTH_WINDOW calls and during the current ones (None: no call yet): how full the
         # load makes every batch, so a free call waits only for requests sure to come.
         self._fill: list[int | None] = [None, None]
+        # The most requests queued at once over the same windows: what a free call waits
+        # for instead while the CPU is the limit (`saturated`).
+        self._most = [0, 0]
+        self._saturated = saturated
+        self._holding = False
         self._dispatched = 0
         self.sizer = BatchSizer(policy.max_rows) if policy.adaptive else None
         self._on_limit = on_limit
@@ -271,18 +280,20 @@ class Batcher:
         while self._queue and self._queue[0].future.done():
             self._queued_rows -= self._queue.popleft().rows  # cancelled or timed out there
         while self._queue:
+            depth = len(self._queue)
+            self._most[1] = max(self._most[1], depth)
             # A full batch does not wait for a free thread: it goes to the threads' queue
             # now, and the thread finds it there when its call ends, with no wake-up and no
             # turn of the loop in between.
             full_behind = self._running < 2 * self._slots and self._queued_rows >= self.limit
             if self._running >= self._slots and not full_behind:
                 return
-            depth = len(self._queue)
             full = batch_is_full(self._queued_rows, depth, self.limit, self._fill_target())
             delay = dispatch_delay(self.policy, full, self._queue[0].arrival, self._clock())
             if delay > 0:
                 if self._timer is None:
                     self.stats.held += 1
+                    self._holding = True
                     loop = asyncio.get_running_loop()
                     self._timer = loop.call_later(delay, self._on_timer)
                 return
@@ -294,9 +305,15 @@ class Batcher:
             # or comes in bursts that no wait fills.
             least = self._fill[1]
             self._fill[1] = depth if least is None else min(least, depth)
+            if self._holding and not full:
+                # Waited out max_wait and the queue never got as deep as lately: the load
+                # has dropped, so no call waits for more than it sent.
+                self._most = [depth, depth]
+            self._holding = False
             self._dispatched += 1
             if self._dispatched % DEPTH_WINDOW == 0:
                 self._fill = [self._fill[1], None]
+                self._most = [self._most[1], 0]
             limit = self.sizer.next_limit() if self.sizer is not None else self.policy.max_rows
             count = take_batch(limit, ((q.signature, q.rows) for q in self._queue))
             batch = [self._queue.popleft() for _ in range(count)]
@@ -306,8 +323,11 @@ class Batcher:
                 self._start(live)
 
     def _fill_target(self) -> int:
-        """Requests a free call waits for: as many as every recent call found queued
-        (0, no wait, before the first call)."""
+        """Requests a free call waits for: as many as every recent call found queued (0,
+        no wait, before the first call); while the CPU is the limit, as many as were
+        lately queued at once."""
+        if self._saturated is not None and self._saturated():
+            return max(self._most)
         return min((f for f in self._fill if f is not None), default=0)
 
     def _count_timeout(self) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from inference.batching import Batcher, BatchPolicy
+from inference.cpu_load import CpuLoad
 from inference.deadlines import Deadlines
 from inference.errors import InferenceError, ModelNotFound, NotReady, VersionNotFound, mapping_for
 from inference.metrics import Metrics
@@ -44,6 +45,7 @@ class DataPlane:
         batching: BatchPolicy | None = None,
         mirror: ShadowMirror | None = None,
         request_timeout_s: float | None = None,
+        cpu: CpuLoad | None = None,
     ) -> None:
         self.registry = registry
         self.metrics = metrics
@@ -59,6 +61,9 @@ class DataPlane:
         self._batchers: dict[tuple[str, str], tuple[LoadedVersion, Batcher | None]] = {}
         # Copies answered requests to the model's shadow versions (None: no shadow traffic).
         self.mirror = mirror
+        # Whether the worker's CPU is the limit: then a free call waits for as many
+        # requests as lately queued (inference/batching.py). None: it never counts as such.
+        self.cpu = cpu
         # The timeout of the requests that are not gathered (a batcher keeps its own line).
         self._deadlines = (
             None if request_timeout_s is None else Deadlines(request_timeout_s, time.perf_counter)
@@ -116,6 +121,7 @@ class DataPlane:
                 slots=self.threads.size,
                 clock=time.perf_counter,
                 on_limit=lambda rows: self.metrics.batch_limit(loaded.model, loaded.version, rows),
+                saturated=self.cpu.saturated if self.cpu is not None else None,
             )
         self._batchers[key] = (loaded, made)
         return made

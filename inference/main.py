@@ -21,6 +21,7 @@ from inference.admission import Admission, AdmissionStats, default_limit
 from inference.artifacts import ArtifactStore
 from inference.auth import ApiKeyMiddleware
 from inference.batching import BatchPolicy
+from inference.cpu_load import CpuLoad
 from inference.dataplane import DataPlane
 from inference.errors import InferenceError, is_v2_path, render
 from inference.ground_truth import GroundTruth
@@ -149,6 +150,7 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
             adaptive=settings.adaptive_batch_rows,
         ),
         request_timeout_s=settings.request_timeout_s,
+        cpu=CpuLoad(usable_cpus() / settings.workers),
     )
     truth = GroundTruth(
         open_store(settings.redis_url, settings.prediction_ttl_s, settings.prediction_store_rows),

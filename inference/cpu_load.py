@@ -1,0 +1,60 @@
+"""Whether a worker's CPU is the limit: the batcher asks before a free call waits for more
+requests (inference/batching.py).
+
+When the CPU is the limit, a call that waits costs nothing: the core is busy reading the
+requests it waits for, and the larger call costs less a row. When the CPU has room, the
+wait is time its requests lose for nothing. The CPU is the limit when the worker's threads
+keep its cores busy, or when the event loop keeps its own thread busy: a worker on more
+cores than its loop and model calls fill (a small model) is held back by its loop alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+# Readings are at least this far apart; a share in between is the last one's.
+PERIOD_S = 0.05
+# The share of the cores, or of the loop's thread, above which the worker is saturated.
+SATURATED = 0.9
+
+
+class CpuLoad:
+    """The share of `cores` that this process used over the last period, and the share of
+    one core that the thread reading it (the event loop) used.
+
+    One serves every batcher of a worker, all on its loop: reading it costs a clock call,
+    and the CPU times are read at most once a period.
+    """
+
+    def __init__(
+        self,
+        cores: float,
+        period_s: float = PERIOD_S,
+        cpu: Callable[[], float] = time.process_time,
+        thread_cpu: Callable[[], float] = time.thread_time,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._cores = max(cores, 1e-9)
+        self._period = period_s
+        self._cpu = cpu
+        self._thread_cpu = thread_cpu
+        self._clock = clock
+        self._since = clock()
+        self._used = (cpu(), thread_cpu())
+        self._shares = (0.0, 0.0)
+
+    def shares(self) -> tuple[float, float]:
+        """The process's share of its cores and the reading thread's share of a core, over
+        the last whole period ((0, 0) before one)."""
+        now = self._clock()
+        elapsed = now - self._since
+        if elapsed >= self._period:
+            used = (self._cpu(), self._thread_cpu())
+            process, thread = (u - before for u, before in zip(used, self._used, strict=True))
+            self._shares = (process / (elapsed * self._cores), thread / elapsed)
+            self._since, self._used = now, used
+        return self._shares
+
+    def saturated(self) -> bool:
+        return max(self.shares()) >= SATURATED
