@@ -1,4 +1,5 @@
-"""Admission control: a bound on the prediction requests one worker holds at once.
+"""Admission control: a bound on the prediction requests one worker holds at once, in
+requests and in seconds of work.
 
 Beyond the bound a request is answered at once with 503 and ``Retry-After``, before its
 body is read or a model is touched. Without it, a worker past its capacity queues without
@@ -6,12 +7,19 @@ limit: every request gets slower, memory grows, and clients time out after the w
 done anyway. With it, the requests admitted keep their latency (the queue ahead of them is
 bounded) and the others learn at once to retry, here or at another replica.
 
+A count alone cannot bound the wait: 256 requests are 50 ms of work for a small MLP and
+25 s for a model of 100 ms. So the worker also learns its pace, the time it has lately
+spent busy per answered request (busy: holding at least one), and refuses a request when
+those it holds would take longer than ``max_queue_s`` at that pace. At a steady load the
+pace is the inverse of its throughput, so the bound is the wait a new request would have.
+
 Only the prediction routes count: health, readiness, metrics and feedback are always
 answered, so an overloaded replica still says how it is.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +27,8 @@ from inference.errors import Overloaded
 
 RETRY_AFTER_S = 1
 MIN_PER_SLOT = 256
+# Answered requests over which the pace is measured (and a busy stretch is cut into).
+PACE_EVERY = 32
 
 
 def default_limit(slots: int, max_batch_rows: int) -> int:
@@ -30,9 +40,8 @@ def default_limit(slots: int, max_batch_rows: int) -> int:
     random come in bursts: with at least 64, W1 under Poisson arrivals at 80 % of one
     core's capacity had 47 requests of 46,500 refused in 5 s (a pause of the host of a few
     milliseconds lets 64 arrive at once); with 256, none up to 120 % (bench/poisson.py,
-    twelfth session). The bound is in requests, not seconds: for a model that takes 100 ms
-    a request, 256 queued are 25 s of work per slot, and such a deployment should set
-    max_in_flight itself (the request timeout answers 504 to what waits longer).
+    twelfth session). This bound is in requests: for a model that takes 100 ms a request,
+    256 queued are 25 s of work per slot, and `max_queue_s` bounds those in seconds.
     """
     return max(1, slots) * max(2 * max_batch_rows, MIN_PER_SLOT)
 
@@ -43,30 +52,67 @@ class AdmissionStats:
 
     admitted: int = 0
     refused: int = 0
+    # Of the refused: those refused because the work held would take over max_queue_s.
+    refused_for_time: int = 0
     peak_in_flight: int = 0
 
 
 class Admission:
-    """The prediction requests in flight, and the bound on them. The prediction lane
+    """The prediction requests in flight, and the bounds on them. The prediction lane
     (inference/lane.py) asks before it reads a request's body and answers a refusal with
-    `refusal()`; every admitted request is released when it is answered."""
+    `refusal()`; every admitted request is released when it is answered.
+
+    `max_queue_s` (0: no bound in time) applies from `floor` requests in flight up, once a
+    pace has been measured: below the floor a request is always admitted, so that each
+    model call can have one queued behind it.
+    """
 
     def __init__(
-        self, limit: int, stats: AdmissionStats, on_refuse: Callable[[], None] | None = None
+        self,
+        limit: int,
+        stats: AdmissionStats,
+        on_refuse: Callable[[], None] | None = None,
+        max_queue_s: float = 0.0,
+        floor: int = 2,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.limit = limit
         self.stats = stats
         # Told of each refusal (the metrics count them: the routes never see these).
         self.on_refuse = on_refuse
         self.in_flight = 0
+        self.max_queue_s = max_queue_s
+        self.floor = max(1, floor)
+        self._clock = clock
+        # Seconds busy per answered request, lately (None: not measured yet).
+        self.pace: float | None = None
+        self._busy_since = 0.0
+        self._busy = 0.0
+        self._answered = 0
+        self._last_refusal = ""
 
     def admit(self) -> bool:
-        if self.in_flight >= self.limit:
-            self.stats.refused += 1
-            if self.on_refuse is not None:
-                self.on_refuse()
-            return False
-        self.in_flight += 1
+        in_flight = self.in_flight
+        if in_flight >= self.limit:
+            return self._refuse(
+                f"this worker already holds {self.limit} prediction requests, its limit"
+            )
+        pace = self.pace
+        if (
+            self.max_queue_s
+            and pace is not None
+            and in_flight >= self.floor
+            and in_flight * pace > self.max_queue_s
+        ):
+            self.stats.refused_for_time += 1
+            return self._refuse(
+                f"the {in_flight} prediction requests this worker holds would take about "
+                f"{in_flight * pace:.1f} s at its recent pace ({pace * 1000:.1f} ms each), "
+                f"more than its max_queue_s of {self.max_queue_s:g} s"
+            )
+        if in_flight == 0:
+            self._busy_since = self._clock()
+        self.in_flight = in_flight + 1
         stats = self.stats
         stats.admitted += 1
         if self.in_flight > stats.peak_in_flight:
@@ -75,10 +121,27 @@ class Admission:
 
     def release(self) -> None:
         self.in_flight -= 1
+        self._answered += 1
+        if self.in_flight and self._answered < PACE_EVERY:
+            return
+        # Idle again, or PACE_EVERY answered in a busy stretch: count the busy time so far.
+        now = self._clock()
+        self._busy += now - self._busy_since
+        self._busy_since = now
+        if self._answered >= PACE_EVERY:
+            self.pace = self._busy / self._answered
+            self._busy, self._answered = 0.0, 0
+
+    def _refuse(self, why: str) -> bool:
+        self.stats.refused += 1
+        self._last_refusal = why
+        if self.on_refuse is not None:
+            self.on_refuse()
+        return False
 
     def refusal(self) -> Overloaded:
+        """The answer to the request `admit` refused last (on the same turn of the loop)."""
         return Overloaded(
-            f"this worker already holds {self.limit} prediction requests, its limit; "
-            f"retry after {RETRY_AFTER_S} s",
+            f"{self._last_refusal}; retry after {RETRY_AFTER_S} s",
             retry_after_s=RETRY_AFTER_S,
         )

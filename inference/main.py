@@ -183,7 +183,13 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
     limit = settings.max_in_flight or default_limit(usable_cpus(), settings.max_batch_rows)
     lane = PredictLane(
         state,
-        Admission(limit, admission, on_refuse=metrics.count_refused),
+        Admission(
+            limit,
+            admission,
+            on_refuse=metrics.count_refused,
+            max_queue_s=settings.max_queue_s,
+            floor=2 * usable_cpus(),
+        ),
         keys=keys,
         max_body_bytes=settings.max_body_bytes,
     )

@@ -295,7 +295,8 @@ class Metrics:
         self.refused = Counter(
             "pier_admission_refused",
             "Prediction requests refused with 503 before they were read: the worker already "
-            "held its max_in_flight. Not in pier_requests_total (no model was resolved).",
+            "held its max_in_flight, or max_queue_s of work at its recent pace. Not in "
+            "pier_requests_total (no model was resolved).",
             registry=r,
         )
         self.inflight = Gauge(

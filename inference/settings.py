@@ -145,7 +145,20 @@ class InferenceSettings(BaseSettings):
             "with Retry-After at once, before its body is read. 0: derived from capacity, "
             "CPU cores x max(2 x max_batch_rows, 256): every model call's batch filled twice "
             "over, and room for the bursts of clients that arrive at random. Set it lower "
-            "for a slow model (256 requests of 100 ms are 25 s of work a core)."
+            "for a slow model (256 requests of 100 ms are 25 s of work a core), or let "
+            "max_queue_s bound them."
+        ),
+    )
+    max_queue_s: float = Field(
+        default=10.0,
+        ge=0,
+        description=(
+            "Most seconds of work one worker holds: beyond it a prediction request gets 503 "
+            "with Retry-After at once, whatever max_in_flight allows. The work is the "
+            "requests held times the worker's recent pace (its busy time per answered "
+            "request), so it is the wait a new request would have. Applies from 2 requests "
+            "a core up, once the pace is measured. 0: no bound in time. Keep it under "
+            "request_timeout_s, or admitted requests time out in the queue."
         ),
     )
     request_timeout_s: float = Field(
