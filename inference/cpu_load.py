@@ -40,14 +40,19 @@ class CpuLoad:
         self._cpu = cpu
         self._thread_cpu = thread_cpu
         self._clock = clock
-        self._since = clock()
-        self._used = (cpu(), thread_cpu())
+        self._since = 0.0
+        # CPU times at the start of the period; None until the first reading, which is
+        # taken on the reading thread (the loop's, not the one that made this gauge).
+        self._used: tuple[float, float] | None = None
         self._shares = (0.0, 0.0)
 
     def shares(self) -> tuple[float, float]:
         """The process's share of its cores and the reading thread's share of a core, over
         the last whole period ((0, 0) before one)."""
         now = self._clock()
+        if self._used is None:
+            self._since, self._used = now, (self._cpu(), self._thread_cpu())
+            return self._shares
         elapsed = now - self._since
         if elapsed >= self._period:
             used = (self._cpu(), self._thread_cpu())
