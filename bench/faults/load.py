@@ -128,6 +128,7 @@ class Load:
         self.duration_s = duration_s
         self.result = LoadResult(rate)
         self._next = 0
+        self._sent: dict[int, float] = {}  # index -> when sent, until its answer is read
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, daemon=True, name="fault-load")
 
@@ -145,6 +146,11 @@ class Load:
 
     def count(self) -> int:
         return len(self.result.samples)
+
+    def oldest_pending_s(self) -> float:
+        """How long the oldest request sent and not yet answered has waited (0: none)."""
+        sent = list(self._sent.values())
+        return time.monotonic() - min(sent) if sent else 0.0
 
     def _main(self) -> None:
         asyncio.run(self._run())
@@ -172,6 +178,7 @@ class Load:
             if delay > 0:
                 await asyncio.sleep(delay)
             sent = time.monotonic()
+            self._sent[index] = sent
             try:
                 if writer is None:
                     reader, writer = await asyncio.wait_for(
@@ -214,6 +221,7 @@ class Load:
         await _close(writer)
 
     def _record(self, sample: Sample) -> None:
+        self._sent.pop(sample.index, None)
         self.result.samples.append(sample)
 
 

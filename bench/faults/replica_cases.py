@@ -176,7 +176,9 @@ def _count(values: list[int]) -> dict[str, int]:
     return out
 
 
-def sigterm(*, rate: float = 300.0, before_s: float = 2.0, slow_rounds: int = 20) -> CaseResult:
+def sigterm(
+    *, rate: float = 300.0, before_s: float = 2.0, slow_rounds: int = 200, held_s: float = 0.003
+) -> CaseResult:
     """SIGTERM to a replica under load: every request it was holding completes with 200.
 
     A lone replica then stops listening (uvicorn's graceful shutdown): requests sent after
@@ -184,13 +186,18 @@ def sigterm(*, rate: float = 300.0, before_s: float = 2.0, slow_rounds: int = 20
     readiness then preStop) has already stopped sending. They are counted apart."""
     body = predict_body()
     with tempfile.TemporaryDirectory(prefix="pier-faults-") as tmp:
-        # A few milliseconds a call, so that dozens of requests are in flight at any time.
+        # Tens of milliseconds a call (200 rounds: 20-30 ms on the hosts measured), longer
+        # than the time between requests, so that the replica is holding some at any time.
+        # (20 rounds, about 2 ms, left it holding none at the signal on a fast host.)
         artifact = models.slow(Path(tmp) / "slow.pt", rounds=slow_rounds)
         with replica({"iris": artifact}) as r:
             load = Load(r.port, rate, lambda i: body, connections=64)
             exited = threading.Event()
             with load:
                 run_for(load, before_s)
+                # Signal while a request has waited `held_s` for its answer: it has reached
+                # the replica, not only left the client.
+                wait_until(lambda: load.oldest_pending_s() >= held_s, 5.0, 0.001)
                 term_at = time.monotonic()
                 r.process.signal(signal.SIGTERM)
                 code = r.process.wait(timeout=60)
