@@ -92,6 +92,10 @@ def load(start_replica: StartReplica, prometheus: Prometheus) -> Iterator[Load]:
             started = time.perf_counter()
             predict(c)
             latencies.append(time.perf_counter() - started)
+            # Over two seconds or more, not one: a chart point's rate() range covers one
+            # late scrape (control_plane/metrics/prometheus.py), and a load that fell
+            # wholly between two samples further apart showed nothing on the chart once.
+            time.sleep(0.01)
         for _ in range(BAD):
             assert c.post("/predict", json={"model": "iris", "inputs": [[1.0]]}).status_code == 422
         for i in range(LABELLED):
@@ -173,12 +177,24 @@ def test_accuracy_from_feedback(source: MetricsSource) -> None:
     assert v1.accuracy == pytest.approx(CORRECT / LABELLED)
 
 
-def test_series_and_replica_usage(source: MetricsSource, load: Load) -> None:
+def _scrape_times(prometheus: Prometheus) -> list[str]:
+    """When Prometheus sampled iris v1's request counter over the last two minutes, and
+    what it read: where a chart lost the load, the gap between two samples shows why."""
+    found = prometheus.query('pier_requests_total{model="iris",version="v1"}[2m]')
+    return [f"{float(t):.1f}: {v}" for series in found for t, v in series["values"]]
+
+
+def test_series_and_replica_usage(
+    source: MetricsSource, load: Load, prometheus: Prometheus
+) -> None:
     figures = source.model_metrics("iris", 300, 5, datetime.now(UTC))
     assert figures.window_s == 300 and figures.step_s == 5
     v1 = next(s for s in figures.series if s.version == "v1")
     assert len(v1.rps) == 60
-    assert max(p.value or 0 for p in v1.rps) > 0
+    last = [(p.t.strftime("%H:%M:%S"), p.value) for p in v1.rps[-20:]]
+    assert max(p.value or 0 for p in v1.rps) > 0, (
+        f"no rate on the chart; points {last}; samples {_scrape_times(prometheus)}"
+    )
     assert any(p.value is not None for p in v1.p99_ms)
     assert any(p.value is not None and p.value > 0 for p in v1.error_rate)
     assert any(p.value == pytest.approx(0.75) for p in v1.accuracy)
