@@ -9,7 +9,8 @@ import asyncio
 import itertools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -270,6 +271,87 @@ def test_a_batch_held_in_vain_lowers_the_next_ones_wait(
     finally:
         server.stop()
     assert sum(t > 0.25 for t in took) <= 2, [round(t, 3) for t in took]
+
+
+@contextmanager
+def on_one_core() -> Iterator[None]:
+    """This thread, and the threads it starts meanwhile (a replica served in-process, its
+    model threads), may run on one core only: the replica's cores, as taskset gives them."""
+    saved = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(saved)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, saved)
+
+
+async def burst_behind_a_call(server: ServerThread, model: str, queued: int) -> float:
+    """Seconds from the answer of a request whose call ran alone to the answers of
+    `queued` one-row requests sent while that call ran (they queue behind it)."""
+    gathered = batcher(server, model)
+
+    async def until(predicate: Callable[[], bool], what: str) -> None:
+        deadline = time.perf_counter() + 10
+        while not predicate():
+            assert time.perf_counter() < deadline, f"never {what}"
+            await asyncio.sleep(0.002)
+
+    body = {"model": model, "inputs": random_requests(1, seed=1)[0][:1]}
+    limits = httpx.Limits(max_connections=queued + 1)
+    async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as client:
+        first = asyncio.create_task(client.post("/predict", json=body))
+        await until(lambda: gathered.running == 1, "a call running")
+        behind = [asyncio.create_task(client.post("/predict", json=body)) for _ in range(queued)]
+        await until(lambda: gathered.queued == queued or first.done(), "queued")
+        assert not first.done(), "the call ended before the requests behind it queued"
+        assert (await first).status_code == 200
+        freed = time.perf_counter()
+        assert [r.status_code for r in await asyncio.gather(*behind)] == [200] * queued
+        return time.perf_counter() - freed
+
+
+def test_on_a_replica_whose_cpu_is_the_limit_a_free_call_waits_for_the_most_queued(
+    tmp_path: Path,
+) -> None:
+    """The replica tells its batchers whether its CPU is the limit (inference/cpu_load.py):
+    here a model that keeps the replica's one core busy for every call. After bursts of
+    five and lone requests behind a call, a lone request waits the max wait for as many
+    as the bursts: the CPU is saturated, so waiting costs nothing. (With the CPU not
+    counted, it goes at once: one of the calls lately found a single request queued.)"""
+    # A call of tens of milliseconds (80-100 on the hosts measured), well inside the max
+    # wait: a request's wait counts from its arrival, behind the call it queued after.
+    wait_s = 0.6
+    heavy = Artifact(
+        slow(tmp_path / "heavy.pt", rounds=400), "torchscript", FEATURES, PROBABILITIES
+    )
+    with on_one_core():
+        server = serve(
+            tmp_path,
+            {"heavy": heavy},
+            model_threads=1,
+            max_batch_rows=32,
+            adaptive_batch_rows=False,
+            max_batch_wait_ms=wait_s * 1000,
+        )
+        try:
+            alone = []
+            with httpx.Client(base_url=server.url, timeout=60) as client:
+                for _ in range(3):
+                    started = time.perf_counter()
+                    r = client.post("/predict", json={"model": "heavy", "inputs": [[1.0] * 4]})
+                    assert r.status_code == 200, r.text
+                    alone.append(time.perf_counter() - started)
+            took = [asyncio.run(burst_behind_a_call(server, "heavy", n)) for n in (5, 1, 5, 1)]
+        finally:
+            server.stop()
+    call = min(alone)
+    assert call < wait_s / 3, f"a call took {call:.3f} s: too long to show a wait"
+    assert took[1] - call > wait_s / 2, f"the first lone request did not wait: {took}"
+    assert took[3] - call > wait_s / 2, (
+        f"with the replica's core busy, the lone request after a burst went after "
+        f"{took[3]:.3f} s (a call alone: {call:.3f} s): it did not wait for the burst's "
+        "companions, so the batcher was not told that the CPU is the limit"
+    )
 
 
 def test_model_threads_bounds_the_calls_that_run_at_once(
