@@ -27,6 +27,7 @@ from inference.errors import InferenceError, is_v2_path, render
 from inference.ground_truth import GroundTruth
 from inference.lane import PredictLane
 from inference.limits import BodyLimitMiddleware
+from inference.malloc import keep_freed_memory
 from inference.metrics import Metrics
 from inference.model import configure_threads, describe_device, resolve_device
 from inference.model_threads import ModelThreads
@@ -133,6 +134,8 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
     # A device torch cannot use stops the replica here, before it serves anything.
     device = resolve_device(settings.device)
     log.info("models run on %s", describe_device(device))
+    if settings.keep_freed_memory and not keep_freed_memory():
+        log.info("malloc left as it is: not glibc's (PIER_INFERENCE_KEEP_FREED_MEMORY)")
     metrics = Metrics(settings.metrics_enabled, settings.multiproc_dir, clock)
     registry = ModelRegistry(metrics, device)
     store = ArtifactStore(settings.cache_dir)
