@@ -14,9 +14,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-import torch
-from torch import nn
 
+from bench.workloads import MODELS, save_torchscript
 from inference.schemas import ModelRoute, RoutingTable, TensorSpec
 from tests.inference.conftest import ready, stock_cache
 from tests.inference.models import Artifact
@@ -26,34 +25,16 @@ IMAGES = 32
 WARM_CALLS, MEASURED_CALLS = 5, 20
 
 
-class ConvNet(nn.Module):
-    """The bench's W2 shape of model: two strided convolutions on a 3x64x64 image."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 16, 3, stride=2, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1),
-            nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1),
-        )
-        self.head = nn.Linear(32, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x).flatten(1))
-
-
 @pytest.fixture(scope="module")
 def convnet(tmp_path_factory: pytest.TempPathFactory) -> Artifact:
-    path = tmp_path_factory.mktemp("convnet") / "conv.pt"
-    torch.jit.save(torch.jit.script(ConvNet().eval()), str(path))
+    """The bench's W2 model: two strided convolutions on a 3x64x64 image."""
+    cnn = MODELS["cnn"]
+    path = save_torchscript(cnn, tmp_path_factory.mktemp("convnet") / "cnn.pt")
     return Artifact(
         path,
         "torchscript",
-        [TensorSpec(name="image", dtype="float32", shape=[-1, 3, 64, 64])],
-        [TensorSpec(name="scores", dtype="float32", shape=[-1, 10])],
+        [TensorSpec(name=cnn.input_name, dtype="float32", shape=[-1, *cnn.input_shape])],
+        [TensorSpec(name=cnn.output_name, dtype="float32", shape=[-1, 10])],
     )
 
 
@@ -70,7 +51,7 @@ def infer_body() -> tuple[bytes, dict[str, str]]:
         {
             "inputs": [
                 {
-                    "name": "image",
+                    "name": MODELS["cnn"].input_name,
                     "shape": list(images.shape),
                     "datatype": "FP32",
                     "parameters": {"binary_data_size": len(blob)},
