@@ -126,6 +126,26 @@ def usable_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def warn_if_oversubscribed(settings: InferenceSettings) -> None:
+    """Say so at start when the workers' model calls, each with its torch threads, need more
+    cores than this process may use. Torch's threads of one call wait for each other
+    spinning, so on too few cores a call can take hundreds of times longer: the bench's
+    CNN, 8 images a call, ran 29,159 images/s with 1 torch thread on one core and 99 with
+    2 (bench/results/profile.md, fourteenth session)."""
+    cores = usable_cpus()
+    calls = settings.workers * (settings.model_threads or cores)
+    if settings.torch_threads > 1 and calls * settings.torch_threads > cores:
+        log.warning(
+            "%d model calls at once x %d torch threads each need more than the %d cores "
+            "this replica may use: torch's threads will wait for each other and calls may "
+            "run many times slower; lower PIER_INFERENCE_TORCH_THREADS or "
+            "PIER_INFERENCE_MODEL_THREADS",
+            calls,
+            settings.torch_threads,
+            cores,
+        )
+
+
 def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.time) -> InferenceApp:
     """A new, independent service: its own registry, metrics and poller.
 
@@ -136,6 +156,7 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
     log.info("models run on %s", describe_device(device))
     if settings.keep_freed_memory and not keep_freed_memory():
         log.info("malloc left as it is: not glibc's (PIER_INFERENCE_KEEP_FREED_MEMORY)")
+    warn_if_oversubscribed(settings)
     metrics = Metrics(settings.metrics_enabled, settings.multiproc_dir, clock)
     registry = ModelRegistry(metrics, device)
     store = ArtifactStore(settings.cache_dir)
