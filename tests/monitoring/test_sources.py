@@ -94,7 +94,8 @@ def load(start_replica: StartReplica, prometheus: Prometheus) -> Iterator[Load]:
             latencies.append(time.perf_counter() - started)
             # Over two seconds or more, not one: a chart point's rate() range covers one
             # late scrape (control_plane/metrics/prometheus.py), and a load that fell
-            # wholly between two samples further apart showed nothing on the chart once.
+            # wholly between two samples further apart would show nothing on the chart
+            # (a CI run once saw the series all 0; the cause is not known yet).
             time.sleep(0.01)
         for _ in range(BAD):
             assert c.post("/predict", json={"model": "iris", "inputs": [[1.0]]}).status_code == 422
