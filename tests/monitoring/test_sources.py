@@ -175,7 +175,7 @@ def test_accuracy_from_feedback(source: MetricsSource) -> None:
 
 def _scrape_times(prometheus: Prometheus) -> list[str]:
     """When Prometheus sampled iris v1's request counter over the last two minutes, and
-    what it read: where a chart lost the load, the gap between two samples shows why."""
+    what it read: beside a chart's points, when the load reached Prometheus."""
     found = prometheus.query('pier_requests_total{model="iris",version="v1"}[2m]')
     return [f"{float(t):.1f}: {v}" for series in found for t, v in series["values"]]
 
