@@ -18,7 +18,7 @@ memory is then its peak working set, not its current one.
 from __future__ import annotations
 
 import ctypes
-import platform
+import os
 
 # mallopt parameters (malloc.h).
 M_TRIM_THRESHOLD = -1
@@ -31,7 +31,10 @@ TRIM_THRESHOLD = 2 * MMAP_THRESHOLD
 def keep_freed_memory() -> bool:
     """Set the thresholds for this process; False where the C library is not glibc (musl,
     macOS: nothing to set) or it refused them."""
-    if platform.libc_ver()[0] != "glibc":
+    try:  # glibc answers with its version; other C libraries do not know the name
+        if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
+            return False
+    except (ValueError, OSError):
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt

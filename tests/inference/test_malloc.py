@@ -62,7 +62,7 @@ def infer_body() -> tuple[bytes, dict[str, str]]:
     return header + blob, {"Inference-Header-Content-Length": str(len(header))}
 
 
-def faults_a_call(cache: Path, artifact: Artifact, **env: str) -> float:
+def faults_a_call(cache: Path, artifact: Artifact) -> float:
     """Page faults of a replica (`python -m inference`) a request of 32 images, once warm."""
     table = RoutingTable(
         revision=1,
@@ -72,7 +72,7 @@ def faults_a_call(cache: Path, artifact: Artifact, **env: str) -> float:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     environ = {k: v for k, v in os.environ.items() if not k.startswith("PIER_INFERENCE_")}
-    environ |= {"PIER_INFERENCE_PORT": str(port), "PIER_INFERENCE_CACHE_DIR": str(cache), **env}
+    environ |= {"PIER_INFERENCE_PORT": str(port), "PIER_INFERENCE_CACHE_DIR": str(cache)}
     body, headers = infer_body()
     with (cache / "replica.log").open("wb") as log:
         proc = subprocess.Popen(
@@ -101,7 +101,8 @@ def faults_a_call(cache: Path, artifact: Artifact, **env: str) -> float:
 def test_a_warm_worker_does_not_fault_its_calls_memory_in_again(
     tmp_path: Path, convnet: Artifact
 ) -> None:
+    # With PIER_INFERENCE_KEEP_FREED_MEMORY=false: 636-1,267 a call in 4 runs (not asserted:
+    # glibc's defaults fault or not by chance, process to process).
     faults = faults_a_call(tmp_path / "keep", convnet)
-    off = faults_a_call(tmp_path / "off", convnet, PIER_INFERENCE_KEEP_FREED_MEMORY="false")
-    print(f"\npage faults a call of {IMAGES} images: {faults:.0f} kept, {off:.0f} handed back")
+    print(f"\npage faults a call of {IMAGES} images: {faults:.0f}")
     assert faults < 100
