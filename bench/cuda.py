@@ -112,7 +112,7 @@ def _request(workload: Workload) -> Request:
 
 def _stock(cache: Path, model: ModelDef, artifact: Path) -> None:
     from bench.pier import PierOptions, routing_table
-    from inference.artifacts import ArtifactStore
+    from inference.models.cache import ArtifactStore
 
     store = ArtifactStore(cache)
     store.put_file(artifact)

@@ -31,7 +31,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from inference.artifacts import ArtifactStore  # noqa: E402
+from inference.models.cache import ArtifactStore  # noqa: E402
 from inference.schemas import ModelRoute, RoutingTable, TensorSpec, VersionSpec  # noqa: E402
 
 CONFIGS = {

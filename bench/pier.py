@@ -16,7 +16,7 @@ from bench.workloads import (
     json_request,
     v2_binary_request,
 )
-from inference.artifacts import ArtifactStore
+from inference.models.cache import ArtifactStore
 from inference.schemas import ModelRoute, RoutingTable, TensorSpec, VersionSpec
 
 REPO = Path(__file__).resolve().parents[1]

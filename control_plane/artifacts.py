@@ -104,7 +104,7 @@ class ArtifactChecker:
         cmd = [
             self.python,
             "-m",
-            "inference.check",
+            "inference.models.check",
             "--artifact",
             str(path),
             "--inputs",

@@ -15,12 +15,12 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from control_plane.db import session_scope
-from control_plane.events import RoutingAnnouncer
-from control_plane.orchestrators.autoscaler import LocalAutoscaler, Scalable, ScaleChange
-from control_plane.orchestrators.desired import DesiredModel, desired_models
-from control_plane.orchestrators.kubernetes_settings import KubernetesSettings
-from control_plane.orchestrators.reconciler import Reconciler
+from control_plane.announcer import RoutingAnnouncer
+from control_plane.backends.kubernetes.desired import DesiredModel, desired_models
+from control_plane.backends.kubernetes.reconciler import Reconciler
+from control_plane.backends.kubernetes.settings import KubernetesSettings
+from control_plane.backends.local.autoscaler import LocalAutoscaler, Scalable, ScaleChange
+from control_plane.db.engine import session_scope
 from control_plane.schemas import RolloutStatus, ScalingSettings
 from control_plane.services import canaries, deployments, monitoring, scaling
 from control_plane.services.replicas import ReplicaBook
@@ -110,7 +110,7 @@ class Runtime:
         monitoring.source_for(self.settings, self.replicas).start()
         self.canaries.start()
         if self.settings.orchestrator == "kubernetes" and self.reconciler is None:
-            from control_plane.orchestrators.kubernetes import KubernetesOrchestrator
+            from control_plane.backends.kubernetes.orchestrator import KubernetesOrchestrator
 
             k8s = KubernetesSettings()
             self.reconciler = Reconciler(

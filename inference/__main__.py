@@ -20,7 +20,7 @@ APP = "inference.__main__:app"
 # uvicorn's httptools protocol, with the prediction lane's requests answered straight from
 # the connection (inference/protocol.py). Named, not imported: uvicorn imports it in each
 # worker, after PROMETHEUS_MULTIPROC_DIR is set (see app()).
-PROTOCOL = "inference.protocol:LaneProtocol"
+PROTOCOL = "inference.http.protocol:LaneProtocol"
 # How uvicorn serves the app, here and in the tests that serve it in-process.
 UVICORN_OPTIONS: dict[str, Any] = {
     # httptools (a dependency) parses HTTP; the loop stays asyncio's (see pyproject.toml).
@@ -41,7 +41,7 @@ def app() -> FastAPI:
     modules are imported here, not at the top: prometheus_client picks its multiprocess
     mode when first imported, which must come after PROMETHEUS_MULTIPROC_DIR is set, also
     in workers that granian forks from this process."""
-    from inference.main import create_app
+    from inference.app import create_app
 
     return create_app(InferenceSettings())
 

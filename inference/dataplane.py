@@ -11,15 +11,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from inference.batching import Batcher, BatchPolicy
-from inference.cpu_load import CpuLoad
-from inference.deadlines import Deadlines
 from inference.errors import InferenceError, ModelNotFound, NotReady, VersionNotFound, mapping_for
-from inference.metrics import Metrics
-from inference.model_threads import Done, ModelThreads, settler
-from inference.registry import LoadedVersion, ModelRegistry, ServingModel
-from inference.routing import pick_version
-from inference.shadow import ShadowMirror
+from inference.execution.batcher import Batcher, BatchPolicy
+from inference.execution.cpu_load import CpuLoad
+from inference.execution.deadlines import Deadlines
+from inference.execution.model_threads import Done, ModelThreads, settler
+from inference.feedback.shadow import ShadowMirror
+from inference.metrics.collectors import Metrics
+from inference.models.loaded import LoadedVersion, ModelRegistry, ServingModel
+from inference.routing.table import pick_version
 from inference.tensors import rows_of
 
 UNKNOWN_MODEL = "_unknown"

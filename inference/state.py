@@ -7,12 +7,12 @@ from typing import cast
 
 from starlette.requests import Request
 
-from inference.artifacts import ArtifactStore
 from inference.dataplane import DataPlane
-from inference.ground_truth import GroundTruth
-from inference.metrics import Metrics
-from inference.poller import RoutingPoller
-from inference.registry import ModelRegistry
+from inference.feedback.ground_truth import GroundTruth
+from inference.metrics.collectors import Metrics
+from inference.models.cache import ArtifactStore
+from inference.models.loaded import ModelRegistry
+from inference.routing.poller import RoutingPoller
 from inference.settings import InferenceSettings
 
 

@@ -17,7 +17,7 @@ from bench.faults.load import Load, run_for
 from bench.faults.report import CaseResult, codes, latency_figures, outcomes
 from bench.faults.services import Postgres, Redis, wait_until
 from bench.faults.stack import Platform, platform, predict_body
-from control_plane.orchestrators.local import LocalOrchestrator
+from control_plane.backends.local.orchestrator import LocalOrchestrator
 
 BODY = predict_body()
 CANARY = {

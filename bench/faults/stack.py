@@ -17,9 +17,9 @@ import orjson
 
 from bench.faults import models, services
 from bench.faults.services import Process, answers, free_port, wait_until
-from control_plane.orchestrators.local import LocalOrchestrator
+from control_plane.backends.local.orchestrator import LocalOrchestrator
 from control_plane.settings import PierSettings
-from inference.artifacts import ArtifactStore
+from inference.models.cache import ArtifactStore
 from inference.schemas import ModelRoute, RoutingTable, TensorSpec, VersionSpec
 from tests.support.controlplane import bootstrap, push
 

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from control_plane.announcer import RoutingAnnouncer
 from control_plane.api import (
     canary_routes,
     experiment_routes,
@@ -19,9 +20,8 @@ from control_plane.api import (
 )
 from control_plane.api.routes import router
 from control_plane.artifacts import ArtifactChecker, ArtifactStore
-from control_plane.db import is_unavailable, unavailable
+from control_plane.db.engine import is_unavailable, unavailable
 from control_plane.errors import PierError, http_status
-from control_plane.events import RoutingAnnouncer
 from control_plane.schemas import RolloutStatus
 from control_plane.services.replicas import ReplicaBook
 from control_plane.settings import PierSettings

@@ -9,10 +9,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from control_plane.announcer import RoutingAnnouncer
 from control_plane.artifacts import ArtifactChecker, ArtifactStore
-from control_plane.db import session_scope
+from control_plane.db.engine import session_scope
 from control_plane.errors import Unauthenticated
-from control_plane.events import RoutingAnnouncer
 from control_plane.schemas import Principal, Role
 from control_plane.services import auth
 from control_plane.services.replicas import ReplicaBook

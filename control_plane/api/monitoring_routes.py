@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from control_plane.api.deps import ReplicasDep, SessionDep, SettingsDep, Viewer
-from control_plane.metrics.base import ModelMetrics, VersionSummary
+from control_plane.schemas import ModelMetrics, VersionSummary
 from control_plane.services import monitoring, registry
 from control_plane.services.replicas import ReplicaBook
 from control_plane.settings import PierSettings

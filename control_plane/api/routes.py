@@ -21,6 +21,7 @@ from control_plane.api.deps import (
     Viewer,
 )
 from control_plane.api.guards import replica_url_problem
+from control_plane.domain.convergence import ReplicaReport, build_status
 from control_plane.errors import InvalidRequest, PayloadTooLarge
 from control_plane.schemas import (
     ArtifactPublic,
@@ -43,7 +44,6 @@ from control_plane.schemas import (
     VersionPublic,
 )
 from control_plane.services import audit, auth, deployments, registry
-from control_plane.services.replicas import ReplicaReport, build_status
 from control_plane.services.routing_events import announce_on_commit
 
 router = APIRouter(prefix="/api/v1")

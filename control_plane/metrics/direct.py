@@ -15,12 +15,7 @@ from datetime import datetime
 import httpx
 
 from control_plane.metrics.accuracy import Tally
-from control_plane.metrics.base import (
-    ModelMetrics,
-    VersionSeries,
-    VersionSummary,
-    bucket_counts,
-)
+from control_plane.metrics.base import bucket_counts
 from control_plane.metrics.rollup import Slot, Tier
 from control_plane.metrics.scraper import (
     CounterScrape,
@@ -30,6 +25,7 @@ from control_plane.metrics.scraper import (
     live_targets,
 )
 from control_plane.metrics.timeline import Steps, accuracy_points, mae_points, points
+from control_plane.schemas import ModelMetrics, VersionSeries, VersionSummary
 
 
 def summary_of(version: str, total: Slot, window_s: int, tally: Tally | None) -> VersionSummary:

@@ -22,15 +22,10 @@ from urllib3.util.retry import Retry
 
 from control_plane.errors import MetricsUnavailable
 from control_plane.metrics.accuracy import Tally
-from control_plane.metrics.base import (
-    ModelMetrics,
-    ReplicaUsage,
-    VersionSeries,
-    VersionSummary,
-    bucket_counts,
-)
+from control_plane.metrics.base import bucket_counts
 from control_plane.metrics.scraper import Every, FeedbackFeed, ReplicaLister, live_targets
 from control_plane.metrics.timeline import Steps, accuracy_points, mae_points, points
+from control_plane.schemas import ModelMetrics, ReplicaUsage, VersionSeries, VersionSummary
 
 QUANTILES = {"p50_ms": 0.50, "p95_ms": 0.95, "p99_ms": 0.99}
 Vector = dict[tuple[str, ...], float | None]

@@ -17,9 +17,9 @@ import httpx
 from pydantic import ValidationError
 
 from control_plane.metrics.accuracy import AggregatesIn, Ledger
-from control_plane.metrics.base import ReplicaUsage
 from control_plane.metrics.exposition import Key, VersionCounters, parse
 from control_plane.metrics.rollup import Rollup, delta
+from control_plane.schemas import ReplicaUsage
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from control_plane.metrics.accuracy import Tally
-from control_plane.metrics.base import Point
+from control_plane.schemas import Point
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
-from control_plane.models import AuditEvent
+from control_plane.db.tables import AuditEvent
 from control_plane.schemas import AuditEventPublic
 
 

@@ -14,8 +14,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlmodel import Session, col, select
 
+from control_plane.db.tables import ApiToken, User, utcnow
 from control_plane.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
-from control_plane.models import ApiToken, User, utcnow
 from control_plane.schemas import (
     Principal,
     Role,

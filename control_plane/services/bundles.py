@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from control_plane.artifacts import ArtifactChecker, ArtifactStore
 from control_plane.errors import InvalidRequest, PayloadTooLarge, PierError
-from control_plane.manifest import load_manifest
+from control_plane.pier_yaml import load_manifest
 from control_plane.schemas import Principal, PushResult, VersionCreate
 from control_plane.services import registry
 

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from control_plane.errors import Conflict, InvalidRequest, NotFound
-from control_plane.experiments.analysis import Analysis, Gates, VersionStats, analyse
-from control_plane.experiments.rollout import (
+from control_plane.db.tables import Canary, Deployment, Model
+from control_plane.domain.analysis import Analysis, Gates, VersionStats, analyse
+from control_plane.domain.canary import (
     CanaryPlan,
     CanaryState,
     Decision,
@@ -25,9 +25,9 @@ from control_plane.experiments.rollout import (
     pause,
     resume,
 )
-from control_plane.metrics.base import MetricsSource, VersionSummary
-from control_plane.models import Canary, Deployment, Model
-from control_plane.schemas import Principal, Role
+from control_plane.errors import Conflict, InvalidRequest, NotFound
+from control_plane.metrics.base import MetricsSource
+from control_plane.schemas import Principal, Role, VersionSummary
 from control_plane.services import audit, deployments
 from control_plane.services.auth import require
 from control_plane.services.registry import get_model, get_version_row

@@ -6,8 +6,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from control_plane.models import Deployment, Model, ModelVersion
-from control_plane.schemas import ModelOverview, VersionSummary
+from control_plane.db.tables import Deployment, Model, ModelVersion
+from control_plane.schemas import ModelOverview, VersionBrief
 
 
 def overview(session: Session, versions_per_model: int = 20) -> list[ModelOverview]:
@@ -24,7 +24,7 @@ def overview(session: Session, versions_per_model: int = 20) -> list[ModelOvervi
             ModelOverview(
                 name=model.name,
                 versions=[
-                    VersionSummary(
+                    VersionBrief(
                         version=v.label,
                         created_at=v.created_at,
                         created_by=v.created_by,

@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from control_plane.db.tables import Deployment, DeploymentRevision, Model, ModelVersion, utcnow
+from control_plane.domain import slots
 from control_plane.errors import Conflict, InvalidRequest, NotFound
-from control_plane.experiments import slots
-from control_plane.models import Deployment, DeploymentRevision, Model, ModelVersion, utcnow
 from control_plane.schemas import (
     Batching,
     DeploymentPublic,

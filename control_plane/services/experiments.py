@@ -18,10 +18,11 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from control_plane.domain import stats
+from control_plane.domain.analysis import VersionStats, compare_latency, verdict
 from control_plane.errors import InvalidRequest
-from control_plane.experiments import stats
-from control_plane.experiments.analysis import VersionStats, compare_latency, verdict
-from control_plane.metrics.base import MetricsSource, VersionSummary
+from control_plane.metrics.base import MetricsSource
+from control_plane.schemas import VersionSummary
 from control_plane.services import canaries, deployments, monitoring
 
 ALPHA = 0.05

@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Protocol
 
 from control_plane.errors import InvalidRequest
-from control_plane.metrics.base import MetricsSource, ModelMetrics, VersionSummary
+from control_plane.metrics.base import MetricsSource
 from control_plane.metrics.direct import DirectSource
 from control_plane.metrics.prometheus import PrometheusSource
+from control_plane.schemas import ModelMetrics, VersionSummary
 from control_plane.services.replicas import ReplicaBook
 from control_plane.settings import PierSettings
 

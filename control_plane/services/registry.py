@@ -7,8 +7,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from control_plane.artifacts import ArtifactChecker, ArtifactStore
+from control_plane.db.tables import Deployment, Model, ModelVersion
 from control_plane.errors import Conflict, InvalidRequest, NotFound
-from control_plane.models import Deployment, Model, ModelVersion
 from control_plane.schemas import (
     Batching,
     ModelPublic,

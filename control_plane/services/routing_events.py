@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from control_plane.db import after_commit
-from control_plane.events import RoutingAnnouncer
+from control_plane.announcer import RoutingAnnouncer
+from control_plane.db.engine import after_commit
 
 
 def announce_on_commit(session: Session, announcer: RoutingAnnouncer) -> None:

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
+from control_plane.backends.local.autoscaler import ScaleChange
+from control_plane.db.tables import Deployment, Model
 from control_plane.errors import NotFound
-from control_plane.models import Deployment, Model
-from control_plane.orchestrators.autoscaler import ScaleChange
 from control_plane.schemas import Principal, Role, ScalingPublic, ScalingSettings
 from control_plane.services import audit
 from control_plane.services.auth import require

@@ -13,7 +13,7 @@ from typing import TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from control_plane.db import session_scope
+from control_plane.db.engine import session_scope
 from control_plane.errors import PierError, Unauthenticated
 from control_plane.schemas import Principal
 from control_plane.services import web_sessions

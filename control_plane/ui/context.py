@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from control_plane.announcer import RoutingAnnouncer
 from control_plane.artifacts import ArtifactChecker, ArtifactStore
-from control_plane.events import RoutingAnnouncer
 from control_plane.schemas import RolloutStatus
 from control_plane.services.replicas import ReplicaBook
 from control_plane.settings import PierSettings

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from control_plane.errors import MetricsUnavailable
-from control_plane.metrics.base import ModelMetrics, VersionSummary
+from control_plane.schemas import ModelMetrics, VersionSummary
 from control_plane.services import monitoring
 from control_plane.ui.context import UiContext
 

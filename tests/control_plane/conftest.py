@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from control_plane.api.app import create_api
-from control_plane.db import migrate, session_scope
+from control_plane.db.engine import migrate, session_scope
 from control_plane.services import auth
 from control_plane.settings import PierSettings
 from tests.support import artifacts

@@ -8,8 +8,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 from sqlmodel import SQLModel
 
-from control_plane import models  # noqa: F401  (registers the tables)
-from control_plane.db import alembic_config, get_engine, migrate
+from control_plane.db import tables as models  # noqa: F401  (registers the tables)
+from control_plane.db.engine import alembic_config, get_engine, migrate
 from control_plane.settings import PierSettings
 
 

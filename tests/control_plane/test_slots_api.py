@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from control_plane.experiments import slots
+from control_plane.domain import slots
 from tests.control_plane.conftest import Api
 from tests.support.controlplane import push
 

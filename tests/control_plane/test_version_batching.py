@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from control_plane.errors import InvalidRequest
-from control_plane.manifest import load_manifest
+from control_plane.pier_yaml import load_manifest
 from tests.control_plane.conftest import Api
 from tests.support import artifacts
 from tests.support.controlplane import error_message, push

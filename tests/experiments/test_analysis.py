@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from control_plane.experiments.analysis import Gates, VersionStats, analyse, verdict
+from control_plane.domain.analysis import Gates, VersionStats, analyse, verdict
 
 BASE = VersionStats("v1", requests=5_000, errors=5, p99_ms=20.0)
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from control_plane.api.app import create_api
-from control_plane.orchestrators.local import LocalOrchestrator
+from control_plane.backends.local.orchestrator import LocalOrchestrator
 from control_plane.services import monitoring
 from control_plane.services.replicas import ReplicaBook
 from control_plane.settings import PierSettings

@@ -13,13 +13,15 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from control_plane.experiments.analysis import compare_latency
-from control_plane.metrics.base import MetricsSource, VersionSummary
+from control_plane.domain.analysis import compare_latency
+from control_plane.domain.convergence import ReplicaReport
+from control_plane.metrics.base import MetricsSource
 from control_plane.metrics.direct import DirectSource
 from control_plane.metrics.prometheus import PrometheusSource
+from control_plane.schemas import VersionSummary
 from control_plane.services import canaries, experiments
-from control_plane.services.replicas import ReplicaBook, ReplicaReport
-from inference.main import create_app
+from control_plane.services.replicas import ReplicaBook
+from inference.app import create_app
 from inference.schemas import ModelRoute, RoutingTable
 from inference.settings import InferenceSettings
 from tests.inference.conftest import stock_cache

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats as sp
 
-from control_plane.experiments.analysis import VersionStats, compare_latency
+from control_plane.domain.analysis import VersionStats, compare_latency
 from control_plane.metrics.base import bucket_counts
 
 BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05)

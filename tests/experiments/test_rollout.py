@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from control_plane.experiments.analysis import Analysis, GateResult
-from control_plane.experiments.rollout import CanaryPlan, abort, advance, pause, resume, start
+from control_plane.domain.analysis import Analysis, GateResult
+from control_plane.domain.canary import CanaryPlan, abort, advance, pause, resume, start
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 PLAN = CanaryPlan("iris", "v1", "v2", (5, 25, 50, 100), timedelta(seconds=60))

@@ -8,7 +8,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from control_plane.experiments import slots
+from control_plane.domain import slots
 
 VERSIONS = ["v1", "v2", "v3", "v4", "v5"]
 

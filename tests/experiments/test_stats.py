@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sp
 
-from control_plane.experiments import stats
+from control_plane.domain import stats
 
 PROPORTIONS = [
     # (x_a, n_a, x_b, n_b)

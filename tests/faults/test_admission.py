@@ -15,7 +15,7 @@ import pytest
 
 from bench.faults import models
 from bench.faults.stack import predict_body, replica
-from inference.admission import default_limit
+from inference.execution.admission import default_limit
 
 pytestmark = pytest.mark.e2e
 

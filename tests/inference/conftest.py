@@ -7,8 +7,8 @@ from typing import cast
 import httpx
 import pytest
 
-from inference.artifacts import ArtifactStore
-from inference.main import create_app
+from inference.app import create_app
+from inference.models.cache import ArtifactStore
 from inference.schemas import ModelRoute, RoutingTable, VersionSpec
 from inference.settings import InferenceSettings
 from inference.state import ServiceState

@@ -4,7 +4,7 @@ holds. A clock of our own stands in for time."""
 
 from __future__ import annotations
 
-from inference.admission import PACE_EVERY, Admission, AdmissionStats
+from inference.execution.admission import PACE_EVERY, Admission, AdmissionStats
 
 
 class Clock:

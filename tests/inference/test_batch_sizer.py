@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from inference.batch_sizer import EXPLORE_EVERY, BatchSizer, size_class
+from inference.execution.sizer import EXPLORE_EVERY, BatchSizer, size_class
 
 # Seconds a call of n rows, on this VM's CPU (bench/results/profile.md, in-process):
 # the CNN in eights runs 8,362 images/s, in sixteens 4,274.

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from inference.batching import Arrays, Batcher, BatchPolicy, Outputs, StartCall
-from inference.model_threads import Done, ModelThreads
+from inference.execution.batcher import Arrays, Batcher, BatchPolicy, Outputs, StartCall
+from inference.execution.model_threads import Done, ModelThreads
 
 WAIT_S = 0.3
 

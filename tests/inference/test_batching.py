@@ -20,8 +20,8 @@ import pytest
 import torch
 from prometheus_client.parser import text_string_to_metric_families
 
-from inference.batching import Batcher, BatcherStats
-from inference.main import create_app
+from inference.app import create_app
+from inference.execution.batcher import Batcher, BatcherStats
 from inference.schemas import ModelRoute, RoutingTable, VersionBatching
 from tests.inference.conftest import ready, settings_for, state, stock_cache
 from tests.inference.models import FEATURES, PROBABILITIES, Artifact
@@ -394,7 +394,7 @@ def test_torch_threads_beyond_the_cores_are_warned_of_at_start(
     """Two torch threads a call on one core: torch's threads wait for each other, and the
     bench's CNN ran 99 images/s that way against 29,159 with one. The replica says so as
     it starts; with one torch thread a call it says nothing."""
-    with on_one_core(), caplog.at_level(logging.WARNING, logger="inference.main"):
+    with on_one_core(), caplog.at_level(logging.WARNING, logger="inference.app"):
         create_app(settings_for(tmp_path, torch_threads=2, model_threads=1))
         warned = [r.getMessage() for r in caplog.records]
         caplog.clear()

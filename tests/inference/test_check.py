@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from inference.check import check
 from inference.errors import UnsupportedArtifact
-from inference.model import detect_format
+from inference.models.check import check
+from inference.models.loader import detect_format
 from tests.inference.models import FEATURES, PROBABILITIES, Artifact
 
 SPECS_IN = json.dumps([s.model_dump() for s in FEATURES])
@@ -46,7 +46,7 @@ def run_cli(path: Path, outputs: str = SPECS_OUT) -> tuple[int, dict]:
         [
             sys.executable,
             "-m",
-            "inference.check",
+            "inference.models.check",
             "--artifact",
             str(path),
             "--inputs",

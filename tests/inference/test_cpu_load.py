@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from inference.cpu_load import CpuLoad
+from inference.execution.cpu_load import CpuLoad
 
 
 def spin(seconds: float) -> None:

@@ -18,7 +18,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from inference.main import create_app
+from inference.app import create_app
 from inference.schemas import ModelRoute, RoutingTable
 from inference.settings import InferenceSettings
 from tests.inference.conftest import ready, settings_for, standard_table, state, stock_cache

@@ -7,7 +7,7 @@ import socket
 import httpx
 import pytest
 
-from inference.main import create_app
+from inference.app import create_app
 from tests.inference.conftest import settings_for
 from tests.inference.server import ServerThread
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from inference.model_threads import ModelThreads
+from inference.execution.model_threads import ModelThreads
 
 
 def test_a_result_and_an_error_come_back_to_the_waiter() -> None:

@@ -14,8 +14,8 @@ import torch
 from control_plane.api.app import create_api
 from control_plane.artifacts import ArtifactStore as ControlPlaneStore
 from control_plane.settings import PierSettings
-from inference.artifacts import ArtifactStore
-from inference.main import create_app
+from inference.app import create_app
+from inference.models.cache import ArtifactStore
 from inference.state import ServiceState
 from tests.inference.conftest import ready, settings_for
 from tests.inference.models import Artifact

@@ -16,7 +16,7 @@ import uvicorn
 from uvicorn.server import ServerState
 
 from inference.__main__ import UVICORN_OPTIONS
-from inference.protocol import LaneCycle, LaneProtocol
+from inference.http.protocol import LaneCycle, LaneProtocol
 from tests.inference.server import ServerThread, wait_for
 
 ROW = [5.1, 3.5, 1.4, 0.2]

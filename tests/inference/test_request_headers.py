@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from inference.lane import RequestHeaders
+from inference.http.lane import RequestHeaders
 
 RAW = [
     (b"host", b"replica:8000"),

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from inference.routing import pick_by_key, pick_random, pick_version
+from inference.routing.table import pick_by_key, pick_random, pick_version
 
 KEYS = [f"user-{i}" for i in range(20_000)]
 

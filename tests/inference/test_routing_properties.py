@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sp
 
-from control_plane.experiments import slots
-from inference.routing import expand, pick_by_key, pick_version
+from control_plane.domain import slots
+from inference.routing.table import expand, pick_by_key, pick_version
 
 VERSIONS = ["v1", "v2", "v3", "v4"]
 KEYS = [f"key-{i}" for i in range(4_000)]

@@ -12,7 +12,7 @@ import pytest
 import torch
 from prometheus_client.parser import text_string_to_metric_families
 
-from inference.main import create_app
+from inference.app import create_app
 from inference.schemas import ModelRoute, RoutingTable
 from tests.inference.conftest import ready, settings_for, state, stock_cache
 from tests.inference.models import FEATURES, PROBABILITIES, Artifact, Classifier, save_torchscript

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from inference.app import create_app
 from inference.errors import ArtifactError
-from inference.main import create_app
-from inference.routing import expand, pick_by_key, pick_by_slot
+from inference.routing.table import expand, pick_by_key, pick_by_slot
 from inference.schemas import ModelRoute, RoutingTable
 from inference.state import ServiceState
 from tests.inference.conftest import ready, settings_for, stock_cache

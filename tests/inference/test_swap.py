@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from inference.artifacts import ArtifactStore
+from inference.app import create_app
 from inference.errors import ArtifactError
-from inference.main import create_app
+from inference.models.cache import ArtifactStore
 from inference.schemas import ModelRoute, RoutingTable
 from tests.inference.conftest import ready, settings_for, state, stock_cache
 from tests.inference.models import Artifact

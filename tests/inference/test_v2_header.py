@@ -7,8 +7,14 @@ from __future__ import annotations
 import pytest
 
 from inference.errors import InvalidInput
+from inference.http.v2_request import (
+    InferHeader,
+    InferInput,
+    InferOutput,
+    _plain_header,
+    read_header,
+)
 from inference.schemas import V2InferRequest
-from inference.v2_request import InferHeader, InferInput, InferOutput, _plain_header, read_header
 
 TENSOR = {"name": "x", "datatype": "FP32", "shape": [1, 4]}
 

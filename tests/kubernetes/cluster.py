@@ -23,7 +23,7 @@ import kmock
 import kubernetes_validate
 from kubernetes import client
 
-from control_plane.orchestrators.kubernetes import USER_AGENT
+from control_plane.backends.kubernetes.orchestrator import USER_AGENT
 
 KINDS = {
     "deployments": (client.V1Deployment, "Deployment"),

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from control_plane.orchestrators.desired import DesiredModel, desired_models
-from control_plane.orchestrators.kubernetes import KubernetesOrchestrator
-from control_plane.orchestrators.kubernetes_settings import KubernetesSettings
-from control_plane.orchestrators.reconciler import Reconciler
+from control_plane.backends.kubernetes.desired import DesiredModel, desired_models
+from control_plane.backends.kubernetes.orchestrator import KubernetesOrchestrator
+from control_plane.backends.kubernetes.reconciler import Reconciler
+from control_plane.backends.kubernetes.settings import KubernetesSettings
 from control_plane.schemas import (
     Resources,
     RouteModel,

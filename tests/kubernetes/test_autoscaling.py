@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from control_plane.orchestrators import manifests
-from control_plane.orchestrators.desired import DesiredModel, PodResources
-from control_plane.orchestrators.kubernetes_settings import KubernetesSettings
-from control_plane.orchestrators.reconciler import Reconciler
+from control_plane.backends.kubernetes import objects as manifests
+from control_plane.backends.kubernetes.desired import DesiredModel, PodResources
+from control_plane.backends.kubernetes.reconciler import Reconciler
+from control_plane.backends.kubernetes.settings import KubernetesSettings
 from control_plane.schemas import ScalingRate, ScalingRules, ScalingSettings
 from tests.kubernetes.cluster import Cluster, assert_valid
 from tests.kubernetes.conftest import NAMESPACE, DesiredState

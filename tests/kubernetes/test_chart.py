@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from control_plane.orchestrators.kubernetes import KubernetesOrchestrator
-from control_plane.orchestrators.kubernetes_settings import KubernetesSettings
+from control_plane.backends.kubernetes.orchestrator import KubernetesOrchestrator
+from control_plane.backends.kubernetes.settings import KubernetesSettings
 from tests.kubernetes.cluster import assert_valid, client_model, emulated_cluster
 from tests.kubernetes.conftest import DesiredState
 

@@ -7,22 +7,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from control_plane.orchestrators import manifests
-from control_plane.orchestrators.desired import DesiredModel, PodResources, pod_resources
-from control_plane.orchestrators.kubernetes_settings import KubernetesSettings
-from control_plane.orchestrators.quantities import (
+from control_plane.backends.kubernetes import objects as manifests
+from control_plane.backends.kubernetes.desired import DesiredModel, PodResources, pod_resources
+from control_plane.backends.kubernetes.quantities import (
     cpu_millis,
     format_cpu,
     format_memory,
     memory_bytes,
 )
-from control_plane.orchestrators.rollout import (
+from control_plane.backends.kubernetes.rollout_status import (
     Condition,
     DeploymentState,
     EventWarning,
     relevant_warnings,
     rollout_status,
 )
+from control_plane.backends.kubernetes.settings import KubernetesSettings
 from control_plane.schemas import NAME_RE, Resources, ScalingSettings
 from tests.kubernetes.cluster import assert_valid
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from control_plane.backends.kubernetes.orchestrator import KubernetesOrchestrator
+from control_plane.backends.kubernetes.reconciler import Reconciler
+from control_plane.backends.kubernetes.settings import KubernetesSettings
 from control_plane.errors import KubernetesError, RolloutFailed, http_status
-from control_plane.orchestrators.kubernetes import KubernetesOrchestrator
-from control_plane.orchestrators.kubernetes_settings import KubernetesSettings
-from control_plane.orchestrators.reconciler import Reconciler
 from control_plane.schemas import Resources, RolloutStatus, ScalingSettings
 from tests.kubernetes.cluster import Cluster
 from tests.kubernetes.conftest import NAMESPACE, Clock, DesiredState

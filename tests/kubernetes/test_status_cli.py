@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from control_plane.api.app import create_api
-from control_plane.orchestrators.reconciler import Reconciler
+from control_plane.backends.kubernetes.reconciler import Reconciler
+from control_plane.domain.convergence import cluster_line
 from control_plane.schemas import Resources
-from control_plane.services.rollout import cluster_line
 from control_plane.settings import PierSettings
 from tests.kubernetes.conftest import Cluster, DesiredState
 from tests.kubernetes.test_orchestrator import NAME, NAMESPACE

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from inference.main import create_app
+from inference.app import create_app
 from inference.settings import InferenceSettings
 from tests.inference.models import Artifact
 from tests.inference.server import ServerThread

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import torch
 
-from inference.artifacts import ArtifactStore
+from inference.models.cache import ArtifactStore
 from inference.schemas import ModelRoute, RoutingTable, TensorSpec
 from tests.inference.models import (
     FEATURES,

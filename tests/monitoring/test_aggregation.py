@@ -15,14 +15,14 @@ from control_plane.metrics.histogram import quantile
 from control_plane.metrics.rollup import Rollup, delta
 from control_plane.services.monitoring import check_window
 from inference.errors import InvalidInput
-from inference.feedback import FeedbackBook, score, totals
-from inference.predictions import (
+from inference.feedback.predictions import (
     Found,
     LocalPredictionStore,
     PredictionRecord,
     new_prediction_id,
     prediction_time,
 )
+from inference.feedback.tallies import FeedbackBook, score, totals
 
 T0 = 1_800_000_000.0
 INF = float("inf")

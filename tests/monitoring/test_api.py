@@ -10,11 +10,11 @@ import httpx
 import pytest
 
 from control_plane.api.app import create_api
-from control_plane.db import migrate, session_scope
+from control_plane.db.engine import migrate, session_scope
 from control_plane.services import auth, monitoring
 from control_plane.services.replicas import ReplicaBook
 from control_plane.settings import PierSettings
-from inference.main import create_app
+from inference.app import create_app
 from inference.settings import InferenceSettings
 from tests.monitoring.support import predict, predicted_class, ready
 from tests.support import artifacts

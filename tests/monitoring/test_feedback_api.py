@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from inference.predictions import new_prediction_id
+from inference.feedback.predictions import new_prediction_id
 from tests.inference.server import ServerThread
 from tests.monitoring.conftest import StartReplica
 from tests.monitoring.support import ROW, ShiftedClock, predict, predicted_class, value

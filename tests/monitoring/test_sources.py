@@ -14,11 +14,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from control_plane.domain.convergence import ReplicaReport
 from control_plane.errors import MetricsUnavailable
-from control_plane.metrics.base import MetricsSource, ModelMetrics, VersionSeries
+from control_plane.metrics.base import MetricsSource
 from control_plane.metrics.direct import DirectSource
 from control_plane.metrics.prometheus import PrometheusSource
-from control_plane.services.replicas import ReplicaBook, ReplicaReport
+from control_plane.schemas import ModelMetrics, VersionSeries
+from control_plane.services.replicas import ReplicaBook
 from tests.inference.server import ServerThread
 from tests.monitoring.conftest import StartReplica
 from tests.monitoring.support import Prometheus, predict, predicted_class, samples

@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from control_plane.api.app import create_api
-from control_plane.db import migrate, session_scope
-from control_plane.launcher import ensure_inference_token
-from control_plane.orchestrators.local import LocalOrchestrator
+from control_plane.backends.local.orchestrator import LocalOrchestrator
+from control_plane.db.engine import migrate, session_scope
+from control_plane.launcher.up import ensure_inference_token
 from control_plane.services import auth
 from control_plane.settings import PierSettings
 from tests.support import artifacts

@@ -11,11 +11,11 @@ import pytest
 import redis
 
 from control_plane.api.app import create_api
-from control_plane.db import migrate, session_scope
-from control_plane.launcher import ensure_inference_token
+from control_plane.db.engine import migrate, session_scope
+from control_plane.launcher.up import ensure_inference_token
 from control_plane.services import auth
 from control_plane.settings import PierSettings
-from inference.main import create_app
+from inference.app import create_app
 from inference.settings import InferenceSettings
 from tests.support import artifacts
 from tests.support.controlplane import push

@@ -11,7 +11,7 @@ import pytest
 
 from control_plane.api.app import create_api
 from control_plane.errors import InvalidRequest
-from control_plane.serve import prepare
+from control_plane.launcher.serve import prepare
 from control_plane.settings import PierSettings
 from tests.support.pg import temporary_database
 from tests.support.servers import serve

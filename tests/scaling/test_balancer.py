@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from control_plane.orchestrators.balancer import Balancer, wait_drained
+from control_plane.backends.local.balancer import Balancer, wait_drained
 from tests.support.servers import free_port, serve, wait_until
 
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from selenium import webdriver
 
-from control_plane.orchestrators.local import LocalOrchestrator
+from control_plane.backends.local.orchestrator import LocalOrchestrator
 from control_plane.runtime import local_autoscaler
 from control_plane.settings import PierSettings
 from tests.scaling.load import Load, spike_scaling, worker_env

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from control_plane.announcer import RoutingAnnouncer
 from control_plane.api.app import create_api
-from control_plane.events import RoutingAnnouncer
-from control_plane.orchestrators.local import LocalOrchestrator
+from control_plane.backends.local.orchestrator import LocalOrchestrator
 from control_plane.runtime import local_autoscaler
 from control_plane.services.replicas import ReplicaBook
 from control_plane.settings import PierSettings

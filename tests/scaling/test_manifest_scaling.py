@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from control_plane.db import migrate, session_scope
+from control_plane.db.engine import migrate, session_scope
 from control_plane.errors import InvalidRequest
-from control_plane.launcher import register_example
-from control_plane.manifest import load_manifest
+from control_plane.launcher.up import register_example
+from control_plane.pier_yaml import load_manifest
 from control_plane.schemas import ScalingSettings
 from control_plane.services import audit
 from control_plane.services.scaling import get_scaling

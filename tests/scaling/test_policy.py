@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from control_plane.orchestrators.scaling import ReplicaLoad, ScalingHistory, decide
+from control_plane.domain.scaling import ReplicaLoad, ScalingHistory, decide
 from control_plane.schemas import ScalingRate, ScalingRules, ScalingSettings
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from control_plane.orchestrators.autoscaler import combine
-from control_plane.orchestrators.scaling import ScalingDecision
+from control_plane.backends.local.autoscaler import combine
+from control_plane.domain.scaling import ScalingDecision
 from control_plane.schemas import AuditEventPublic
 from control_plane.services.scaling import DECISION
-from control_plane.ui.replicas_view import replica_history, replicas_figure
+from control_plane.ui.views.replicas import replica_history, replicas_figure
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from control_plane.db import session_scope
+from control_plane.db.engine import session_scope
 from control_plane.schemas import ScalingSettings
 from control_plane.services.scaling import scaling_by_model
 from tests.control_plane.conftest import Api

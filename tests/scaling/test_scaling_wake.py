@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from control_plane.announcer import RoutingAnnouncer
 from control_plane.api.app import create_api
-from control_plane.events import RoutingAnnouncer
 from control_plane.settings import PierSettings
 from tests.support import artifacts
 from tests.support.controlplane import bootstrap, push

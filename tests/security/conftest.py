@@ -13,8 +13,8 @@ import pytest
 
 from control_plane.api.app import create_api
 from control_plane.settings import PierSettings
-from inference.artifacts import ArtifactStore
-from inference.main import create_app
+from inference.app import create_app
+from inference.models.cache import ArtifactStore
 from inference.schemas import ModelRoute, RoutingTable, TensorSpec, VersionSpec
 from inference.settings import InferenceSettings
 from tests.support import artifacts

@@ -25,9 +25,9 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from sqlmodel import select
 
-from control_plane.db import migrate, session_scope
+from control_plane.db.engine import migrate, session_scope
+from control_plane.db.tables import User
 from control_plane.errors import Unauthenticated
-from control_plane.models import User
 from control_plane.services import auth, web_sessions
 from control_plane.settings import PierSettings
 from tests.security.conftest import PASSWORD, Plane

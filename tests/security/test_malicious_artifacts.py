@@ -13,7 +13,7 @@ import pytest
 from control_plane.errors import InvalidRequest, PayloadTooLarge
 from control_plane.services import bundles
 from inference.errors import InferenceError
-from inference.model import load_model
+from inference.models.loader import load_model
 from inference.schemas import TensorSpec
 from tests.security import hostile
 from tests.security.conftest import Plane

@@ -21,7 +21,7 @@ from control_plane.api.app import create_api
 from control_plane.artifacts import ArtifactStore
 from control_plane.errors import NotFound
 from control_plane.schemas import LABEL_RE, NAME_RE
-from inference.main import create_app
+from inference.app import create_app
 from inference.settings import InferenceSettings
 from tests.security.conftest import Plane
 from tests.security.test_route_auth import PARAMS, routes_of

@@ -19,8 +19,8 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
 from control_plane.api.app import create_api
-from inference.auth import OPEN_PATHS
-from inference.main import create_app
+from inference.app import create_app
+from inference.http.auth import OPEN_PATHS
 from inference.settings import InferenceSettings
 from tests.security.conftest import ROLES, Plane, replica, stocked_cache
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from control_plane.api.app import create_api
-from inference.main import create_app
+from inference.app import create_app
 from inference.settings import InferenceSettings
 from tests.security.conftest import Plane
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from control_plane.errors import InvalidRequest
-from control_plane.manifest import load_manifest
+from control_plane.pier_yaml import load_manifest
 from tests.support import artifacts
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from control_plane.db import migrate, session_scope
-from control_plane.launcher import ensure_inference_token
+from control_plane.db.engine import migrate, session_scope
+from control_plane.launcher.up import ensure_inference_token
 from control_plane.services import auth
 from control_plane.settings import PierSettings
 from tests.support import artifacts

@@ -20,7 +20,7 @@ def temporary_database() -> Iterator[str]:
     try:
         yield url
     finally:
-        from control_plane.db import get_engine
+        from control_plane.db.engine import get_engine
 
         get_engine(url).dispose()
         with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:

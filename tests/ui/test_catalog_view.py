@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from control_plane.metrics.base import ModelMetrics, Point, VersionSeries, VersionSummary
-from control_plane.schemas import AuditEventPublic, Resources, TensorSpec, VersionPublic
-from control_plane.ui import charts
-from control_plane.ui.catalog_view import (
+from control_plane.schemas import (
+    AuditEventPublic,
+    ModelMetrics,
+    Point,
+    Resources,
+    TensorSpec,
+    VersionPublic,
+    VersionSeries,
+    VersionSummary,
+)
+from control_plane.ui.views import charts
+from control_plane.ui.views.catalog import (
     audit_row,
     deployed_line,
     figures,
     human_size,
     version_row,
 )
-from control_plane.ui.colors import version_color
+from control_plane.ui.views.colors import version_color
 
 T0 = datetime(2026, 1, 2, 3, 0, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from control_plane.orchestrators.local import LocalOrchestrator
+from control_plane.backends.local.orchestrator import LocalOrchestrator
 from tests.support import artifacts
 from tests.support.servers import free_port, wait_until
 from tests.ui.conftest import REDIS_URL, Dashboard

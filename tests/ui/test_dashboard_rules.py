@@ -6,13 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from control_plane.domain import traffic
+from control_plane.domain.convergence import ReplicaReport, rollout
+from control_plane.domain.health import Health, judge
 from control_plane.errors import InvalidRequest
-from control_plane.services import traffic
-from control_plane.services.model_health import Health, judge
-from control_plane.services.replicas import ReplicaReport
-from control_plane.services.rollout import rollout
-from control_plane.ui.colors import PALETTE, version_color
 from control_plane.ui.session_state import safe_next
+from control_plane.ui.views.colors import PALETTE, version_color
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 STALE = timedelta(seconds=10)

@@ -13,9 +13,9 @@ import pytest
 from sqlmodel import Session, select
 
 from control_plane.artifacts import ArtifactChecker, ArtifactStore
-from control_plane.db import migrate, session_scope
+from control_plane.db.engine import migrate, session_scope
+from control_plane.db.tables import Deployment, DeploymentRevision, Model, ModelVersion, User
 from control_plane.errors import Forbidden, InvalidRequest, PayloadTooLarge, Unauthenticated
-from control_plane.models import Deployment, DeploymentRevision, Model, ModelVersion, User
 from control_plane.schemas import Principal, Role
 from control_plane.services import audit, auth, bundles, catalog, deployments, web_sessions
 from control_plane.settings import PierSettings

@@ -13,7 +13,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.keys import Keys
 
-from control_plane.orchestrators.local import LocalOrchestrator
+from control_plane.backends.local.orchestrator import LocalOrchestrator
 from tests.support import artifacts
 from tests.support.controlplane import push
 from tests.support.servers import free_port, wait_until

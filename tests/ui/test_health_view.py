@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from control_plane.metrics.base import ModelMetrics, ReplicaUsage, VersionSummary
-from control_plane.ui.health_view import error_type_rows, replica_rows
+from control_plane.schemas import ModelMetrics, ReplicaUsage, VersionSummary
+from control_plane.ui.views.health import error_type_rows, replica_rows
 
 
 def _metrics() -> ModelMetrics:

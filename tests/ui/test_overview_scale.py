@@ -18,10 +18,10 @@ from selenium.webdriver.common.by import By
 from sqlalchemy import func
 from sqlmodel import select
 
+from control_plane.announcer import RoutingAnnouncer
 from control_plane.artifacts import ArtifactChecker, ArtifactStore
-from control_plane.db import session_scope
-from control_plane.events import RoutingAnnouncer
-from control_plane.models import Deployment, DeploymentRevision, Model, ModelVersion
+from control_plane.db.engine import session_scope
+from control_plane.db.tables import Deployment, DeploymentRevision, Model, ModelVersion
 from control_plane.services import catalog, monitoring, web_sessions
 from control_plane.services.replicas import ReplicaBook
 from control_plane.ui.context import UiContext

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from control_plane.schemas import ScalingSettings
-from control_plane.ui.scaling_panel import describe, form_settings
+from control_plane.ui.panels.scaling import describe, form_settings
 
 
 def test_the_sentence_names_bounds_target_and_window() -> None:

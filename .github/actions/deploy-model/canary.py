@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from control_plane.client import ApiError, ClientConfig, PierClient
-from control_plane.manifest import load_manifest
+from control_plane.cli.client import ApiError, ClientConfig, PierClient
+from control_plane.pier_yaml import load_manifest
 
 
 def canary_weights(current: dict[str, int], new: str, percent: int) -> dict[str, int]:

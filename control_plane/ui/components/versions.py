@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from control_plane.ui.catalog_view import Chip
+from control_plane.ui.views.catalog import Chip
 
 
 def swatch(color: rx.Var[str] | str) -> rx.Component:

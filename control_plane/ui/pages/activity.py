@@ -7,9 +7,9 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from control_plane.ui.catalog_view import AuditRow
 from control_plane.ui.components.layout import empty_state, loading, page
 from control_plane.ui.pages.activity_state import ActivityState
+from control_plane.ui.views.catalog import AuditRow
 
 _COLUMNS = ("When", "Who", "Action", "Target", "Before", "After", "Why")
 

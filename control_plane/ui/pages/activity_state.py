@@ -13,9 +13,9 @@ from control_plane.errors import Unauthenticated
 from control_plane.schemas import Principal
 from control_plane.services import audit
 from control_plane.ui import actions, context
-from control_plane.ui.catalog_view import AuditRow, audit_row
 from control_plane.ui.context import UiContext
 from control_plane.ui.session_state import SessionState
+from control_plane.ui.views.catalog import AuditRow, audit_row
 
 PAGE_SIZE = 50
 ALL = "all"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from control_plane.ui.catalog_view import OverviewRow
 from control_plane.ui.components.layout import empty_state, loading, page
 from control_plane.ui.components.versions import chip, sparkline
 from control_plane.ui.pages.index_state import IndexState
+from control_plane.ui.views.catalog import OverviewRow
 
 PUSH_COMMAND = "pier push examples/iris/pier.yaml"
 _HEADERS = ("Model", "Status", "Deployed", "Requests/s", "p50", "p99", "Errors")

@@ -11,15 +11,15 @@ from typing import Any
 
 import reflex as rx
 
+from control_plane.domain.convergence import rollout
+from control_plane.domain.health import judge
 from control_plane.errors import Unauthenticated
-from control_plane.metrics.base import ModelMetrics
+from control_plane.schemas import ModelMetrics
 from control_plane.services import catalog
-from control_plane.services.model_health import judge
-from control_plane.services.rollout import rollout
 from control_plane.ui import actions, context, metrics_feed
-from control_plane.ui.catalog_view import Figures, OverviewRow, figures, overview_row
 from control_plane.ui.context import UiContext
 from control_plane.ui.session_state import SessionState
+from control_plane.ui.views.catalog import Figures, OverviewRow, figures, overview_row
 
 logger = logging.getLogger(__name__)
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from control_plane.ui.catalog_view import ShareRow, VersionRow
-from control_plane.ui.charts import RANGES
 from control_plane.ui.components.layout import empty_state, guarded_button, loading, page
 from control_plane.ui.components.versions import chip, swatch, version_label
-from control_plane.ui.pages.experiment_panel import canary_inputs, canary_panel, experiment_panel
 from control_plane.ui.pages.model_state import ModelState
-from control_plane.ui.scaling_panel import scaling_panel
-from control_plane.ui.shadow_panel import shadow_panel
+from control_plane.ui.panels.experiment import canary_inputs, canary_panel, experiment_panel
+from control_plane.ui.panels.scaling import scaling_panel
+from control_plane.ui.panels.shadow import shadow_panel
+from control_plane.ui.views.catalog import ShareRow, VersionRow
+from control_plane.ui.views.charts import RANGES
 
 VIEWER_REASON = "Your role is viewer: you can look, not change. An admin can make you a deployer."
 _COLUMNS = (

@@ -12,25 +12,21 @@ import plotly.graph_objects as go
 import reflex as rx
 from sqlmodel import Session
 
+from control_plane.domain import traffic
+from control_plane.domain.convergence import cluster_line, rollout
+from control_plane.domain.health import judge
 from control_plane.errors import InvalidRequest, NotFound, Unauthenticated
-from control_plane.metrics.base import ModelMetrics
-from control_plane.schemas import AuditEventPublic, DeploymentPublic, Principal
-from control_plane.services import (
-    audit,
-    canaries,
-    deployments,
-    experiments,
-    monitoring,
-    registry,
-    traffic,
-)
+from control_plane.schemas import AuditEventPublic, DeploymentPublic, ModelMetrics, Principal
+from control_plane.services import audit, canaries, deployments, experiments, monitoring, registry
 from control_plane.services.canaries import CanaryCreate, CanaryPublic
 from control_plane.services.experiments import ExperimentPublic
-from control_plane.services.model_health import judge
-from control_plane.services.rollout import cluster_line, rollout
 from control_plane.services.routing_events import announce_on_commit
-from control_plane.ui import actions, charts, context, health_view, metrics_feed
-from control_plane.ui.catalog_view import (
+from control_plane.ui import actions, context, metrics_feed
+from control_plane.ui.context import UiContext
+from control_plane.ui.session_state import SessionState
+from control_plane.ui.views import charts
+from control_plane.ui.views import health as health_view
+from control_plane.ui.views.catalog import (
     HEALTH_COLORS,
     Chip,
     ShareRow,
@@ -38,9 +34,8 @@ from control_plane.ui.catalog_view import (
     deployed_line,
     version_row,
 )
-from control_plane.ui.colors import color_map, version_color
-from control_plane.ui.context import UiContext
-from control_plane.ui.experiment_view import (
+from control_plane.ui.views.colors import color_map, version_color
+from control_plane.ui.views.experiment import (
     NO_CANARY,
     CanaryView,
     ExperimentRow,
@@ -53,8 +48,7 @@ from control_plane.ui.experiment_view import (
     timeline_rows,
     verdict_rows,
 )
-from control_plane.ui.replicas_view import ReplicaHistory, read_history, replicas_figure
-from control_plane.ui.session_state import SessionState
+from control_plane.ui.views.replicas import ReplicaHistory, read_history, replicas_figure
 
 PAGE_SIZE = 10
 TICK_S = 1.0

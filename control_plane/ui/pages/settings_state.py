@@ -15,8 +15,8 @@ from control_plane.errors import Unauthenticated
 from control_plane.schemas import Principal, Role, TokenCreate, UserCreate
 from control_plane.services import auth
 from control_plane.ui import actions, context
-from control_plane.ui.catalog_view import when
 from control_plane.ui.session_state import SessionState
+from control_plane.ui.views.catalog import when
 
 T = TypeVar("T")
 ROLES = [r.value for r in Role]

@@ -1,0 +1,174 @@
+"""The loop that keeps a cluster's workloads equal to the desired state.
+
+`reconcile_once()` is one pass (the tests call it); `start()` runs passes in a thread
+every `interval_s`, or at once after `wake()`. It satisfies the `Orchestrator` protocol,
+so the control plane treats it like the local orchestrator.
+
+Safety rules, because a loop that deletes is dangerous:
+- when the desired state cannot be read, nothing is applied and nothing is deleted;
+- only workloads that carry Pier's labels are ever deleted;
+- one model failing (e.g. refused by a quota) does not stop the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from control_plane.backends.base import ReplicaProcess, Workloads
+from control_plane.backends.kubernetes.desired import DesiredModel
+from control_plane.errors import PierError
+from control_plane.schemas import RolloutStatus
+
+log = logging.getLogger(__name__)
+
+_REPLICA_STATE = {
+    "complete": "running",
+    "progressing": "starting",
+    "failed": "restarting",
+    "absent": "stopped",
+}
+
+
+@dataclass
+class ReconcileReport:
+    applied: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    rollouts: list[RolloutStatus] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Applied:
+    model: DesiredModel
+    at: float
+
+
+def needs_apply(desired: DesiredModel, last: _Applied | None, now: float, resync_s: float) -> bool:
+    """Apply what changed, and everything again every `resync_s` to undo edits by hand."""
+    return last is None or last.model != desired or now - last.at >= resync_s
+
+
+class Reconciler:
+    def __init__(
+        self,
+        workloads: Workloads,
+        source: Callable[[], list[DesiredModel]],
+        *,
+        interval_s: float = 5.0,
+        resync_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._workloads = workloads
+        self._source = source
+        self._interval_s = interval_s
+        self._resync_s = resync_s
+        self._clock = clock
+        self._applied: dict[str, _Applied] = {}
+        self._rollouts: dict[str, RolloutStatus] = {}
+        self._lock = threading.Lock()  # one pass at a time
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_report = ReconcileReport()
+
+    def reconcile_once(self) -> ReconcileReport:
+        with self._lock:
+            report = self._pass()
+        self.last_report = report
+        return report
+
+    def _pass(self) -> ReconcileReport:
+        report = ReconcileReport()
+        try:
+            desired = self._source()
+        except Exception as e:  # the database is down: change nothing on the cluster
+            report.errors["*"] = f"desired state unavailable: {e}"
+            log.warning("reconcile skipped: %s", report.errors["*"])
+            return report
+        wanted = {m.name for m in desired}
+        for model in desired:
+            now = self._clock()
+            if not needs_apply(model, self._applied.get(model.name), now, self._resync_s):
+                report.unchanged.append(model.name)
+                continue
+            try:
+                self._workloads.apply(model)
+            except PierError as e:
+                self._applied.pop(model.name, None)
+                report.errors[model.name] = e.message
+                log.warning("applying %s failed: %s", model.name, e.message)
+                continue
+            self._applied[model.name] = _Applied(model, now)
+            report.applied.append(model.name)
+        try:
+            existing = self._workloads.managed()
+        except PierError as e:
+            report.errors["*"] = e.message
+            existing = []
+        for name in sorted(set(existing) - wanted):
+            try:
+                self._workloads.delete(name)
+            except PierError as e:
+                report.errors[name] = e.message
+                continue
+            self._applied.pop(name, None)
+            self._rollouts.pop(name, None)
+            report.deleted.append(name)
+        for name in sorted(wanted):
+            try:
+                status = self._workloads.rollout(name)
+            except PierError as e:
+                report.errors.setdefault(name, e.message)
+                continue
+            self._rollouts[name] = status
+            report.rollouts.append(status)
+        return report
+
+    def rollouts(self) -> list[RolloutStatus]:
+        """The last rollout status of every desired model (for the dashboard and the CLI)."""
+        return [self._rollouts[k] for k in sorted(self._rollouts)]
+
+    def wake(self) -> None:
+        """Reconcile now (the desired state just changed) instead of at the next interval."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.reconcile_once()
+            except Exception:  # never let the loop die; the next pass retries
+                log.exception("reconcile pass failed")
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+
+    # The Orchestrator protocol.
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="pier-reconciler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stops the loop only: the workloads keep serving without the control plane."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def replicas(self) -> list[ReplicaProcess]:
+        return [
+            ReplicaProcess(
+                id=f"kubernetes:{s.model}",
+                url=self._workloads.endpoint(s.model),
+                state=_REPLICA_STATE[s.state],
+                restarts=0,
+            )
+            for s in self.rollouts()
+        ]

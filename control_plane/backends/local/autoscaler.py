@@ -1,0 +1,176 @@
+"""The local control loop: observe the workers' load, ask the policy, move the worker count.
+
+Every `interval_s` (or at once after `wake()`, e.g. when scaling settings change) it samples
+each worker through the balancer (time-averaged requests in flight and requests per second,
+exact since every request passes through it) and /proc (CPU, in % of one core: what a local
+worker "requests"), and calls `scaling.decide` once per deployed model with that model's
+settings.
+
+The local workers serve every model, so there is one worker count for all of them: it is
+the largest count any model's policy asks for. Each model keeps its own policy history
+(recommendations for the stabilisation windows, and the scale events that really
+happened, for the rate policies), so every model's settings mean what they mean on
+Kubernetes, where each model has its own HPA. Each change of the count is reported once
+per model, with that model's reason, to `record` (the audit log, wired in runtime.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from control_plane.backends.local.pool import WorkerSample
+from control_plane.domain.scaling import (
+    ReplicaLoad,
+    ScaleEvent,
+    ScalingDecision,
+    ScalingHistory,
+    decide,
+)
+from control_plane.schemas import ScalingSettings
+
+log = logging.getLogger(__name__)
+
+
+class Scalable(Protocol):
+    @property
+    def size(self) -> int: ...
+    def samples(self) -> list[WorkerSample]: ...
+    def scale_to(self, n: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class ScaleChange:
+    """One model's view of a change of the local worker count."""
+
+    model: str
+    before: int
+    after: int
+    reason: str
+    at: datetime
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def replica_loads(samples: Sequence[WorkerSample]) -> list[ReplicaLoad]:
+    return [
+        ReplicaLoad(
+            inflight=s.load.inflight if s.load is not None else None,
+            rps=s.load.rps if s.load is not None else None,
+            cpu=s.cpu_percent,
+            ready=s.ready,
+        )
+        for s in samples
+    ]
+
+
+def combine(
+    decisions: Mapping[str, ScalingDecision], current: int, now: datetime
+) -> tuple[int, list[ScaleChange]]:
+    """Pure: one count for all models (the largest asked for) and each model's reason."""
+    if not decisions:
+        return current, []
+    driver = max(sorted(decisions), key=lambda m: decisions[m].desired)
+    desired = decisions[driver].desired
+    if desired == current:
+        return current, []
+    changes = []
+    for model, d in sorted(decisions.items()):
+        reason = d.reason
+        if d.desired != desired:
+            reason = (
+                f"scale {current} -> {desired} for {driver} (the local workers serve every "
+                f"model); for {model} alone: {d.reason}"
+            )
+        changes.append(ScaleChange(model, current, desired, reason, now))
+    return desired, changes
+
+
+class LocalAutoscaler:
+    def __init__(
+        self,
+        target: Scalable,
+        settings: Callable[[], Mapping[str, ScalingSettings]],
+        record: Callable[[Sequence[ScaleChange]], None],
+        *,
+        interval_s: float = 5.0,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._target = target
+        self._settings = settings
+        self._record = record
+        self._interval_s = interval_s
+        self._clock = clock
+        self._histories: dict[str, ScalingHistory] = {}
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error = ""
+        self.last_reasons: dict[str, str] = {}
+
+    def tick(self) -> int:
+        """One pass; returns the worker count it leaves in place."""
+        models = self._settings()
+        now = self._clock()
+        current = self._target.size
+        loads = replica_loads(self._target.samples())
+        decisions = {
+            m: decide(
+                now=now,
+                current=current,
+                loads=loads,
+                settings=s,
+                history=self._histories.get(m),
+            )
+            for m, s in models.items()
+        }
+        desired, changes = combine(decisions, current, now)
+        for m, d in decisions.items():
+            # Remember the change that really happened, not the one this model asked for.
+            events = tuple(e for e in d.history.events if e.at != now)
+            if desired != current:
+                events += (ScaleEvent(now, desired - current),)
+            self._histories[m] = ScalingHistory(d.history.recommendations, events)
+        self._histories = {m: h for m, h in self._histories.items() if m in models}
+        self.last_reasons = {m: d.reason for m, d in decisions.items()}
+        if changes:
+            self._target.scale_to(desired)
+            for c in changes:
+                log.info("autoscaler, %s: %s", c.model, c.reason)
+            self._record(changes)
+        return desired
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.tick()
+                self.last_error = ""
+            except Exception as e:  # the loop must outlive a database outage
+                self.last_error = f"{type(e).__name__}: {e}"
+                log.warning("autoscaler pass failed: %s", self.last_error)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="pier-autoscaler", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None

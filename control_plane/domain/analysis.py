@@ -1,0 +1,249 @@
+"""Canary analysis and experiment verdicts: pure functions of measured numbers.
+
+`analyse` decides one canary step (pass, fail or wait) on gates a user can override;
+`verdict` compares a challenger with its baseline and says so in plain words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from control_plane.domain import stats
+
+
+@dataclass(frozen=True)
+class VersionStats:
+    """What monitoring measured for one version over the analysis window."""
+
+    version: str
+    requests: int
+    errors: int
+    p99_ms: float | None
+    labelled: int = 0
+    correct: int = 0
+    latency_bounds_s: tuple[float, ...] = ()
+    latency_counts: tuple[int, ...] = ()
+    p50_ms: float | None = None
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.requests if self.requests else None
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.labelled if self.labelled else None
+
+
+@dataclass(frozen=True)
+class Gates:
+    """Defaults that a user overrides per canary."""
+
+    min_requests: int = 100
+    min_requests_to_fail: int = 20
+    max_error_rate_increase: float = 0.01  # absolute, e.g. 1 percentage point
+    max_p99_ratio: float = 1.5
+    accuracy_alpha: float = 0.05
+    min_labelled: int = 200
+
+
+@dataclass(frozen=True)
+class GateResult:
+    name: str
+    outcome: Literal["pass", "fail", "wait"]
+    detail: str
+
+
+@dataclass(frozen=True)
+class Analysis:
+    outcome: Literal["pass", "fail", "wait"]
+    gates: list[GateResult] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        return "; ".join(f"{g.name}: {g.outcome} ({g.detail})" for g in self.gates)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.2f} %"
+
+
+def _gate_traffic(base: VersionStats, canary: VersionStats, g: Gates) -> GateResult:
+    if canary.requests < g.min_requests:
+        return GateResult(
+            "traffic", "wait", f"{canary.requests} of {g.min_requests} requests needed"
+        )
+    return GateResult("traffic", "pass", f"{canary.requests} requests")
+
+
+def _gate_errors(base: VersionStats, canary: VersionStats, g: Gates) -> GateResult:
+    c_rate = canary.error_rate
+    b_rate = base.error_rate or 0.0
+    if c_rate is None:
+        return GateResult("error rate", "wait", "no canary requests yet")
+    detail = f"{_pct(c_rate)} vs {_pct(b_rate)} baseline, limit +{_pct(g.max_error_rate_increase)}"
+    return GateResult(
+        "error rate", "fail" if c_rate > b_rate + g.max_error_rate_increase else "pass", detail
+    )
+
+
+def _gate_latency(base: VersionStats, canary: VersionStats, g: Gates) -> GateResult:
+    if canary.p99_ms is None or base.p99_ms is None or base.p99_ms <= 0:
+        return GateResult("p99 latency", "wait", "not measured yet")
+    ratio = canary.p99_ms / base.p99_ms
+    detail = (
+        f"{canary.p99_ms:.1f} ms vs {base.p99_ms:.1f} ms baseline "
+        f"(x{ratio:.2f}, limit x{g.max_p99_ratio:.2f})"
+    )
+    return GateResult("p99 latency", "fail" if ratio > g.max_p99_ratio else "pass", detail)
+
+
+def _gate_accuracy(base: VersionStats, canary: VersionStats, g: Gates) -> GateResult | None:
+    if base.labelled == 0 and canary.labelled == 0:
+        return None  # no feedback flows: the gate does not apply
+    if min(base.labelled, canary.labelled) < g.min_labelled:
+        return GateResult(
+            "accuracy",
+            "pass",
+            f"{canary.labelled} labelled (fewer than {g.min_labelled}: not judged)",
+        )
+    t = stats.two_proportion_test(base.correct, base.labelled, canary.correct, canary.labelled)
+    worse = t.diff < 0 and t.p_value < g.accuracy_alpha
+    detail = f"{_pct(t.p_b)} vs {_pct(t.p_a)} baseline (p = {t.p_value:.3g})"
+    return GateResult("accuracy", "fail" if worse else "pass", detail)
+
+
+def analyse(base: VersionStats, canary: VersionStats, gates: Gates) -> Analysis:
+    """One canary step. A failed gate fails it as soon as the canary has served
+    `min_requests_to_fail` requests (a broken canary goes back at once); it passes only
+    when every gate passes on at least `min_requests`; otherwise it waits."""
+    results = [
+        _gate_errors(base, canary, gates),
+        _gate_latency(base, canary, gates),
+        _gate_traffic(base, canary, gates),
+    ]
+    accuracy = _gate_accuracy(base, canary, gates)
+    if accuracy is not None:
+        results.append(accuracy)
+    outcomes = {r.outcome for r in results}
+    if "fail" in outcomes and canary.requests >= gates.min_requests_to_fail:
+        return Analysis("fail", results)
+    if outcomes == {"pass"}:
+        return Analysis("pass", results)
+    return Analysis("wait", results)
+
+
+@dataclass(frozen=True)
+class LatencyComparison:
+    """Challenger against baseline by a rank test on their latency histograms."""
+
+    test: stats.RankTest
+    significant: bool
+    text: str
+
+    @property
+    def prob_slower(self) -> float:
+        """P(a challenger request takes longer than a baseline one), ties counted half."""
+        return self.test.prob_b_greater
+
+
+def _ms(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1f}"
+
+
+def _quantiles(a: VersionStats, b: VersionStats) -> str:
+    p99 = f"p99 {_ms(a.p99_ms)} vs {_ms(b.p99_ms)} ms"
+    if a.p50_ms is None or b.p50_ms is None:
+        return p99
+    return f"p50 {_ms(a.p50_ms)} vs {_ms(b.p50_ms)} ms, {p99}"
+
+
+def compare_latency(
+    base: VersionStats, challenger: VersionStats, *, alpha: float = 0.05
+) -> LatencyComparison | None:
+    """Mann-Whitney U on the two latency histograms (each bucket one tie group); None
+    without comparable histograms (no requests, or different bucket layouts)."""
+    if (
+        not base.latency_counts
+        or base.latency_bounds_s != challenger.latency_bounds_s
+        or len(base.latency_counts) != len(challenger.latency_counts)
+        or sum(base.latency_counts) == 0
+        or sum(challenger.latency_counts) == 0
+    ):
+        return None
+    t = stats.mann_whitney_binned(base.latency_counts, challenger.latency_counts)
+    n = sum(base.latency_counts) + sum(challenger.latency_counts)
+    significant = t.p_value < alpha
+    if not significant:
+        text = (
+            f"no significant latency difference between {challenger.version} and "
+            f"{base.version}: {_quantiles(challenger, base)} (p = {t.p_value:.3g}, n = {n:,})"
+        )
+    else:
+        # The rank test compares typical requests: the median says it, the p99 follows.
+        slower = t.prob_b_greater > 0.5
+        slow, fast = (challenger, base) if slower else (base, challenger)
+        text = (
+            f"{slow.version} is slower than {fast.version}: {_quantiles(slow, fast)} "
+            f"(p = {t.p_value:.3g}, n = {n:,})"
+        )
+    return LatencyComparison(t, significant, text)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decided: bool
+    text: str
+
+
+def verdict(
+    base: VersionStats,
+    challenger: VersionStats,
+    *,
+    min_effect: float = 0.02,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> Verdict:
+    """Accuracy first (when labelled), else error rate: which is better, or what is missing."""
+    if base.labelled and challenger.labelled:
+        t = stats.two_proportion_test(
+            base.correct, base.labelled, challenger.correct, challenger.labelled
+        )
+        n = base.labelled + challenger.labelled
+        needed = 2 * stats.sample_size_two_proportions(
+            min(max(t.p_a, 0.01), 0.99), min_effect, alpha, power
+        )
+        if t.p_value < alpha:
+            gain = t.diff > 0
+            who, other = (challenger, base) if gain else (base, challenger)
+            hi, lo = (t.p_b, t.p_a) if gain else (t.p_a, t.p_b)
+            return Verdict(
+                True,
+                f"{who.version} is more accurate than {other.version}: {100 * hi:.1f} % vs "
+                f"{100 * lo:.1f} % (p = {t.p_value:.3g}, n = {n:,})",
+            )
+        if n < needed:
+            return Verdict(
+                False,
+                f"not enough data yet: {n:,} of about {needed:,} labelled predictions needed "
+                f"to detect a {100 * min_effect:.1f}-point difference",
+            )
+        return Verdict(
+            False,
+            f"no significant accuracy difference between {challenger.version} and "
+            f"{base.version}: {100 * t.p_b:.1f} % vs {100 * t.p_a:.1f} % "
+            f"(p = {t.p_value:.3g}, n = {n:,})",
+        )
+    if base.requests and challenger.requests:
+        t = stats.two_proportion_test(
+            base.errors, base.requests, challenger.errors, challenger.requests
+        )
+        if t.p_value < alpha:
+            failing, other = (challenger, base) if t.diff > 0 else (base, challenger)
+            return Verdict(
+                True,
+                f"{failing.version} fails more often than {other.version}: "
+                f"{_pct(max(t.p_a, t.p_b))} vs {_pct(min(t.p_a, t.p_b))} "
+                f"(p = {t.p_value:.3g}, n = {base.requests + challenger.requests:,})",
+            )
+    return Verdict(False, "not enough data yet: no labelled predictions for both versions")

@@ -1,0 +1,101 @@
+"""Names, roles and tensor specs: the vocabulary every other schema uses."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+DTYPES = ("float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")
+
+
+class Role(StrEnum):
+    viewer = "viewer"
+    deployer = "deployer"
+    admin = "admin"
+
+    @property
+    def rank(self) -> int:
+        return {"viewer": 0, "deployer": 1, "admin": 2}[self.value]
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+def check_model_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise ValueError(
+            f"model name {name!r} must be 1-63 lowercase letters, digits or '-', "
+            "starting and ending with a letter or digit"
+        )
+    return name
+
+
+def check_label(label: str) -> str:
+    if not LABEL_RE.match(label):
+        raise ValueError(
+            f"version {label!r} must be 1-63 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return label
+
+
+class TensorSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    dtype: Literal[
+        "float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"
+    ]
+    shape: list[int] = Field(min_length=1, max_length=8)
+
+    @field_validator("shape")
+    @classmethod
+    def _dims(cls, shape: list[int]) -> list[int]:
+        if any(d == 0 or d < -1 for d in shape):
+            raise ValueError("each dimension is a positive size or -1 (free)")
+        return shape
+
+
+class Resources(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cpu: str = "1000m"
+    memory: str = "2Gi"
+    gpu: int = 0
+
+
+class Batching(BaseModel):
+    """How replicas gather this version's requests into model calls; a field left out
+    keeps the replica's setting (PIER_INFERENCE_MAX_BATCH_ROWS, _MAX_BATCH_WAIT_MS)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_rows: int | None = Field(
+        default=None, ge=1, le=4096, description="Most rows one call gathers; 1: no batching."
+    )
+    max_wait_ms: float | None = Field(
+        default=None,
+        ge=0,
+        le=1000,
+        description="Longest a queued request waits for others once the model is free.",
+    )
+
+
+class Principal(BaseModel):
+    """Who is calling: a user acting through a token."""
+
+    username: str
+    role: Role
+    token_name: str
