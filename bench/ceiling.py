@@ -1,4 +1,4 @@
-"""What W2-binary's target asks of any Python server on one core, measured here:
+"""What W2-binary's target asks of any Python server on one core, measured:
 
 - the HTTP ceiling: requests a second of a bare ASGI app (bench/servers/bare.py) answering
   the same binary W2 request with no framework, parsing or model, pinned like the bench;

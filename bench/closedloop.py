@@ -2,9 +2,9 @@
 
 Each connection sends its next request as soon as the answer to the last one is read, so
 the figure is the most the server answers at that many requests in flight. wrk does this
-on the two-core machines (bench/loadgen.py); where it is not installed (the GPU machine),
-these processes do, each pinned to its own share of the load cores. Every process starts
-its load at the same moment, after all have started, and stops at the same moment.
+where it is installed (bench/loadgen.py); where it is not, these processes do, each pinned
+to its own share of the load cores. Every process starts its load at the same moment,
+after all have started, and stops at the same moment.
 """
 
 from __future__ import annotations

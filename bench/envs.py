@@ -1,6 +1,7 @@
 """Each peer's own virtual environment under bench/.envs/<peer>, created on first use and
-reused: torch==2.13.0 first (that spec takes the CPU wheel on this machine's disk; any
-other lets pip fetch a multi-GB CUDA build), then the peer's pinned packages.
+reused: torch==2.13.0 first (the release of Pier's own environment, so pip takes the CPU
+wheel it already has; any other lets pip fetch a multi-GB CUDA build), then the peer's
+pinned packages.
 
     .venv/bin/python -m bench.envs [PEER ...]   # create ahead of a run
 """

@@ -93,7 +93,7 @@ def measure_one(
         wrk(running.port, request, body_file, concurrency, timing.warmup_s, delay_ms, poisson)
         # wrk ends by dropping its connections with requests in flight, which the server
         # still finishes: let it, or they count against the measured run (as admission
-        # refusals, when the limit was 64 a core).
+        # refusals, under a tight admission limit).
         time.sleep(SETTLE_S)
     watcher = procstats.TreeWatcher(running.process.pid)
     with watcher:

@@ -1,17 +1,16 @@
 """W2-binary against the CNN's own single-image rate, measured in turns.
 
-The issue's W2 target compares two figures taken minutes apart in the main tables: the
-model's in-process rate at the start of the run, Pier's requests a second later. This
-host's speed moves by up to 40 % from one minute to the next (bench/results/profile.md),
-so that ratio can be set by when each figure fell. Here each round measures the model's
-rate just before each server's run, and the share is taken round by round; the median
-round is reported.
+The W2 target compares two figures taken minutes apart in the main tables: the model's
+in-process rate at the start of the run, Pier's requests a second later. A shared host's
+speed moves by tens of percent from one minute to the next, so that ratio can be set by
+when each figure fell. Here each round measures the model's rate just before each
+server's run, and the share is taken round by round; the median round is reported.
 
 Beside it, the same share in CPU time: the model's CPU time an image alone, over the
 server's CPU time a request (its whole process tree, on its one core). It leaves out the
-time the host gave to others (steal). Where the two shares agree, as they did round by
-round on 2026-11-28, what moves between rounds is the cost of the work itself on the
-host (the model's CPU an image alone ran 167-268 us), not time taken away from it.
+time the host gives to others (steal). Where the two shares agree round by round, what
+moves between rounds is the cost of the work itself on the host, not time taken away
+from it.
 
 The minimal batching server (bench/servers/minimal.py), which does only what no batching
 server can skip, runs in the same turns as the reference for what this stack allows.

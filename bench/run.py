@@ -13,7 +13,7 @@ their own environments under bench/.envs, made on first use. Then the scenarios
 (bench/scenarios.py: batching on/off, 50 extra models, routing flips under load;
 bench/poisson.py: batching on/off under Poisson arrivals; bench/model_share.py: W2-binary
 in turns with the model's own rate), and a check of
-every target of the issue against the figures of this run. Everything goes to
+every target against the figures of this run. Everything goes to
 bench/results/latest.md too.
 """
 
@@ -137,7 +137,7 @@ def _w1_lines(w1: list[Row], pier: str, bound: float | None) -> list[str]:
 
 
 def targets_of(tables: dict[str, list[Row]], cnn_rate: float, pier: str) -> list[str]:
-    """Each target of the issue for Pier run as `pier`, met or not, with its figures.
+    """Each benchmark target for Pier run as `pier`, met or not, with its figures.
     W1 is judged at p99 under 50 ms; where a loaded machine leaves the peers or the floor
     no such run, the comparison on best rps at any p99 follows, labelled so."""
     w1 = tables["W1"]
@@ -156,7 +156,7 @@ def targets_of(tables: dict[str, list[Row]], cnn_rate: float, pier: str) -> list
                 f"{row.model_rate:,.0f}/s (target 80 %); {row.rps / cnn_rate:.0%} of the "
                 f"rate at the start of the run, {cnn_rate:,.0f}/s"
             )
-        else:  # a file written before the rate was measured beside each row
+        else:  # a results file without the model's rate beside each row
             share = row.rps / cnn_rate
             lines.append(
                 f"{key} ({'met' if share >= 0.8 else 'missed'}): {pier} {_fig(row)} = "
@@ -259,8 +259,8 @@ def measure_paired(
     server: str, running: Running, workload: Workload, request: Request, work: Path, timing: Timing
 ) -> list[Row]:
     """measure(), with the model's own rate taken in-process just before each concurrency's
-    runs: the host's speed drifts by tens of percent over a run (bench/results/profile.md),
-    and the W2 target compares the server with the model at the same moment."""
+    runs: a shared host's speed drifts by tens of percent over a run, and the W2 target
+    compares the server with the model at the same moment."""
     rows = []
     for concurrency in timing.concurrencies:
         rate = in_process_rate(workload, seconds=PAIRED_RATE_S, core=SERVER_CORE)

@@ -1,4 +1,4 @@
-"""The scenarios the issue's targets need beyond the main tables, each in the same run:
+"""The scenarios the targets need beyond the main tables, each in the same run:
 
 - batching off, on (the default), and on with batches larger than W3's requests: what it
   adds to p50 at concurrency 1, and the rows a second it gains on W3 and W1 under load;
@@ -26,8 +26,8 @@ from bench.serving import Running, stop
 from bench.workloads import Workload
 from inference.schemas import RoutingTable
 
-# Paced: each connection waits this long after each answer. 19 ms gave 462-422 rps (an
-# answer takes 2-4 ms more); 16 ms aims just over 500.
+# Paced: each connection waits this long after each answer, and an answer takes 2-4 ms
+# more: 16 ms aims just over 500 requests a second.
 FLIP_CONNECTIONS, FLIP_DELAY_MS = 10, 16.0
 
 
@@ -77,14 +77,11 @@ BATCHING = {
 }
 
 
-# Batching's cost at one connection is a few percent of a 0.5 ms request, and this host's
-# speed moves by more than that from one minute to the next (on's p50 against off's in
-# the same round ranged -16 % to +30 %): the off and on replicas are both up and measured in
-# turns, many short rounds, and each round's on/off ratio is taken, so that a slow spell
-# weighs on both sides of a ratio; the median ratio is the figure. With 8 long rounds and
-# the medians of each side compared, the same code read +6.4 % in one run and +1.4 % in
-# the next (bench/results/profile.md, eleventh session). The figures under load are taken
-# in turns too (LOAD_ROUNDS each), the median kept.
+# Batching's cost at one connection is a few percent of a 0.5 ms request, less than a
+# shared host's speed moves from one minute to the next: the off and on replicas are both
+# up and measured in turns, many short rounds, and the median of the rounds' on/off ratios
+# is the figure, so that a slow spell weighs on both sides of a ratio. The figures under
+# load are taken in turns too (LOAD_ROUNDS each), the median kept.
 P50_ROUNDS = 16
 LOAD_ROUNDS = 3
 
@@ -179,9 +176,9 @@ SIZING = {
 
 
 def batch_sizes(w2: Workload, artifact: Path, work: Path, timing: Timing) -> Findings:
-    """The CNN's cost an image depends on its batch size, and not monotonically (see
-    bench/results/profile.md): the learned limit against a fixed 32, both replicas up,
-    measured in turns at 16 and 64 connections; each one's limit read from its /metrics."""
+    """The CNN's cost an image depends on its batch size, and not monotonically: the learned
+    limit against a fixed 32, both replicas up, measured in turns at 16 and 64 connections;
+    each one's limit read from its /metrics."""
     lines = [
         f"### W2-binary: batch size learned vs fixed ({SIZE_ROUNDS} rounds in turns)",
         "",

@@ -180,7 +180,7 @@ def in_process_cost(
     workload: Workload, seconds: float, batch: int = 1, core: int | None = None
 ) -> tuple[float, float]:
     """in_process_rate, and the CPU time a sample took (s): the thread's own time, which
-    time the host gave to others (steal, a neighbour on the core) does not inflate. With
+    time the host gives to others (steal, a neighbour on the core) does not inflate. With
     `core`, the calling thread runs on that core alone while it measures (the server's
     core, between load runs: the model's rate where the server's model runs)."""
     torch.set_num_threads(1)

@@ -1,11 +1,12 @@
 """The content-addressed artifact store, and the check that an artifact loads and answers.
 
-The control plane never imports torch: the check runs `python -m inference.check` as a
-child process (docs/contract.md), which also keeps a misbehaving artifact out of this process.
+The check runs `python -m inference.models.check` in a child process: the control plane
+never imports torch, and a misbehaving artifact stays out of its process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -87,6 +88,16 @@ class ArtifactStore:
         finally:
             tmp.unlink(missing_ok=True)
 
+    def ingest_file(self, path: Path, max_bytes: int) -> StoredArtifact:
+        """Store a file from this machine (a pushed bundle, the bundled example)."""
+
+        async def chunks() -> AsyncIterator[bytes]:
+            with path.open("rb") as f:
+                while chunk := f.read(CHUNK):
+                    yield chunk
+
+        return asyncio.run(self.ingest(chunks(), max_bytes))
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -94,7 +105,7 @@ class CheckResult:
 
 
 class ArtifactChecker:
-    """Runs `inference.check` on a stored artifact: format, loading, one forward pass."""
+    """Runs `inference.models.check` on a stored artifact: format, loading, one forward pass."""
 
     def __init__(self, python: str = "", timeout_s: float = 120.0) -> None:
         self.python = python or sys.executable

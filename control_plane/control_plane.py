@@ -1,11 +1,8 @@
-"""The Reflex app: builds the settings once, registers the pages, mounts the REST API.
+"""The Reflex app: builds the platform once, registers the pages, mounts the REST API.
 
-The FastAPI app from `create_api` becomes the outer ASGI app with Reflex mounted
-inside it, so its own lifespan never runs: it must be ready when `create_api` returns.
-The replica book and the routing announcer are shared: the API fills the book from the
-replicas' routing polls and the dashboard reads it; a change made from either wakes the
-same listeners (Redis, and the Kubernetes reconciler). The runtime (canary driver,
-reconciler) starts in the serving worker's lifespan.
+The REST API becomes the outer ASGI app with Reflex mounted inside it; the API, the
+dashboard and the runtime share one platform, so a change made from either door wakes the
+same listeners and every page sees the replicas the API hears from.
 """
 
 import contextlib
@@ -15,21 +12,17 @@ from collections.abc import AsyncIterator
 import reflex as rx
 
 from control_plane.api.app import create_api
+from control_plane.composition import build_platform
 from control_plane.runtime import Runtime
-from control_plane.services import monitoring
-from control_plane.services.replicas import ReplicaBook
 from control_plane.settings import PierSettings
 from control_plane.ui import context
 from control_plane.ui.pages import activity, index, login, model, settings, upload
 
-pier_settings = PierSettings()
-replicas = ReplicaBook()
-runtime = Runtime(pier_settings, replicas)
-context.bind(pier_settings, replicas, runtime.announcer, runtime.rollouts)
+platform = build_platform(PierSettings())
+runtime = Runtime(platform)
+context.bind(platform)
 
-app = rx.App(
-    api_transformer=create_api(pier_settings, replicas, runtime.announcer, runtime.rollouts),
-)
+app = rx.App(api_transformer=create_api(platform))
 for pages in (login, index, model, upload, activity, settings):
     pages.register(app)
 
@@ -46,7 +39,6 @@ async def _background() -> AsyncIterator[None]:
 app.register_lifespan_task(_background)
 
 # `reflex run --env prod` imports this module in a supervisor, then forks the worker that
-# serves. Threads do not survive a fork: the metrics source started at import (its scraper
-# thread) would look started in the worker and never scrape. The worker drops it and opens
-# its own on first use.
-os.register_at_fork(after_in_child=lambda: monitoring.close_source(replicas))
+# serves. The metrics source's scraper thread does not survive the fork: the worker drops
+# the source and opens its own on first use.
+os.register_at_fork(after_in_child=platform.close_metrics)

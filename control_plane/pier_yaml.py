@@ -72,6 +72,7 @@ class Manifest:
             "batching": m.batching.model_dump(exclude_none=True),
             "metrics": m.metrics,
             "description": m.description,
+            "scaling": self.scaling.model_dump(mode="json") if self.scaling else None,
         }
 
 

@@ -1,11 +1,8 @@
-"""What runs in the control plane's process beside serving requests: the canary driver and,
-on Kubernetes, the reconciler. One object owns them, so the Reflex app starts and stops
-them in its worker's lifespan (threads started at import would not survive the fork of
-`reflex run --env prod`), and tests start them around a plain API server.
+"""The loops that run beside serving requests: the canary driver and, on Kubernetes, the
+reconciler; and the local autoscaler's wiring to the database.
 
-Also the wiring of the local autoscaler to the database (`local_autoscaler`): it runs
-beside the local workers (in `pier up`'s process), reads the deployed models' scaling
-settings and writes its decisions to the audit log.
+One object owns the loops, so the Reflex app starts them in its worker's lifespan (threads
+started at import would not survive the fork of `reflex run --env prod`).
 """
 
 from __future__ import annotations
@@ -15,15 +12,14 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from control_plane.announcer import RoutingAnnouncer
 from control_plane.backends.kubernetes.desired import DesiredModel, desired_models
 from control_plane.backends.kubernetes.reconciler import Reconciler
 from control_plane.backends.kubernetes.settings import KubernetesSettings
 from control_plane.backends.local.autoscaler import LocalAutoscaler, Scalable, ScaleChange
+from control_plane.composition import Platform
 from control_plane.db.engine import session_scope
 from control_plane.schemas import RolloutStatus, ScalingSettings
-from control_plane.services import canaries, deployments, monitoring, scaling
-from control_plane.services.replicas import ReplicaBook
+from control_plane.services import canaries, deployments, scaling
 from control_plane.settings import PierSettings
 
 log = logging.getLogger(__name__)
@@ -38,16 +34,12 @@ class CanaryDriver:
 
     def __init__(
         self,
-        settings: PierSettings,
-        replicas: ReplicaBook,
-        announcer: RoutingAnnouncer,
+        platform: Platform,
         *,
         interval_s: float = 1.0,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
-        self._settings = settings
-        self._replicas = replicas
-        self._announcer = announcer
+        self._platform = platform
         self._interval_s = interval_s
         self._clock = clock
         self._stop = threading.Event()
@@ -56,13 +48,11 @@ class CanaryDriver:
 
     def tick(self) -> int:
         """One pass; returns how many canaries changed weight."""
-        source = monitoring.source_for(self._settings, self._replicas)
-        with session_scope(self._settings) as session:
+        source = self._platform.metrics()
+        with self._platform.unit_of_work() as session:
             decisions = canaries.tick(session, source, self._clock())
-        if decisions:
-            self._announcer.routing_changed()
-            for d in decisions:
-                log.info("canary %s: %s", d.kind, d.reason)
+        for d in decisions:
+            log.info("canary %s: %s", d.kind, d.reason)
         return len(decisions)
 
     def _run(self) -> None:
@@ -88,16 +78,17 @@ class CanaryDriver:
 
 
 class Runtime:
-    def __init__(self, settings: PierSettings, replicas: ReplicaBook) -> None:
-        self.settings = settings
-        self.replicas = replicas
-        self.announcer = RoutingAnnouncer(settings.redis_url)
-        self.canaries = CanaryDriver(settings, replicas, self.announcer)
+    """The platform's loops; on Kubernetes it also answers `platform.rollouts()`."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.canaries = CanaryDriver(platform)
         self.reconciler: Reconciler | None = None
+        platform.rollouts = self.rollouts
 
     def _desired(self, k8s: KubernetesSettings) -> Callable[[], list[DesiredModel]]:
         def read() -> list[DesiredModel]:
-            with session_scope(self.settings) as session:
+            with self.platform.unit_of_work() as session:
                 table = deployments.routing_table(session)
                 resources = deployments.routed_resources(session, table)
                 scaling_settings = scaling.scaling_by_model(session)
@@ -107,9 +98,9 @@ class Runtime:
 
     def start(self) -> None:
         # The metrics source starts with the worker, so charts have history from boot.
-        monitoring.source_for(self.settings, self.replicas).start()
+        self.platform.metrics().start()
         self.canaries.start()
-        if self.settings.orchestrator == "kubernetes" and self.reconciler is None:
+        if self.platform.settings.orchestrator == "kubernetes" and self.reconciler is None:
             from control_plane.backends.kubernetes.orchestrator import KubernetesOrchestrator
 
             k8s = KubernetesSettings()
@@ -119,7 +110,7 @@ class Runtime:
                 interval_s=k8s.reconcile_interval_s,
                 resync_s=k8s.resync_s,
             )
-            self.announcer.listen(self.reconciler.wake)
+            self.platform.announcer.listen(self.reconciler.wake)
             self.reconciler.start()
 
     def rollouts(self) -> list[RolloutStatus]:
@@ -130,7 +121,7 @@ class Runtime:
         if self.reconciler is not None:
             self.reconciler.stop()
             self.reconciler = None
-        monitoring.close_source(self.replicas)
+        self.platform.close_metrics()
 
 
 def local_autoscaler(

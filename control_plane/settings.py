@@ -45,7 +45,7 @@ class PierSettings(BaseSettings):
     )
     check_python: str = Field(
         default="",
-        description="Python interpreter that runs `inference.check`; default: this one.",
+        description="Python interpreter that runs `inference.models.check`; default: this one.",
     )
     replica_stale_s: float = Field(
         default=10.0, description="A replica not heard from for this long is shown as lost."

@@ -1,5 +1,5 @@
 # The control plane: dashboard and /api/v1 on port 3000 (Reflex, prod mode), the
-# reconciler of the `kubernetes` orchestrator, and `python -m inference.check`, which
+# reconciler of the `kubernetes` orchestrator, and `python -m inference.models.check`, which
 # loads each pushed artifact once (hence torch, CPU build, in this image too).
 #
 #   docker build -f docker/control-plane.Dockerfile -t pier-control-plane .

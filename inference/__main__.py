@@ -17,30 +17,27 @@ from inference.settings import InferenceSettings
 
 log = logging.getLogger("inference")
 APP = "inference.__main__:app"
-# uvicorn's httptools protocol, with the prediction lane's requests answered straight from
-# the connection (inference/protocol.py). Named, not imported: uvicorn imports it in each
-# worker, after PROMETHEUS_MULTIPROC_DIR is set (see app()).
+# uvicorn's protocol with the prediction lane. Named, not imported: uvicorn imports it in
+# each worker, after PROMETHEUS_MULTIPROC_DIR is set (see app()).
 PROTOCOL = "inference.http.protocol:LaneProtocol"
 # How uvicorn serves the app, here and in the tests that serve it in-process.
 UVICORN_OPTIONS: dict[str, Any] = {
     # httptools (a dependency) parses HTTP; the loop stays asyncio's (see pyproject.toml).
     "http": PROTOCOL,
     "loop": "asyncio",
-    # One log line per request costs more than the MLP itself; requests are counted in the
-    # metrics instead.
+    # One log line per request costs more than a small model's call; requests are counted
+    # in the metrics instead.
     "access_log": False,
-    # The service never reads the client's address (no access log, no per-client limits),
-    # so X-Forwarded-For need not be read into it. Without this wrapper around the app,
-    # the protocol also finds the lane on the app itself.
+    # The client's address is never read, so X-Forwarded-For need not be; without this
+    # wrapper around the app, the protocol also finds the lane on the app itself.
     "proxy_headers": False,
 }
 
 
 def app() -> FastAPI:
-    """The factory each worker process calls (the server imports it by name). The app's
-    modules are imported here, not at the top: prometheus_client picks its multiprocess
-    mode when first imported, which must come after PROMETHEUS_MULTIPROC_DIR is set, also
-    in workers that granian forks from this process."""
+    """The factory each worker process calls. The app's modules are imported here: their
+    prometheus_client picks its multiprocess mode at first import, which must follow
+    PROMETHEUS_MULTIPROC_DIR, also in the workers granian forks from this process."""
     from inference.app import create_app
 
     return create_app(InferenceSettings())

@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from inference.dataplane import DataPlane
 from inference.errors import InferenceError, is_v2_path, render
 from inference.execution.admission import Admission, AdmissionStats, default_limit
-from inference.execution.batcher import BatchPolicy
+from inference.execution.batch_rules import BatchPolicy
 from inference.execution.cpu_load import CpuLoad
 from inference.execution.malloc import keep_freed_memory
 from inference.execution.model_threads import ModelThreads
@@ -103,8 +103,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 class InferenceApp(FastAPI):
-    """FastAPI, with the prediction routes taken by the lane (inference/lane.py) before
-    FastAPI's middleware and routing see them; every other request goes through those."""
+    """FastAPI, with the prediction routes taken by the lane (inference/http/lane.py)
+    before FastAPI's middleware and routing see them; every other request goes through."""
 
     def __init__(self, lane: PredictLane, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -130,10 +130,8 @@ def usable_cpus() -> int:
 
 def warn_if_oversubscribed(settings: InferenceSettings) -> None:
     """Say so at start when the workers' model calls, each with its torch threads, need more
-    cores than this process may use. Torch's threads of one call wait for each other
-    spinning, so on too few cores a call can take hundreds of times longer: the bench's
-    CNN, 8 images a call, ran 29,159 images/s with 1 torch thread on one core and 99 with
-    2 (bench/results/profile.md, fourteenth session)."""
+    cores than this process may use: torch's threads of one call wait for each other
+    spinning, so on too few cores a call can take hundreds of times longer."""
     cores = usable_cpus()
     calls = settings.workers * (settings.model_threads or cores)
     if settings.torch_threads > 1 and calls * settings.torch_threads > cores:
@@ -203,8 +201,7 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
     )
     keys = settings.api_key_set()
     # The prediction routes: admission first (an overloaded worker refuses before anything
-    # else runs), then the API keys and the body limit, as the middleware below does for
-    # every other route.
+    # else runs), then API keys and the body limit, as the middleware does for other routes.
     admission = AdmissionStats()
     limit = settings.max_in_flight or default_limit(usable_cpus(), settings.max_batch_rows)
     lane = PredictLane(
@@ -225,8 +222,7 @@ def create_app(settings: InferenceSettings, clock: Callable[[], float] = time.ti
         version="0.1.0",
         lifespan=_lifespan,
         # FastAPI's native OpenTelemetry asks the global providers on every request whether
-        # one is configured (environment lookups included): a measurable share of a small
-        # model's request. Pier's metrics are Prometheus' (inference/metrics.py).
+        # one is configured: a share of a small model's request. Pier's metrics are Prometheus'.
         telemetry=NO_TELEMETRY,
     )
     app.state.pier = state

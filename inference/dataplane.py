@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from inference.errors import InferenceError, ModelNotFound, NotReady, VersionNotFound, mapping_for
-from inference.execution.batcher import Batcher, BatchPolicy
+from inference.execution.batch_rules import BatchPolicy
+from inference.execution.batcher import Batcher
 from inference.execution.cpu_load import CpuLoad
 from inference.execution.deadlines import Deadlines
 from inference.execution.model_threads import Done, ModelThreads, settler
@@ -62,7 +63,7 @@ class DataPlane:
         # Copies answered requests to the model's shadow versions (None: no shadow traffic).
         self.mirror = mirror
         # Whether the worker's CPU is the limit: then a free call waits for as many
-        # requests as lately queued (inference/batching.py). None: it never counts as such.
+        # requests as lately queued (inference/execution/batcher.py). None: never.
         self.cpu = cpu
         # The timeout of the requests that are not gathered (a batcher keeps its own line).
         self._deadlines = (

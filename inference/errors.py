@@ -52,7 +52,7 @@ class NotReady(InferenceError):
 
 
 class Overloaded(InferenceError):
-    """More requests in flight than this worker admits (inference/admission.py)."""
+    """More requests in flight than this worker admits (inference/execution/admission.py)."""
 
 
 class ModelTimeout(InferenceError):

@@ -96,7 +96,7 @@ class V2ErrorBody(BaseModel):
 
 
 class PredictRequest(BaseModel):
-    """Documents the /predict body; the hot path parses it with orjson (see api.py)."""
+    """Documents /predict's body; the hot path parses it with orjson (inference/http/native.py)."""
 
     model: str
     inputs: JsonValue = Field(description="An array, or an object input name -> array.")

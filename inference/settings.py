@@ -88,8 +88,8 @@ class InferenceSettings(BaseSettings):
         description=(
             "Keep the memory a model call frees for the next call (glibc's malloc with fixed "
             "thresholds: blocks up to 32 MB from the heap, up to 64 MB of free heap kept). "
-            "Off, glibc hands it back and the next call faults it in again: a CNN at 32 "
-            "images a call ran 3.7 times slower an image that way (inference/malloc.py). "
+            "Off, glibc may hand it back after every call and the next call faults it in "
+            "again, page by page (inference/execution/malloc.py). "
             "Resident memory is then the peak working set."
         ),
     )
@@ -106,8 +106,8 @@ class InferenceSettings(BaseSettings):
         default="uvicorn",
         description=(
             "HTTP server of `python -m inference`: uvicorn (httptools; the prediction routes "
-            "are answered straight from the connection, inference/protocol.py), or granian "
-            "(a Rust HTTP server). bench/results/latest.md measures both."
+            "are answered straight from the connection, inference/http/protocol.py), or "
+            "granian (a Rust HTTP server). docs/performance.md compares both."
         ),
     )
     workers: int = Field(
@@ -134,7 +134,7 @@ class InferenceSettings(BaseSettings):
         description=(
             "Learn, per model version, the batch size whose calls cost the least a row, and "
             "gather no more than that (at most max_batch_rows). False: always up to "
-            "max_batch_rows. See inference/batch_sizer.py."
+            "max_batch_rows. See inference/execution/sizer.py."
         ),
     )
     max_batch_wait_ms: float = Field(
@@ -144,7 +144,7 @@ class InferenceSettings(BaseSettings):
             "Longest a queued request waits for others to fill its batch once the model is "
             "free. A request that arrives while the model is idle never waits, and a batch "
             "is not held once as many requests are queued as the load has lately queued "
-            "at once (inference/batching.py)."
+            "at once (inference/execution/batcher.py)."
         ),
     )
     max_in_flight: int = Field(
@@ -177,7 +177,7 @@ class InferenceSettings(BaseSettings):
         description=(
             "Longest a prediction request waits for its model call, queueing included; past "
             "it the request gets 504 and the replica goes on. A hung call keeps its thread "
-            "until the model returns (see inference/batching.py). Batched or not."
+            "until the model returns (docs/reliability.md). Batched or not."
         ),
     )
     models: str = Field(
@@ -243,7 +243,7 @@ class InferenceSettings(BaseSettings):
     api_keys: SecretStr = Field(
         default=SecretStr(""),
         description=(
-            "Comma-separated API keys for this service's own endpoints (inference/auth.py); "
+            "Comma-separated API keys for this service's own endpoints (inference/http/auth.py); "
             "empty with no keys file: open. Health checks, /metrics and /feedback/aggregates "
             "stay open for probes and scrapers."
         ),

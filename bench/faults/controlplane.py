@@ -9,17 +9,17 @@ import logging
 import uvicorn
 
 from control_plane.api.app import create_api
+from control_plane.composition import build_platform
 from control_plane.runtime import Runtime
-from control_plane.services.replicas import ReplicaBook
 from control_plane.settings import PierSettings
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = PierSettings()
-    replicas = ReplicaBook()
-    runtime = Runtime(settings, replicas)
-    api = create_api(settings, replicas, runtime.announcer)
+    platform = build_platform(settings)
+    runtime = Runtime(platform)
+    api = create_api(platform)
     runtime.start()
     try:
         uvicorn.run(api, host="127.0.0.1", port=settings.port, log_level="warning")

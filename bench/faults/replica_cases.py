@@ -92,11 +92,8 @@ def bad_models(
     *, seconds: float = 8.0, rate: float = 50.0, hang_rounds: int = 200_000, timeout_s: float = 2.0
 ) -> CaseResult:
     """A model that raises on some rows and one that hangs on some rows, beside a good model,
-    under steady traffic to all three, with a request timeout of `timeout_s`.
-
-    The hang must outlast the timeout on any host: 60,000 rounds took about 2 s on an Intel
-    Xeon (2026-11-29), and the hanging input was answered 200 before its timeout; 200,000
-    rounds are 5-10 s there, and the replica is stopped, hung call and all, at the end."""
+    under steady traffic to all three, with a request timeout of `timeout_s`. 200,000 hang
+    rounds: long enough that no host answers the hanging input within the 2 s timeout."""
     bodies = {
         "good": predict_body("iris"),
         "flaky-ok": predict_body("flaky", GOOD_ROW),
@@ -186,9 +183,8 @@ def sigterm(
     readiness then preStop) has already stopped sending. They are counted apart."""
     body = predict_body()
     with tempfile.TemporaryDirectory(prefix="pier-faults-") as tmp:
-        # Tens of milliseconds a call (200 rounds: 20-30 ms on the hosts measured), longer
-        # than the time between requests, so that the replica is holding some at any time.
-        # (20 rounds, about 2 ms, left it holding none at the signal on a fast host.)
+        # 200 rounds: tens of milliseconds a call, longer than the time between requests, so
+        # that the replica is holding some at any time, on a fast host too.
         artifact = models.slow(Path(tmp) / "slow.pt", rounds=slow_rounds)
         with replica({"iris": artifact}) as r:
             load = Load(r.port, rate, lambda i: body, connections=64)

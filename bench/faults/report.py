@@ -21,7 +21,7 @@ class CaseResult:
     failed: int
     # Other figures, in the order they are shown: name -> value as text.
     figures: dict[str, str] = field(default_factory=dict)
-    # Each criterion of the issue, and whether it held.
+    # Each criterion the case is judged by, and whether it held.
     checks: dict[str, bool] = field(default_factory=dict)
 
     @property

@@ -1,30 +1,25 @@
-"""create_api(settings): the REST API as a FastAPI app, mounted into Reflex or run alone."""
+"""create_api(platform): the REST API as a FastAPI app, mounted into Reflex or run alone."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from control_plane.announcer import RoutingAnnouncer
 from control_plane.api import (
+    access_routes,
     canary_routes,
-    experiment_routes,
+    deployment_routes,
     guards,
     monitoring_routes,
     scaling_routes,
     session_routes,
+    version_routes,
 )
-from control_plane.api.routes import router
-from control_plane.artifacts import ArtifactChecker, ArtifactStore
+from control_plane.composition import Platform
 from control_plane.db.engine import is_unavailable, unavailable
 from control_plane.errors import PierError, http_status
-from control_plane.schemas import RolloutStatus
-from control_plane.services.replicas import ReplicaBook
-from control_plane.settings import PierSettings
 
 
 async def _pier_error(request: Request, exc: Exception) -> JSONResponse:
@@ -47,14 +42,9 @@ async def _sql_error(request: Request, exc: Exception) -> JSONResponse:
     return await _pier_error(request, error)
 
 
-def create_api(
-    settings: PierSettings,
-    replicas: ReplicaBook | None = None,
-    announcer: RoutingAnnouncer | None = None,
-    rollouts: Callable[[], list[RolloutStatus]] | None = None,
-) -> FastAPI:
-    """`replicas` and `announcer`: pass the ones the dashboard and the runtime use, so all
-    see the same replica reports and every routing change wakes the same listeners."""
+def create_api(platform: Platform) -> FastAPI:
+    """The routes over `platform`, whose metrics source starts now: inside Reflex this app's
+    own lifespan never runs, and the charts need history from the moment it serves."""
     api = FastAPI(
         title="Pier control plane",
         version="0.1.0",
@@ -63,21 +53,25 @@ def create_api(
         openapi_url="/api/v1/openapi.json",
         redoc_url=None,
     )
-    api.state.settings = settings
-    api.state.store = ArtifactStore(settings.artifact_root)
-    api.state.checker = ArtifactChecker(settings.check_python, settings.check_timeout_s)
-    api.state.replicas = replicas if replicas is not None else ReplicaBook()
-    api.state.announcer = announcer or RoutingAnnouncer(settings.redis_url)
-    # On Kubernetes, the reconciler's view of each workload's rollout (for /status).
-    api.state.rollouts = rollouts or list
+    api.state.platform = platform
     api.add_exception_handler(PierError, _pier_error)
     guards.install(api)
     api.add_exception_handler(DBAPIError, _sql_error)
     api.add_exception_handler(PoolTimeout, _sql_error)
-    api.include_router(router)
+
+    @api.get("/api/v1/health", tags=["system"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for module in (
+        version_routes,
+        deployment_routes,
+        access_routes,
+        canary_routes,
+        scaling_routes,
+        monitoring_routes,
+    ):
+        api.include_router(module.router)
     api.include_router(session_routes.routes())
-    api.include_router(canary_routes.router)
-    api.include_router(scaling_routes.router)
-    api.include_router(experiment_routes.router)
-    api.include_router(monitoring_routes.routes(settings, api.state.replicas))
+    platform.metrics().start()
     return api

@@ -8,10 +8,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from control_plane.api.deps import AnnouncerDep, Deployer, SessionDep, Viewer
+from control_plane.api.deps import Deployer, SessionDep, Viewer
 from control_plane.services import canaries
 from control_plane.services.canaries import CanaryCreate, CanaryPublic
-from control_plane.services.routing_events import announce_on_commit
 
 router = APIRouter(prefix="/api/v1", tags=["canaries"])
 
@@ -28,10 +27,8 @@ def start_canary(
     body: CanaryCreate,
     session: SessionDep,
     principal: Deployer,
-    announcer: AnnouncerDep,
 ) -> CanaryPublic:
     """Start ramping a version up step by step; failed gates roll it back by themselves."""
-    announce_on_commit(session, announcer)
     return canaries.start_canary(session, principal, name, body, datetime.now(UTC))
 
 
@@ -52,11 +49,9 @@ def control_canary(
     action: Literal["pause", "resume", "abort"],
     session: SessionDep,
     principal: Deployer,
-    announcer: AnnouncerDep,
     body: CanaryControl | None = None,
 ) -> CanaryPublic:
     """Pause, resume or abort the canary in progress (abort returns all traffic to the
     baseline)."""
-    announce_on_commit(session, announcer)
     reason = body.reason if body else ""
     return canaries.control(session, principal, name, action, datetime.now(UTC), reason)

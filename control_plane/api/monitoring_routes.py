@@ -1,9 +1,4 @@
-"""REST routes for live metrics: thin, the monitoring service decides.
-
-`routes(settings, replicas)` also starts the app's metrics source, so the charts have
-history from the moment the control plane is up (create_api's own lifespan does not run
-inside Reflex). `monitoring.close_source(replicas)` stops it.
-"""
+"""REST routes for live metrics and experiment verdicts: thin, the services decide."""
 
 from __future__ import annotations
 
@@ -12,20 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from control_plane.api.deps import ReplicasDep, SessionDep, SettingsDep, Viewer
+from control_plane.api.deps import PlatformDep, SessionDep, Viewer
 from control_plane.schemas import ModelMetrics, VersionSummary
-from control_plane.services import monitoring, registry
-from control_plane.services.replicas import ReplicaBook
-from control_plane.settings import PierSettings
+from control_plane.services import experiments, monitoring, registry
+from control_plane.services.experiments import ExperimentPublic
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"])
-
-
-def routes(settings: PierSettings, replicas: ReplicaBook) -> APIRouter:
-    """The monitoring routes, with this app's metrics source started."""
-    monitoring.source_for(settings, replicas).start()
-    return router
-
 
 WindowQuery = Annotated[
     int,
@@ -40,8 +27,7 @@ WindowQuery = Annotated[
 def model_metrics(
     name: str,
     session: SessionDep,
-    settings: SettingsDep,
-    replicas: ReplicasDep,
+    platform: PlatformDep,
     _: Viewer,
     window: WindowQuery = 300,
     step: Annotated[
@@ -51,14 +37,30 @@ def model_metrics(
     """Per-version rps, latency quantiles, error rate and accuracy over the window, one
     point per step, with a summary and each serving replica's CPU and memory."""
     registry.get_model(session, name)
-    source = monitoring.source_for(settings, replicas)
-    return monitoring.model_metrics(source, name, window, step, datetime.now(UTC))
+    return monitoring.model_metrics(platform.metrics(), name, window, step, datetime.now(UTC))
 
 
 @router.get("/metrics/summary")
 def metrics_summary(
-    settings: SettingsDep, replicas: ReplicasDep, _: Viewer, window: WindowQuery = 300
+    platform: PlatformDep, _: Viewer, window: WindowQuery = 300
 ) -> dict[str, list[VersionSummary]]:
     """Every model's per-version summary over the window (the overview page)."""
-    source = monitoring.source_for(settings, replicas)
-    return monitoring.summaries(source, window, datetime.now(UTC))
+    return monitoring.summaries(platform.metrics(), window, datetime.now(UTC))
+
+
+@router.get("/models/{name}/experiment", tags=["experiments"])
+def model_experiment(
+    name: str,
+    session: SessionDep,
+    platform: PlatformDep,
+    _: Viewer,
+    window: WindowQuery = 3600,
+    min_effect: Annotated[
+        float,
+        Query(description="Smallest accuracy difference worth detecting, 0..1 (0.02 = 2 points)."),
+    ] = 0.02,
+) -> ExperimentPublic:
+    """Each live version's accuracy, error rate and latency, and each challenger against
+    the baseline: differences with intervals, p-values, the sample size needed, a verdict."""
+    source = platform.metrics()
+    return experiments.experiment(session, source, name, window, datetime.now(UTC), min_effect)

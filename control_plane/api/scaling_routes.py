@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from control_plane.api.deps import AnnouncerDep, Deployer, SessionDep, Viewer
+from control_plane.api.deps import Deployer, SessionDep, Viewer
 from control_plane.schemas import ScalingChange, ScalingPublic
 from control_plane.services import scaling
-from control_plane.services.routing_events import announce_on_commit
 
 router = APIRouter(prefix="/api/v1", tags=["scaling"])
 
@@ -24,10 +23,6 @@ def set_scaling(
     body: ScalingChange,
     session: SessionDep,
     principal: Deployer,
-    announcer: AnnouncerDep,
 ) -> ScalingPublic:
     """Replace the model's scaling settings; fields left out take their defaults."""
-    # Once committed, the reconciler and the local autoscaler act on it without waiting for
-    # their next tick (they listen to the same announcer).
-    announce_on_commit(session, announcer)
     return scaling.set_scaling(session, principal, name, body.scaling, reason=body.reason)

@@ -8,23 +8,12 @@ from datetime import datetime, timedelta
 from control_plane.schemas import (
     DeploymentPublic,
     ModelStatus,
+    ReplicaReport,
     ReplicaStatus,
     RolloutStatus,
     RoutingTable,
     StatusPublic,
 )
-
-
-@dataclass
-class ReplicaReport:
-    id: str
-    url: str
-    revision: int
-    loaded: list[str]
-    error: str
-    last_seen: datetime
-    # Where its models run: cpu, cuda:0, ... ("" from a replica that does not say).
-    device: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,16 +82,8 @@ def cluster_line(rollouts: list[RolloutStatus], model: str) -> str:
 
 
 def replica_status(r: ReplicaReport, now: datetime, stale_after: timedelta) -> ReplicaStatus:
-    return ReplicaStatus(
-        id=r.id,
-        url=r.url,
-        revision=r.revision,
-        loaded=r.loaded,
-        error=r.error,
-        last_seen=r.last_seen,
-        device=r.device,
-        healthy=now - r.last_seen <= stale_after and not r.error,
-    )
+    healthy = now - r.last_seen <= stale_after and not r.error
+    return ReplicaStatus(**r.model_dump(), healthy=healthy)
 
 
 def build_status(

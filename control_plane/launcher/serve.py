@@ -12,28 +12,14 @@ import secrets
 import sys
 from collections.abc import Mapping
 
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from control_plane.db.engine import migrate, session_scope
 from control_plane.db.tables import User
-from control_plane.errors import Unauthenticated
-from control_plane.launcher.up import REPO_ROOT, reflex_env
+from control_plane.launcher.bootstrap import REPO_ROOT, accept_token, reflex_command, reflex_env
 from control_plane.schemas import Role
 from control_plane.services import auth
 from control_plane.settings import PierSettings
-
-
-def accept_token(session: Session, secret: str, name: str, role: Role) -> bool:
-    """Make `secret` a valid token of `role` for the admin user; False if it already was."""
-    try:
-        auth.principal_for_token(session, secret)
-        return False
-    except Unauthenticated:
-        pass
-    admin = session.exec(select(User).where(User.username == "admin")).first()
-    assert admin is not None, "the admin user is created first"
-    auth.adopt_token(session, admin, name, role, secret, actor="system")
-    return True
 
 
 def prepare(settings: PierSettings, environ: Mapping[str, str]) -> list[str]:
@@ -70,21 +56,6 @@ def serve_main() -> int:
     for line in prepare(settings, os.environ):
         print(line, flush=True)
     env = reflex_env(os.environ)
-    port = str(settings.port)
-    args = [
-        sys.executable,
-        "-m",
-        "reflex",
-        "run",
-        "--env",
-        "prod",
-        "--frontend-port",
-        port,
-        "--backend-port",
-        port,
-        "--backend-host",
-        settings.host,
-    ]
     os.chdir(REPO_ROOT)
-    os.execve(sys.executable, args, env)
+    os.execve(sys.executable, reflex_command(settings), env)
     return 0  # not reached

@@ -1,16 +1,11 @@
-"""`pier up`: the whole platform on one machine, on embedded defaults.
+"""`pier up`: the whole platform on one machine, on embedded defaults; Ctrl-C stops it.
 
-Migrates the database, creates the first admin and the credentials file, registers and
-deploys the bundled example on the very first start, then runs the control plane (Reflex:
-dashboard and /api/v1 on one port) and the inference service under the local orchestrator:
-a balancer on the inference port in front of between min and max worker processes, moved
-by the local autoscaler with the deployed models' scaling settings. Ctrl-C stops every
-process it started.
+The control plane runs as a Reflex process; the inference workers run under the local
+orchestrator and its autoscaler, in this process.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -18,91 +13,26 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
 import httpx
-from sqlmodel import Session, select
 
-from control_plane.artifacts import ArtifactChecker, ArtifactStore
 from control_plane.backends.local.orchestrator import LocalOrchestrator
-from control_plane.db.engine import migrate, session_scope
-from control_plane.db.tables import Model, User
-from control_plane.errors import PierError
-from control_plane.pier_yaml import Manifest, load_manifest
+from control_plane.composition import build_platform
+from control_plane.db.engine import migrate
+from control_plane.launcher.bootstrap import (
+    EXAMPLE,
+    REPO_ROOT,
+    ensure_inference_token,
+    reflex_command,
+    reflex_env,
+    register_example,
+)
 from control_plane.runtime import local_autoscaler
-from control_plane.schemas import Principal, Role, VersionCreate
-from control_plane.services import auth, deployments, registry, scaling
+from control_plane.services import auth
 from control_plane.settings import PierSettings
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO_ROOT / "examples" / "iris" / "pier.yaml"
-SYSTEM = Principal(username="system", role=Role.admin, token_name="launcher")
-
-
-def reflex_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The variables Reflex needs offline (scripts/reflex-env.sh is their one definition)."""
-    env = dict(environ)
-    script = REPO_ROOT / "scripts" / "reflex-env.sh"
-    if script.is_file():
-        lines = subprocess.run(
-            ["bash", str(script)], capture_output=True, text=True, check=True, env=env
-        ).stdout.splitlines()
-        for line in lines:
-            key, _, value = line.partition("=")
-            if key:
-                env.setdefault(key, value)
-    return env
-
-
-def ensure_inference_token(session: Session, path: Path) -> str:
-    """A viewer token for the local replicas, kept in a 0600 file and reused across starts."""
-    if path.is_file():
-        secret = path.read_text().strip()
-        try:
-            auth.principal_for_token(session, secret)
-            return secret
-        except PierError:
-            pass
-    admin = session.exec(select(User).where(User.username == "admin")).first()
-    assert admin is not None, "bootstrap_admin runs first"
-    issued = auth.create_token(session, admin, "inference-local", Role.viewer, actor="system")
-    auth.write_secret_file(path, issued.secret + "\n")
-    return issued.secret
-
-
-async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as f:
-        while chunk := f.read(1024 * 1024):
-            yield chunk
-
-
-def register_example(settings: PierSettings, session: Session, manifest_path: Path) -> str | None:
-    """On an empty registry: push and deploy the bundled example. Returns what it deployed."""
-    if session.exec(select(Model)).first() is not None or not manifest_path.is_file():
-        return None
-    manifest = load_manifest(manifest_path)
-    store = ArtifactStore(settings.artifact_root)
-    stored = asyncio.run(
-        store.ingest(_file_chunks(manifest.artifact_path), settings.max_artifact_bytes)
-    )
-    spec = VersionCreate.model_validate(manifest.version_create(stored.sha256))
-    checker = ArtifactChecker(settings.check_python, settings.check_timeout_s)
-    pushed = registry.push_version(session, store, checker, SYSTEM, manifest.model.name, spec)
-    deployments.deploy(
-        session, SYSTEM, manifest.model.name, pushed.version.version, reason="bundled example"
-    )
-    apply_manifest_scaling(session, manifest)
-    return f"{manifest.model.name}@{pushed.version.version}"
-
-
-def apply_manifest_scaling(session: Session, manifest: Manifest) -> None:
-    """A deployed pier.yaml's `scaling:` section becomes the model's settings (audited)."""
-    if manifest.scaling is not None:
-        scaling.set_scaling(
-            session, SYSTEM, manifest.model.name, manifest.scaling, reason="from pier.yaml"
-        )
 
 
 def _wait_http(url: str, deadline_s: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
@@ -142,12 +72,13 @@ def run_platform(environ: Mapping[str, str] | None = None) -> int:
     t0 = time.monotonic()
 
     migrate(settings)
-    with session_scope(settings) as session:
+    platform = build_platform(settings)
+    with platform.unit_of_work() as session:
         created = auth.bootstrap_admin(session, settings.credentials_path, settings.public_url)
-    with session_scope(settings) as session:
+    with platform.unit_of_work() as session:
         inference_token = ensure_inference_token(session, settings.home / "inference-token")
-    with session_scope(settings) as session:
-        example = register_example(settings, session, Path(environ.get("PIER_EXAMPLE", EXAMPLE)))
+    with platform.unit_of_work() as session:
+        example = register_example(platform, session, Path(environ.get("PIER_EXAMPLE", EXAMPLE)))
     if created:
         say(f"created user 'admin' and an admin token: {settings.credentials_path} (mode 0600)")
     if example:
@@ -159,20 +90,7 @@ def run_platform(environ: Mapping[str, str] | None = None) -> int:
     env["PIER_HOME"] = str(settings.home)
     cp_log = (logs / "control-plane.log").open("ab")
     control_plane = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "reflex",
-            "run",
-            "--env",
-            "prod",
-            "--frontend-port",
-            str(settings.port),
-            "--backend-port",
-            str(settings.port),
-            "--backend-host",
-            settings.host,
-        ],
+        reflex_command(settings),
         cwd=REPO_ROOT,
         env=env,
         stdout=cp_log,

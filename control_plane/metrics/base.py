@@ -38,3 +38,10 @@ class MetricsSource(Protocol):
     def summaries(self, window_s: int, now: datetime) -> dict[str, list[VersionSummary]]:
         """Every model's per-version summary (the overview page, one call)."""
         ...
+
+
+class RunningSource(MetricsSource, Protocol):
+    """A source with a life of its own (a scraper thread, a client): started, then closed."""
+
+    def start(self) -> None: ...
+    def close(self) -> None: ...

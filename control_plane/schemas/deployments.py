@@ -82,15 +82,20 @@ class RoutingTable(BaseModel):
     models: list[RouteModel]
 
 
-class ReplicaStatus(BaseModel):
+class ReplicaReport(BaseModel):
+    """What a replica said of itself on its last routing poll."""
+
     id: str
     url: str
     revision: int
     loaded: list[str]
     error: str
     last_seen: datetime
-    healthy: bool
     device: str = Field(default="", description="Where its models run: cpu, cuda:0, ...")
+
+
+class ReplicaStatus(ReplicaReport):
+    healthy: bool
 
 
 class ModelStatus(BaseModel):

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from control_plane.schemas.common import SHA256_RE, Batching, Resources, TensorSpec, check_label
+from control_plane.schemas.scaling import ScalingPublic, ScalingSettings
 
 
 class ArtifactPublic(BaseModel):
@@ -30,6 +31,11 @@ class VersionCreate(BaseModel):
     batching: Batching = Field(default_factory=Batching)
     metrics: dict[str, float] = Field(default_factory=dict)
     description: str = Field(default="", max_length=2000)
+    scaling: ScalingSettings | None = Field(
+        default=None,
+        description="pier.yaml's `scaling:`: becomes the model's scaling settings when the "
+        "model is deployed.",
+    )
 
     @field_validator("version")
     @classmethod
@@ -73,6 +79,9 @@ class VersionPublic(BaseModel):
 class PushResult(BaseModel):
     created: bool = Field(description="False when identical bytes were already this version.")
     version: VersionPublic
+    scaling: ScalingPublic | None = Field(
+        default=None, description="The model's scaling settings, when the push set them."
+    )
 
 
 class ModelPublic(BaseModel):
@@ -83,18 +92,3 @@ class ModelPublic(BaseModel):
     versions: int
     latest: str | None
     deployment: dict[str, int] | None
-
-
-class VersionBrief(BaseModel):
-    version: str
-    created_at: datetime
-    created_by: str
-    sha256: str
-    format: str
-    size: int
-
-
-class ModelOverview(BaseModel):
-    name: str
-    versions: list[VersionBrief]
-    weights: dict[str, int]

@@ -295,3 +295,19 @@ def adopt_token(
     if not secret.startswith(TOKEN_PREFIX) or len(secret) < len(TOKEN_PREFIX) + 32:
         raise InvalidRequest(f"a token must start with {TOKEN_PREFIX!r} and carry 32+ characters")
     return _store_token(session, user, name, role, secret, actor, "token.adopt")
+
+
+def valid_token(session: Session, secret: str) -> bool:
+    try:
+        principal_for_token(session, secret)
+        return True
+    except Unauthenticated:
+        return False
+
+
+def admin_user(session: Session) -> User:
+    """The first admin, who owns the tokens the platform's own parts use."""
+    admin = session.exec(select(User).where(User.username == "admin")).first()
+    if admin is None:
+        raise NotFound("no user admin: the first start creates it before any token")
+    return admin

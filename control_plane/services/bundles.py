@@ -1,26 +1,13 @@
-"""Pushing a version from files a user handed over: a pier.yaml and its artifact, or an archive.
-
-The dashboard's upload page lands here; the files then go through exactly what `pier push`
-goes through (the manifest's validation, the content-addressed store, the artifact check,
-`registry.push_version`), so the browser and the CLI accept and refuse the same things.
-"""
+"""The files of an upload: a pier.yaml and its artifact, or one archive holding both."""
 
 from __future__ import annotations
 
-import asyncio
 import stat
 import tarfile
 import zipfile
-from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
 
-from sqlmodel import Session
-
-from control_plane.artifacts import ArtifactChecker, ArtifactStore
-from control_plane.errors import InvalidRequest, PayloadTooLarge, PierError
-from control_plane.pier_yaml import load_manifest
-from control_plane.schemas import Principal, PushResult, VersionCreate
-from control_plane.services import registry
+from control_plane.errors import InvalidRequest, PayloadTooLarge
 
 MANIFEST_NAMES = ("pier.yaml", "pier.yml")
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
@@ -120,38 +107,6 @@ def find_manifest(root: Path, max_bytes: int) -> Path:
     return manifests[0]
 
 
-async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as f:
-        while chunk := f.read(1024 * 1024):
-            yield chunk
-
-
-def _relative(message: str, root: Path) -> str:
+def relative(message: str, root: Path) -> str:
     """Name uploaded files as the user knows them, not by the server's temporary path."""
     return message.replace(f"{root.resolve()}/", "").replace(f"{root}/", "")
-
-
-def push_bundle(
-    session: Session,
-    store: ArtifactStore,
-    checker: ArtifactChecker,
-    principal: Principal,
-    root: Path,
-    max_bytes: int,
-) -> PushResult:
-    """Register the version described by the files under `root` (the whole upload)."""
-    try:
-        manifest = load_manifest(find_manifest(root, max_bytes))
-        artifact = manifest.artifact_path
-        if not artifact.is_relative_to(root.resolve()):
-            name = manifest.model.artifact
-            raise InvalidRequest(f"artifact {name!r} must be one of the uploaded files; {EXPECTED}")
-        if artifact.suffix.lower() in (".yaml", ".yml"):
-            raise InvalidRequest("the artifact cannot be the pier.yaml itself")
-        stored = asyncio.run(store.ingest(_file_chunks(artifact), max_bytes))
-        spec = VersionCreate.model_validate(manifest.version_create(stored.sha256))
-        return registry.push_version(session, store, checker, principal, manifest.model.name, spec)
-    except PierError as e:
-        e.message = _relative(e.message, root)
-        e.args = (e.message,)
-        raise

@@ -21,7 +21,7 @@ from control_plane.schemas import (
     RoutingTable,
     TensorSpec,
 )
-from control_plane.services import audit
+from control_plane.services import audit, changes
 from control_plane.services.auth import require
 from control_plane.services.registry import get_model, get_version_row
 
@@ -92,6 +92,10 @@ def get_deployment(session: Session, name: str) -> DeploymentPublic:
     return _public(session, model, dep)
 
 
+def is_deployed(session: Session, name: str) -> bool:
+    return session.get(Deployment, get_model(session, name).id) is not None
+
+
 def set_weights(
     session: Session,
     principal: Principal,
@@ -149,6 +153,7 @@ def _new_revision(
 ) -> Deployment:
     """Record a new desired state (its id is the routing revision) and make it current."""
     assert model.id is not None
+    changes.routing_changed(session)
     rev = DeploymentRevision(
         model_id=model.id,
         weights=weights,

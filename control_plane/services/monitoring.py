@@ -1,64 +1,17 @@
-"""Monitoring: which metrics source answers, and the windows a caller may ask for.
-
-The REST API and the dashboard both call `model_metrics` / `summaries` with the source
-from `source_for(settings, replicas)`: one per ReplicaBook, so the API and the dashboard
-of one process share it (and its scraper thread), and never know which kind it is.
-"""
+"""Live metrics: the windows a caller may ask for, answered by whichever source is set up."""
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
-from typing import Protocol
 
 from control_plane.errors import InvalidRequest
 from control_plane.metrics.base import MetricsSource
-from control_plane.metrics.direct import DirectSource
-from control_plane.metrics.prometheus import PrometheusSource
 from control_plane.schemas import ModelMetrics, VersionSummary
-from control_plane.services.replicas import ReplicaBook
-from control_plane.settings import PierSettings
 
 ALLOWED_WINDOWS_S = (300, 900, 3600, 21_600, 86_400)
 DEFAULT_POINTS = 60
 MAX_POINTS = 600
 _MINUTE_TIER_FROM_S = 3600
-
-
-class RunningSource(MetricsSource, Protocol):
-    def start(self) -> None: ...
-    def close(self) -> None: ...
-
-
-def open_source(settings: PierSettings, replicas: ReplicaBook) -> RunningSource:
-    """A new source of the kind the settings name (not started; the first query starts it)."""
-    if settings.prometheus_url:
-        return PrometheusSource(
-            settings.prometheus_url, replicas, stale_after_s=settings.replica_stale_s
-        )
-    return DirectSource(replicas, stale_after_s=settings.replica_stale_s)
-
-
-_lock = threading.Lock()
-_sources: dict[int, tuple[ReplicaBook, RunningSource]] = {}
-
-
-def source_for(settings: PierSettings, replicas: ReplicaBook) -> RunningSource:
-    """The one source of this ReplicaBook, created on first use."""
-    with _lock:
-        held = _sources.get(id(replicas))
-        if held is None or held[0] is not replicas:
-            held = (replicas, open_source(settings, replicas))
-            _sources[id(replicas)] = held
-        return held[1]
-
-
-def close_source(replicas: ReplicaBook) -> None:
-    """Stop the source of this ReplicaBook (its thread), if it has one."""
-    with _lock:
-        held = _sources.pop(id(replicas), None)
-    if held is not None:
-        held[1].close()
 
 
 def check_window(window_s: int, step_s: int | None) -> tuple[int, int]:

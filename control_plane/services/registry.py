@@ -156,7 +156,7 @@ def _next_label(session: Session, model_id: int, seq: int) -> str:
     return str(n)
 
 
-def push_version(
+def register_version(
     session: Session,
     store: ArtifactStore,
     checker: ArtifactChecker,

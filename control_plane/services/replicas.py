@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from control_plane.domain.convergence import ReplicaReport
+from control_plane.schemas import ReplicaReport
 
 
 class ReplicaBook:

@@ -11,7 +11,7 @@ from control_plane.backends.local.autoscaler import ScaleChange
 from control_plane.db.tables import Deployment, Model
 from control_plane.errors import NotFound
 from control_plane.schemas import Principal, Role, ScalingPublic, ScalingSettings
-from control_plane.services import audit
+from control_plane.services import audit, changes
 from control_plane.services.auth import require
 from control_plane.services.registry import get_model
 
@@ -60,6 +60,7 @@ def set_scaling(
         return before
     dep.scaling = after
     session.add(dep)
+    changes.routing_changed(session)  # the reconciler and the local autoscaler act on it
     audit.record(
         session,
         actor=principal.username,

@@ -1,21 +1,6 @@
 """Admission control: a bound on the prediction requests one worker holds at once, in
-requests and in seconds of work.
-
-Beyond the bound a request is answered at once with 503 and ``Retry-After``, before its
-body is read or a model is touched. Without it, a worker past its capacity queues without
-limit: every request gets slower, memory grows, and clients time out after the work was
-done anyway. With it, the requests admitted keep their latency (the queue ahead of them is
-bounded) and the others learn at once to retry, here or at another replica.
-
-A count alone cannot bound the wait: 256 requests are 50 ms of work for a small MLP and
-25 s for a model of 100 ms. So the worker also learns its pace, the time it has lately
-spent busy per answered request (busy: holding at least one), and refuses a request when
-those it holds would take longer than ``max_queue_s`` at that pace. At a steady load the
-pace is the inverse of its throughput, so the bound is the wait a new request would have.
-
-Only the prediction routes count: health, readiness, metrics and feedback are always
-answered, so an overloaded replica still says how it is.
-"""
+requests and in seconds of work; beyond it a request gets 503 and Retry-After at once,
+before its body is read."""
 
 from __future__ import annotations
 
@@ -32,17 +17,9 @@ PACE_EVERY = 32
 
 
 def default_limit(slots: int, max_batch_rows: int) -> int:
-    """Pure: requests in flight a worker admits when the setting leaves it to us.
-
-    Per slot (model call at once), enough to fill its batch twice over (one batch running,
-    one queued behind it), so batching is never starved, and at least 256, so that a burst
-    from many clients queues briefly rather than being refused. Clients that arrive at
-    random come in bursts: with at least 64, W1 under Poisson arrivals at 80 % of one
-    core's capacity had 47 requests of 46,500 refused in 5 s (a pause of the host of a few
-    milliseconds lets 64 arrive at once); with 256, none up to 120 % (bench/poisson.py,
-    twelfth session). This bound is in requests: for a model that takes 100 ms a request,
-    256 queued are 25 s of work per slot, and `max_queue_s` bounds those in seconds.
-    """
+    """Pure: requests in flight a worker admits when the setting leaves it to us. Per slot,
+    enough to fill its batch twice over (one running, one queued), and at least 256 so that
+    the bursts of clients arriving at random queue briefly rather than being refused."""
     return max(1, slots) * max(2 * max_batch_rows, MIN_PER_SLOT)
 
 
@@ -58,14 +35,9 @@ class AdmissionStats:
 
 
 class Admission:
-    """The prediction requests in flight, and the bounds on them. The prediction lane
-    (inference/lane.py) asks before it reads a request's body and answers a refusal with
-    `refusal()`; every admitted request is released when it is answered.
-
-    `max_queue_s` (0: no bound in time) applies from `floor` requests in flight up, once a
-    pace has been measured: below the floor a request is always admitted, so that each
-    model call can have one queued behind it.
-    """
+    """The prediction requests in flight and the bounds on them. `max_queue_s` (0: none)
+    applies from `floor` requests up, once a pace is measured: below the floor a request is
+    always admitted, so that each model call can have one queued behind it."""
 
     def __init__(
         self,

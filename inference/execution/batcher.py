@@ -1,141 +1,36 @@
-"""Adaptive micro-batching: requests for one model version that arrive while its model
-calls are all busy queue up, and the next free call takes them together.
-
-A request that finds a free call and nobody queued runs at once, alone: batching never
-delays a request when the model is idle. A full batch does not wait for a call to end: it
-goes to the model threads' queue at once (one deep per thread), so a busy model goes from
-call to call without waiting for the event loop between them; a request that fills a call
-by itself, with nobody queued, goes there at once at any depth, as without batching.
-Queued requests wait for companions at most ``max_wait_s`` from their arrival, and only
-while fewer are queued than every recent call found queued (``batch_is_full``): a wait
-only for requests the load is sure to send. While the worker's CPU is the limit
-(inference/cpu_load.py), a wait costs nothing, and a free call waits instead for as many
-as were lately queued at once. When a gathered call fails, its requests run
-again one by one, so only the request whose input caused the failure fails.
-
-A request waits for its answer at most ``timeout_s`` from its arrival (queueing included);
-past that it fails alone with ModelTimeout (504) and its client is free
-(inference/deadlines.py). The model call itself cannot be stopped: it runs on a model
-thread (inference/model_threads.py), and Python cannot kill a thread. So a call that
-hangs keeps its thread and its slot (one of the replica's CPU-sized set of model threads)
-until the model returns. Other requests go on in the remaining slots; the requests
-gathered into the hung call share its fate (at most ``max_rows`` rows). As many calls
-hanging at once as there are slots stall the worker's model calls until one returns: then
-only a restart frees them (on Kubernetes the liveness probe; locally the supervisor).
-``Batcher.overdue()`` counts such calls still running.
-
-How many rows a call takes is learned per model version (inference/batch_sizer.py): up to
-``max_rows``, but no more than the size whose calls cost the least a row.
-"""
+"""Adaptive micro-batching: one queue per model version, whose requests the next free model
+call takes together. A request that finds a free call and nobody queued runs at once, alone,
+so batching never delays a request when the model is idle."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from inference.errors import InferenceError
+from inference.execution.batch_rules import (
+    Arrays,
+    BatchPolicy,
+    Outputs,
+    Signature,
+    StartCall,
+    batch_is_full,
+    concatenate,
+    dispatch_delay,
+    signature_of,
+    split_outputs,
+    take_batch,
+)
 from inference.execution.deadlines import Deadlines
-from inference.execution.model_threads import Done, settler
+from inference.execution.model_threads import settler
 from inference.execution.sizer import BatchSizer
 
-Arrays = Mapping[str, np.ndarray]
-Outputs = dict[str, np.ndarray]
-# Starts one model call on the rows given and returns; its outcome goes to the callback,
-# on the event loop. The data plane records its metrics.
-StartCall = Callable[[Arrays, int, Done[Outputs]], None]
-# Per input: name, shape beyond the rows, dtype. Only requests alike in all three concatenate.
-Signature = tuple[tuple[str, tuple[int, ...], np.dtype], ...]
-# Calls over which the queue's depth is remembered (twice this at most): under W1's load,
-# a tenth of a second.
+__all__ = ["Arrays", "BatchPolicy", "Batcher", "BatcherStats", "Outputs", "StartCall"]
+
+# Calls over which the queue's depth is remembered (twice this at most).
 DEPTH_WINDOW = 32
-
-
-@dataclass(frozen=True)
-class BatchPolicy:
-    max_rows: int
-    max_wait_s: float
-    # Longest a request waits for its answer, from its arrival; None: as long as it takes.
-    timeout_s: float | None = None
-    # Learn each version's best batch size up to max_rows (False: always up to max_rows).
-    adaptive: bool = True
-
-
-def batch_is_full(queued_rows: int, queued: int, limit: int, target: int) -> bool:
-    """Pure: whether the queue makes a full batch: `limit` rows, or `target` requests,
-    whichever comes first (Batcher._fill_target).
-
-    So a batch is held only for requests that are coming. 16 clients that each wait for
-    their answer never queue 32 rows: with a learned limit of 32, every call was held for
-    its whole max wait, and W1 at 16 connections served 3,500-3,850 rps, against
-    5,200-5,700 with a target (bench/results/profile.md, tenth session). The target is the
-    fewest requests recent calls found while the CPU has room: clients that arrive at
-    random come in bursts, and holding for the deepest burst lately seen put W1's p50 under
-    Poisson arrivals at half the replica's capacity 40 % above batching off (twelfth
-    session). It is the most lately queued at once while the CPU is saturated: clients
-    that each wait for their answer settle on calls of the fewest, and W2-binary served
-    10-13 % less than with the most (bench/results/profile.md, thirteenth session).
-    """
-    return queued_rows >= limit or queued >= target
-
-
-def dispatch_delay(policy: BatchPolicy, full: bool, oldest_arrival: float, now: float) -> float:
-    """Pure: seconds a free call should still wait before taking the queue (0: take it now).
-
-    A full batch (batch_is_full) goes at once; otherwise the oldest queued request bounds
-    the wait.
-    """
-    if full:
-        return 0.0
-    return max(0.0, oldest_arrival + policy.max_wait_s - now)
-
-
-def take_batch(limit: int, queue: Iterable[tuple[Signature, int]]) -> int:
-    """Pure: how many requests from the head of the queue go into the next call.
-
-    Always the head (even when it alone exceeds `limit` rows), then the requests after it
-    that are alike and fit within `limit`, stopping at the first that is not. The queue is
-    read no further than that, so a call costs its batch, not the queue's depth.
-    """
-    entries = iter(queue)
-    first = next(entries, None)
-    if first is None:
-        return 0
-    head, rows = first
-    count = 1
-    for signature, more in entries:
-        if signature != head or rows + more > limit:
-            break
-        rows += more
-        count += 1
-    return count
-
-
-def signature_of(arrays: Arrays) -> Signature:
-    """What requests must share to be gathered into one call: each input's name, its
-    shape after the rows, and its dtype."""
-    return tuple([(name, a.shape[1:], a.dtype) for name, a in arrays.items()])
-
-
-def concatenate(parts: Sequence[Arrays]) -> dict[str, np.ndarray]:
-    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-
-
-def split_outputs(outputs: Outputs, rows: Sequence[int]) -> list[Outputs] | None:
-    """Each request's rows of a gathered call's outputs; None when an output does not have
-    one row per input row (then the gathered answer cannot be told apart)."""
-    total = sum(rows)
-    if any(a.ndim == 0 or a.shape[0] != total for a in outputs.values()):
-        return None
-    bounds = np.cumsum([0, *rows])
-    return [
-        {name: a[start:stop] for name, a in outputs.items()}
-        for start, stop in itertools.pairwise(bounds)
-    ]
 
 
 @dataclass
@@ -179,12 +74,9 @@ Result = Outputs | BaseException
 
 
 class Batcher:
-    """One model version's queue and its calls, on one event loop.
-
-    No task per request or per call: a call's outcome comes back by callback
-    (inference/model_threads.py) and goes straight to its requests' futures. Only a
-    gathered call that must be retried request by request runs as a task.
-    """
+    """One model version's queue and its calls, on one event loop. A call's outcome comes
+    back by callback and goes straight to its requests' futures: no task per request or
+    per call, except a gathered call retried request by request."""
 
     def __init__(
         self,
@@ -201,8 +93,7 @@ class Batcher:
         self._clock = clock
         self._queue: deque[_Queued] = deque()
         # Rows in the queue, kept as it changes, so a request's pump costs the same at any
-        # depth: summing the queue each time took the loop 13.7 us a request at 256 queued
-        # against 6.6 (bench/results/profile.md, eleventh session).
+        # depth.
         self._queued_rows = 0
         self._running = 0
         self._timer: asyncio.TimerHandle | None = None
@@ -218,9 +109,8 @@ class Batcher:
         # When the loop last had a call's answer: a call handed off behind a running one
         # waited for it on the thread, so its cost to the sizer starts from that answer.
         self._last_answer = 0.0
-        # The fewest requests queued when a call took its batch, during the previous
-        # DEPTH_WINDOW calls and during the current ones (None: no call yet): how full the
-        # load makes every batch, so a free call waits only for requests sure to come.
+        # The fewest requests queued when a call took its batch, over the previous
+        # DEPTH_WINDOW calls and the current ones (None: no call yet): the fill target.
         self._fill: list[int | None] = [None, None]
         # The most requests queued at once over the same windows: what a free call waits
         # for instead while the CPU is the limit (`saturated`).
@@ -248,22 +138,15 @@ class Batcher:
 
     def submit(self, arrays: Arrays, rows: int) -> asyncio.Future[Outputs]:
         """The request's future: its rows of a call's outputs, or the error that ends it.
-
-        Cancelling the future (its client went away) drops the request if it is still
-        queued; if its call is running, the call's answer for it is dropped.
-        """
+        Cancelling it drops the request if still queued, else its share of the answer."""
         self.stats.requests += 1
         future: asyncio.Future[Outputs] = asyncio.get_running_loop().create_future()
         queued = _Queued(arrays, rows, self._clock(), future)
         if self._deadline_line is not None:
             self._deadline_line.watch(queued.arrival, future)
         if not self._queue and (self._running < self._slots or rows >= self.policy.max_rows):
-            # Idle: its call starts now, alone (no hand-off, no wait). So does a request
-            # that fills a call by itself while every thread is busy: there is nothing to
-            # gather it with, and it waits in the threads' queue, where the thread finds it
-            # when its call ends, as without batching. By max_rows, not the learned limit:
-            # at a learned limit of 1, every request would pass here, and the sizer, which
-            # tries other sizes only on calls taken from the queue, would never try 2.
+            # Idle, or it fills a call by itself: its call starts now, alone. By max_rows, not
+            # the learned limit, or at a limit of 1 the sizer (probing queued calls) never tries 2.
             self.stats.immediate += 1
             self._start([queued])
         else:
@@ -282,9 +165,8 @@ class Batcher:
         while self._queue:
             depth = len(self._queue)
             self._most[1] = max(self._most[1], depth)
-            # A full batch does not wait for a free thread: it goes to the threads' queue
-            # now, and the thread finds it there when its call ends, with no wake-up and no
-            # turn of the loop in between.
+            # A full batch does not wait for a free thread: it goes to the threads' queue now,
+            # where the thread finds it when its call ends, with no turn of the loop between.
             full_behind = self._running < 2 * self._slots and self._queued_rows >= self.limit
             if self._running >= self._slots and not full_behind:
                 return
@@ -300,9 +182,8 @@ class Batcher:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            # Every call's depth enters the target (the fewest in the window): one that
-            # waited out max_wait with fewer lowers it at once, since the load has dropped
-            # or comes in bursts that no wait fills.
+            # Every call's depth enters the target: one that waited out max_wait with fewer
+            # lowers it at once (the load dropped, or comes in bursts that no wait fills).
             least = self._fill[1]
             self._fill[1] = depth if least is None else min(least, depth)
             if self._holding and not full:

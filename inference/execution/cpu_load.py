@@ -1,12 +1,6 @@
-"""Whether a worker's CPU is the limit: the batcher asks before a free call waits for more
-requests (inference/batching.py).
-
-When the CPU is the limit, a call that waits costs nothing: the core is busy reading the
-requests it waits for, and the larger call costs less a row. When the CPU has room, the
-wait is time its requests lose for nothing. The CPU is the limit when the worker's threads
-keep its cores busy, or when the event loop keeps its own thread busy: a worker on more
-cores than its loop and model calls fill (a small model) is held back by its loop alone.
-"""
+"""Whether a worker's CPU is the limit, for the batcher (inference/execution/batcher.py):
+then a free call that waits for more requests costs nothing, since the core is busy
+reading them, and the larger call costs less a row."""
 
 from __future__ import annotations
 
@@ -20,12 +14,9 @@ SATURATED = 0.9
 
 
 class CpuLoad:
-    """The share of `cores` that this process used over the last period, and the share of
-    one core that the thread reading it (the event loop) used.
-
-    One serves every batcher of a worker, all on its loop: reading it costs a clock call,
-    and the CPU times are read at most once a period.
-    """
+    """The share of `cores` this process used over the last period, and the share of one
+    core its reading thread (the event loop) used. One serves every batcher of a worker:
+    the CPU times are read at most once a period, so a reading costs a clock call."""
 
     def __init__(
         self,

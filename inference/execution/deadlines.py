@@ -1,14 +1,6 @@
 """The request timeout: a request still unanswered ``timeout_s`` after its arrival fails
-alone with ModelTimeout (504), and its client is free.
-
-One timer serves every request: they arrive in deadline order (one timeout for all), so
-the timer is set for the oldest unanswered one, and answered requests are forgotten as
-the line is walked. Watching a request costs an append, not a timer of its own.
-
-The model call itself goes on: it runs on a model thread, which Python cannot stop
-(inference/batching.py says what a hung call holds); its answer, when it comes, finds the
-request's future settled and is dropped.
-"""
+alone with ModelTimeout (504). One timer, set for the oldest unanswered request, serves
+them all: watching a request costs an append, not a timer of its own."""
 
 from __future__ import annotations
 

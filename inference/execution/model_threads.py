@@ -1,16 +1,6 @@
-"""The threads that run model calls, and nothing else.
-
-A fixed number of daemon threads (the cores the replica may use) take calls from one
-queue. Each result comes back to the event loop through a callback, so a request needs no
-task of its own to wait for its model: the batcher hands the answer straight to the
-request's future. This replaces ``anyio.to_thread.run_sync``, whose cancel scope, limiter
-and worker bookkeeping cost a small model's request about 17 us per call here.
-
-The thread count is the limit on model calls at once: a call beyond it waits in the
-queue. A call that hangs keeps its thread until the model returns (Python cannot stop a
-thread); the others go on. The threads are daemons, so a hung model never holds up the
-process's exit.
-"""
+"""The threads that run model calls: a fixed set of daemon threads fed from one queue, each
+outcome handed back to the event loop by callback, so a request needs no task of its own to
+wait for its model. The thread count is the limit on model calls at once."""
 
 from __future__ import annotations
 
@@ -83,6 +73,7 @@ class ModelThreads:
     def _start_threads(self) -> None:
         with self._lock:
             while len(self._threads) < self.size:
+                # Daemons: a hung model (its thread cannot be stopped) never holds up exit.
                 thread = threading.Thread(
                     target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
                 )

@@ -1,19 +1,6 @@
-"""How many rows a model call should gather, learned from what the model's calls cost.
-
-More rows a call are not always cheaper a row. A small MLP keeps getting cheaper up to a
-hundred rows and more; a small CNN on this CPU runs 8,362 images a second in eights and
-4,274 in sixteens (bench/results/profile.md), because its activations stop fitting the
-cache. A fixed `max_batch_rows` cannot be right for both, so each model version's queue
-measures its calls and keeps its batches at the size that served rows the cheapest.
-
-Calls are grouped by size, to the nearest power of two (a call of 6 to 11 rows counts as
-8). The limit is the size whose calls cost the least a row (the larger on a tie), once a
-larger size has been seen to cost more; until then it is the configured maximum, so the
-sizes above get measured. Under steady load every call would take the
-limit, and nothing would be learned of the sizes beside it: so one call in EXPLORE_EVERY
-takes half the limit, and the next such call twice it, by turns. The limit walks down while
-half is cheaper, up while twice is, and follows the load and the machine when they change.
-"""
+"""How many rows a model call should gather, learned per model version from what its calls
+cost a row: calls are grouped by size (to the nearest power of two), and one call in a while
+takes half or twice the limit, so the limit follows the load and the machine."""
 
 from __future__ import annotations
 
@@ -93,5 +80,7 @@ class BatchSizer:
             if cost.per_row_s < cheapest or (cost.per_row_s == cheapest and size > chosen):
                 chosen, cheapest = size, cost.per_row_s
         if chosen == largest:
-            return self.max_rows  # nothing larger measured dearer (or nothing measured)
+            # Nothing larger measured dearer (or nothing measured): keep the maximum, so
+            # the sizes above get measured.
+            return self.max_rows
         return min(chosen, self.max_rows)

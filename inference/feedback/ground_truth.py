@@ -1,4 +1,5 @@
-"""Predictions in, labels in, tallies out: the I/O around the pure scoring in feedback.py."""
+"""Predictions in, labels in, tallies out: the I/O around the pure scoring in
+inference/feedback/tallies.py."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from inference.feedback.predictions import (
     remember,
 )
 from inference.feedback.tallies import FeedbackBook, Tally, score, totals
-from inference.metrics.collectors import Metrics, RollingWindow, WindowStats, summarize
+from inference.metrics.collectors import Metrics
+from inference.metrics.window import RollingWindow, WindowStats, summarize
 from inference.metrics.workers import BookView, WorkerSpool
 from inference.models.loaded import LoadedVersion
 from inference.schemas import FeedbackItem, FeedbackOutcome

@@ -1,11 +1,6 @@
-"""Predictions remembered for ground-truth feedback, in a bounded, expiring store.
-
-A prediction id is a UUIDv7: its first 48 bits are the prediction's time in ms, so a
-feedback for an id the store no longer holds can be told apart: older than the TTL (or
-than what the bounded store still holds) is expired (410), anything else unknown (404).
-Nothing here waits on Redis on the request path: `put` only appends to a buffer that a
-background task writes in pipelines.
-"""
+"""Predictions remembered for ground-truth feedback, in a bounded, expiring store. An id is
+a UUIDv7 carrying the prediction's time, so feedback for an id no longer held is told
+expired (410) or unknown (404); the request path never waits on Redis."""
 
 from __future__ import annotations
 
@@ -82,10 +77,8 @@ def remember(
     spec: TensorSpec, output: np.ndarray, model: str, version: str, at: float
 ) -> PredictionRecord | None:
     """The record of a prediction from its first output; None for shapes we cannot score.
-
-    Float scores of shape [rows, k>1] are a classifier (argmax); an integer output of
-    shape [rows] or [rows, 1] is a class; a float one of that shape is a regression value.
-    """
+    Float scores [rows, k>1] are a classifier (argmax); an integer output [rows] or
+    [rows, 1] is a class; a float one of that shape is a regression value."""
     if output.ndim == 2 and output.shape[1] > 1 and spec.dtype not in _INTEGER_DTYPES:
         return PredictionRecord(
             model,
@@ -158,9 +151,7 @@ def _missing(prediction_id: str, now: float, ttl_s: float, evicted_until: float)
 
 class LocalPredictionStore:
     """In-process, bounded by rows (oldest first) and by TTL. Event-loop thread only.
-
-    About 400 bytes per row held (measured: tests/monitoring/test_memory.py).
-    """
+    About 400 bytes per row held (tests/monitoring/test_memory.py)."""
 
     def __init__(self, capacity_rows: int, ttl_s: float) -> None:
         self.capacity_rows = capacity_rows
@@ -242,10 +233,8 @@ _LABELLED = b"L"
 
 class RedisPredictionStore:
     """Shared by every replica: feedback may reach another replica than the prediction.
-
     Writes are buffered and sent in pipelines by a background task; while Redis is down
-    the buffer is bounded and the oldest writes are dropped (and counted).
-    """
+    the buffer is bounded and the oldest writes are dropped (and counted)."""
 
     def __init__(
         self,

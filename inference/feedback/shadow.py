@@ -1,15 +1,6 @@
-"""Shadow traffic: a copy of a share of a model's requests goes to a shadow version.
-
-The caller's request is answered by its live version as if no shadow existed. `offer`
-only draws which shadows get a copy and puts the copies on a bounded queue, without
-waiting: a full queue drops the copy and counts it. Background tasks run the copies on
-threads of their own at the lowest CPU priority (nice 19), so a slow or failing shadow
-never holds a thread the live path needs and only takes CPU the live path leaves idle.
-Each shadow answer is recorded under the shadow's own version label (latency and errors
-in the usual metrics, plus `pier_shadow_*` counters), compared with the live answer
-(agreement of classifiers), and remembered for feedback under an id derived from the
-caller's prediction id, so the label the caller sends scores the shadow too.
-"""
+"""Shadow traffic: copies of a share of a model's answered requests go to its shadow versions,
+on threads of their own at the lowest CPU priority, without ever delaying the caller; their
+answers are measured, compared with the live ones and scored by the caller's labels."""
 
 from __future__ import annotations
 
@@ -36,8 +27,6 @@ from inference.models.loaded import LoadedVersion, ModelRegistry
 log = logging.getLogger(__name__)
 
 _SHADOW_ID_SEP = "~"
-
-
 _LOWEST_PRIORITY = 19
 
 
@@ -98,7 +87,7 @@ class ShadowMirror:
         self._queue: asyncio.Queue[ShadowJob] | None = None
         self._executor: ThreadPoolExecutor | None = None
         # The copies of the request answered last, until the caller's prediction id is known
-        # (api.py records it right after the data plane returns, without yielding).
+        # (the route records it right after the data plane returns, without yielding).
         self._last: tuple[int, list[ShadowJob]] | None = None
         self._versions: dict[str, set[str]] = {}
         self.dropped = 0

@@ -1,9 +1,6 @@
-"""Ground truth joined to predictions, aggregated by the time of the prediction.
-
-Pure: no I/O, the clock is passed in. A label that arrives days late still lands in the
-bucket of the prediction it is about, so accuracy over a window is the accuracy of the
-predictions made in that window, whatever the arrival time of their labels.
-"""
+"""Ground truth joined to predictions, tallied by the time of the prediction, so a label that
+arrives days late still counts in its prediction's window. Pure: no I/O, the clock is
+passed in."""
 
 from __future__ import annotations
 

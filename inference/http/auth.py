@@ -1,11 +1,6 @@
-"""Opt-in API keys for the inference service's own endpoints (pure ASGI, no body read).
-
-Off unless the deployment names keys (`PIER_INFERENCE_API_KEYS`, or a file of them in
-`PIER_INFERENCE_API_KEYS_FILE`). When on, every request needs `Authorization: Bearer <key>`
-or `X-API-Key: <key>`, except the endpoints that probes and scrapers read, which carry no
-inputs or outputs of the model: the health checks, `/metrics` and `/feedback/aggregates`
-(the control plane's monitoring). Keys are compared in constant time and never logged.
-"""
+"""Opt-in API keys for the service's own endpoints (pure ASGI, no body read): off unless keys
+are configured; then every endpoint but the health checks, /metrics and /feedback/aggregates
+needs one. Keys are compared in constant time and never logged."""
 
 from __future__ import annotations
 

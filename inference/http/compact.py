@@ -1,14 +1,6 @@
-"""The compact form of /predict: one tensor's raw little-endian bytes as the body, its
-shape and dtype in headers, so a caller skips JSON for large inputs (an image is 12,288
-floats: about 3 ms of JSON decoding, three times a small CNN's own time).
-
-Request: ``Content-Type: application/x-pier-tensor`` (``application/octet-stream`` is
-taken too), ``X-Pier-Model``, ``X-Pier-Shape`` (``1,3,64,64``), optional ``X-Pier-Dtype``
-(default: the model input's dtype), ``X-Pier-Model-Version`` (pin) and ``X-Pier-Key``.
-The answer is the JSON of /predict unless ``Accept`` asks for ``application/x-pier-tensor``
-(or ``application/octet-stream``): then the body is the single output's raw little-endian
-bytes, described by the same headers.
-"""
+"""The compact form of /predict: one tensor's raw little-endian bytes as the body, its shape
+and dtype in X-Pier-* headers, so large inputs skip JSON; with ``Accept:
+application/x-pier-tensor`` the single output comes back the same way."""
 
 from __future__ import annotations
 

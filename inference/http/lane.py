@@ -1,15 +1,6 @@
-"""The prediction lane: POST /predict and the Open Inference Protocol's infer, answered as
-plain ASGI ahead of FastAPI.
-
-For a small model the web framework costs more than the model: FastAPI's and Starlette's
-middleware, route matching and Request and Response objects, each a layer every request
-passes through twice, once in and once when its answer comes back from the model
-(bench/results/profile.md). The service's app (inference/main.py) hands these routes to the
-lane before any of that. The lane does for them what the middleware does for every other
-route, by the same rules and with the same answers: admission (inference/admission.py),
-API keys (inference/auth.py) and the body limit (inference/limits.py). The prediction
-routes stay declared in FastAPI too, so the OpenAPI document shows them.
-"""
+"""The prediction lane: POST /predict and v2 infer answered as plain ASGI ahead of FastAPI's
+middleware and routing, with the same admission, API keys and body limit that the
+middleware applies to every other route."""
 
 from __future__ import annotations
 

@@ -17,7 +17,8 @@ from inference.errors import (
     PredictionNotFound,
 )
 from inference.feedback.tallies import BUCKET_S, RETENTION_S
-from inference.metrics.collectors import TEXT_CONTENT_TYPE, WINDOW_MAX_S
+from inference.metrics.collectors import TEXT_CONTENT_TYPE
+from inference.metrics.window import WINDOW_MAX_S
 from inference.schemas import (
     BookOut,
     BucketOut,

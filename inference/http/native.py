@@ -1,5 +1,5 @@
 """The native REST API: POST /predict, GET /models, GET /healthz (metrics and feedback:
-monitoring_api.py)."""
+inference/http/monitoring.py)."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def dumps(value: object) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A /predict answer, whichever way it is sent (inference/lane.py or the route)."""
+    """A /predict answer, whichever way it is sent (inference/http/lane.py or the route)."""
 
     body: bytes
     media_type: str
@@ -93,7 +93,7 @@ class Answer:
 
 
 async def answer_predict(state: ServiceState, headers: Mapping[str, str], raw: bytes) -> Answer:
-    """JSON in and out; or the compact form (inference/compact.py) either way."""
+    """JSON in and out; or the compact form (inference/http/compact.py) either way."""
     plane = state.plane
     started = time.perf_counter()
     outcome = Outcome()
@@ -157,8 +157,8 @@ async def answer_predict(state: ServiceState, headers: Mapping[str, str], raw: b
     },
 )
 async def predict(request: Request) -> Response:
-    """What OpenAPI shows of /predict. Requests are answered by inference/lane.py before
-    FastAPI routes them; should one reach this route, it gets the same answer."""
+    """What OpenAPI shows of /predict. Requests are answered by inference/http/lane.py
+    before FastAPI routes them; should one reach this route, it gets the same answer."""
     answer = await answer_predict(state_of(request), request.headers, await request.body())
     return Response(answer.body, media_type=answer.media_type, headers=answer.headers)
 

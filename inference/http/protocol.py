@@ -1,23 +1,6 @@
-"""uvicorn's HTTP protocol, with the prediction lane's requests answered straight from
-the connection.
-
-uvicorn hands every request to the app through an ASGI cycle: an event to wake the app
-for each piece of body, the body gathered by concatenation, every response header checked
-against two regular expressions, a write for the head and another for the body. That
-cycle costs 35-70 us a request on one core, more than the benchmark's MLP takes for a row:
-a bare ASGI app on uvicorn answered a 49 KB request 11,600-20,800 times a second, the same
-answer written by an asyncio protocol on the same parser 51,800-73,600 times
-(bench/results/profile.md).
-
-So a request the lane takes (inference/lane.py: POST /predict and v2 infer) whose body
-is announced by Content-Length and within the limit is read here, as whole, and given to
-the lane once complete: one call to `receive` that already has the body, and one write for
-the answer. The lane itself is unchanged, with its admission, API keys and body limit.
-Everything else goes through uvicorn's own cycle, unchanged: other routes, chunked bodies,
-`Expect: 100-continue`, upgrades, a body over the limit, and a request that arrives on a
-connection while an earlier one there is still being answered (pipelining), which uvicorn
-queues so that answers leave in order.
-"""
+"""uvicorn's httptools protocol, with the prediction lane's requests read whole from the
+connection and answered in one write. Everything else goes through uvicorn's own ASGI cycle
+(other routes, chunked bodies, `Expect`, upgrades, bodies over the limit, pipelining)."""
 
 from __future__ import annotations
 
@@ -142,7 +125,7 @@ class LaneCycle:
 
 
 class LaneProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol; the lane's requests skip its ASGI cycle (see above)."""
+    """uvicorn's httptools protocol; the lane's requests skip its ASGI cycle."""
 
     def __init__(
         self,

@@ -213,8 +213,8 @@ async def answer_infer(
     model: str,
     version: str | None,
 ) -> Answer:
-    """One infer call of the protocol. Requests are answered by inference/lane.py before
-    FastAPI routes them; the routes below are what OpenAPI shows, and answer the same."""
+    """One infer call of the protocol. Requests are answered by inference/http/lane.py
+    before FastAPI routes them; the routes below are what OpenAPI shows, and answer the same."""
     plane = state.plane
     started = time.perf_counter()
     outcome = Outcome()

@@ -1,12 +1,6 @@
-"""The JSON header of an Open Inference Protocol infer request, read into plain objects.
-
-pydantic (V2InferRequest in inference/schemas.py) is the reference for what a header may
-be: it documents the route and decides every unusual header, with its coercions and its
-error messages. But validating the usual header with it cost about 5 % of the event loop's
-time for a binary W2 request (bench/results/profile.md). So a header whose every field
-already has the protocol's type (strings, a list of integers for a shape, objects for
-parameters) is taken as it is, and anything else goes through pydantic.
-"""
+"""The JSON header of an Open Inference Protocol infer request, read into plain objects: taken
+as it is when every field already has the protocol's type, else through pydantic
+(V2InferRequest in inference/schemas.py), the reference for what a header may be."""
 
 from __future__ import annotations
 

@@ -1,20 +1,12 @@
-"""Prometheus collectors, defined once per app, and a rolling window for the JSON summary.
-
-Names follow Prometheus conventions; labels are `model` and `version` (bounded: only the
-versions a replica loads) plus `code`, `type` or `result` from fixed sets. With several
-worker processes (PROMETHEUS_MULTIPROC_DIR set), prometheus_client writes every value to
-per-process files and /metrics sums them; the process CPU and memory figures are then the
-sum over the live workers.
-"""
+"""Prometheus collectors, defined once per app on its own registry; with several worker
+processes, merged through prometheus_client's per-process files (PROMETHEUS_MULTIPROC_DIR)."""
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,149 +23,14 @@ from prometheus_client import (
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from inference.metrics.window import RollingWindow
+
 LATENCY_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01,
     0.015, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
-WINDOW_MAX_S = 300
 TEXT_CONTENT_TYPE = CONTENT_TYPE_LATEST
-
-# Rolling-window latency buckets: log-spaced by 5% from 10 µs, so a percentile
-# is known within about 5% in bounded memory whatever the request rate.
-_BASE_S = 1e-5
-_GROWTH = 1.05
-_LOG_GROWTH = math.log(_GROWTH)
-
-
-def _bucket_of(seconds: float) -> int:
-    if seconds <= _BASE_S:
-        return 0
-    return int(math.log(seconds / _BASE_S) / _LOG_GROWTH) + 1
-
-
-def _bucket_upper(index: int) -> float:
-    return _BASE_S * _GROWTH**index
-
-
-@dataclass
-class Second:
-    """One second of one (model, version): counts and a latency histogram."""
-
-    requests: int = 0
-    errors: int = 0
-    errors_by_type: dict[str, int] = field(default_factory=dict)
-    latency: dict[int, int] = field(default_factory=dict)
-
-    def merge(self, other: Second) -> None:
-        self.requests += other.requests
-        self.errors += other.errors
-        for kind, n in other.errors_by_type.items():
-            self.errors_by_type[kind] = self.errors_by_type.get(kind, 0) + n
-        for index, n in other.latency.items():
-            self.latency[index] = self.latency.get(index, 0) + n
-
-    def to_json(self) -> list[object]:
-        return [self.requests, self.errors, self.errors_by_type, list(self.latency.items())]
-
-    @staticmethod
-    def from_json(raw: list[object]) -> Second:
-        requests, errors, by_type, latency = raw
-        assert isinstance(requests, int) and isinstance(errors, int)
-        assert isinstance(by_type, dict) and isinstance(latency, list)
-        return Second(requests, errors, dict(by_type), {int(i): int(n) for i, n in latency})
-
-
-# (model, version) -> unix second -> Second
-Seconds = dict[tuple[str, str], dict[int, Second]]
-
-
-@dataclass(frozen=True)
-class WindowStats:
-    model: str
-    version: str
-    requests: int
-    errors: int
-    rps: float
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-    error_rate: float
-    errors_by_type: dict[str, int]
-
-
-class RollingWindow:
-    """Per-second buckets per (model, version) over the last WINDOW_MAX_S seconds.
-
-    Keyed by wall-clock second so that the windows of several worker processes merge.
-    """
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self.series: Seconds = defaultdict(dict)
-
-    def record(self, model: str, version: str, seconds: float, error_type: str | None) -> None:
-        now = int(self._clock())
-        buckets = self.series[(model, version)]
-        second = buckets.get(now)
-        if second is None:
-            second = buckets[now] = Second()
-            for old in [s for s in buckets if s <= now - WINDOW_MAX_S]:
-                del buckets[old]
-        second.requests += 1
-        if error_type is not None:
-            second.errors += 1
-            second.errors_by_type[error_type] = second.errors_by_type.get(error_type, 0) + 1
-        index = _bucket_of(seconds)
-        second.latency[index] = second.latency.get(index, 0) + 1
-
-    def now(self) -> float:
-        return self._clock()
-
-
-def summarize(series: Iterable[Seconds], now: float, window_s: int) -> list[WindowStats]:
-    """Pure: stats per (model, version) over the seconds (now - window_s, now]."""
-    start = int(now) - window_s + 1
-    merged: dict[tuple[str, str], Second] = {}
-    for one in series:
-        for key, buckets in one.items():
-            for s, second in buckets.items():
-                if s >= start:
-                    merged.setdefault(key, Second()).merge(second)
-    stats = []
-    for (model, version), total in sorted(merged.items()):
-        if total.requests == 0:
-            continue
-        p50, p95, p99 = (
-            _percentile_ms(total.latency, total.requests, q) for q in (0.50, 0.95, 0.99)
-        )
-        stats.append(
-            WindowStats(
-                model=model,
-                version=version,
-                requests=total.requests,
-                errors=total.errors,
-                rps=total.requests / window_s,
-                p50_ms=p50,
-                p95_ms=p95,
-                p99_ms=p99,
-                error_rate=total.errors / total.requests,
-                errors_by_type=dict(sorted(total.errors_by_type.items())),
-            )
-        )
-    return stats
-
-
-def _percentile_ms(histogram: dict[int, int], total: int, quantile: float) -> float | None:
-    if total == 0:
-        return None
-    rank = quantile * total
-    seen = 0
-    for index in sorted(histogram):
-        seen += histogram[index]
-        if seen >= rank:
-            return round(_bucket_upper(index) * 1000, 3)
-    return None
 
 
 def _live_pids(directory: Path) -> list[int]:
@@ -244,6 +101,8 @@ class Metrics:
         self.multiproc_dir = multiproc_dir
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # Labels: model and version (bounded: only the versions a replica loads), plus
+        # code, type or result from fixed sets.
         mv = ["model", "version"]
         self.requests = Counter(
             "pier_requests",
@@ -331,8 +190,8 @@ class Metrics:
             mv,
             registry=r,
         )
-        # Shadow traffic (inference/shadow.py): `version` is the shadow's. Its latency and
-        # errors go in the series above under its own version label.
+        # Shadow traffic (inference/feedback/shadow.py): `version` is the shadow's; its
+        # latency and errors go in the series above under its own version label.
         self.shadow = Counter(
             "pier_shadow_requests",
             "Requests mirrored to a shadow version, by result: ok, error, dropped (queue full).",

@@ -1,10 +1,6 @@
-"""Several worker processes per replica: each writes its rolling window and feedback
-tallies to the multiprocess directory once a second, and whichever worker answers a JSON
-summary or an aggregates call merges its own live figures with the others' files.
-
-prometheus_client merges the Prometheus counters itself; this covers what lives only in
-a worker's memory. Files of workers that exited, or that stopped writing, are skipped.
-"""
+"""Several worker processes per replica: each writes its rolling window and feedback tallies
+to the multiprocess directory once a second, and the worker that answers a summary merges
+the live others' files with its own figures (prometheus_client merges the counters)."""
 
 from __future__ import annotations
 
@@ -18,7 +14,7 @@ from pathlib import Path
 import orjson
 
 from inference.feedback.tallies import BucketTally, FeedbackBook, Tally
-from inference.metrics.collectors import RollingWindow, Second, Seconds
+from inference.metrics.window import RollingWindow, Second, Seconds
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,6 @@
-"""Checks on an artifact's zip archive that read names, sizes and pickle opcodes only.
-
-They run before torch sees a byte: a member that would land outside the archive, a zip
-bomb, a member torch would not write, or a pickle that would call anything but the
-TorchScript types and tensor rebuilders is refused with a sentence saying which.
-"""
+"""Checks on an artifact's zip archive that read names, sizes and pickle opcodes only, before
+torch sees a byte: escaping paths, zip bombs, unexpected members and pickles that name
+anything but TorchScript types and tensor rebuilders are refused, saying which."""
 
 from __future__ import annotations
 

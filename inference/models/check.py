@@ -1,7 +1,5 @@
-"""``python -m inference.check``: accept or refuse an artifact at push (docs/contract.md).
-
-Prints one JSON object on stdout; exit 0 when accepted, 1 when refused.
-"""
+"""``python -m inference.models.check``: accept or refuse an artifact at push
+(docs/contract.md). Prints one JSON object on stdout; exit 0 when accepted, 1 when refused."""
 
 from __future__ import annotations
 
@@ -41,7 +39,7 @@ def check(artifact: Path, inputs_json: str, outputs_json: str) -> dict[str, obje
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m inference.check", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m inference.models.check", description=__doc__)
     parser.add_argument("--artifact", required=True, type=Path)
     parser.add_argument("--inputs", required=True, help="JSON list of input tensor specs")
     parser.add_argument("--outputs", required=True, help="JSON list of output tensor specs")

@@ -1,10 +1,6 @@
-"""The only module that imports torch: recognise an artifact safely, load it, run a batch.
-
-Nothing here unpickles arbitrary Python. An artifact is first recognised by the
-members of its zip archive alone; only TorchScript archives (read by the
-TorchScript unpickler, which builds TorchScript types only) and torch.export
-programs whose payloads are raw tensors are handed to torch.
-"""
+"""The only module that imports torch: recognise an artifact from its zip members alone, load
+it, run a batch. Nothing here unpickles arbitrary Python: only TorchScript archives and
+torch.export programs whose payloads are raw tensors reach torch."""
 
 from __future__ import annotations
 
@@ -36,10 +32,8 @@ ACCEPTED = (
     "or a torch.export program (torch.export.save, .pt2)"
 )
 
-# Members a torch.export.save archive of torch 2.13 may hold, relative to its root
-# folder. Anything else (AOTInductor shared objects, pickled weights or constants,
-# custom or opaque objects, the legacy layout) is refused, because torch would
-# unpickle it with weights_only=False or load native code.
+# Members a torch.export.save archive of torch 2.13 may hold, under its root folder. Others are
+# refused (AOTInductor code, pickled payloads, the legacy layout): torch would unpickle or run them.
 _PT2_MEMBERS = [
     re.compile(p)
     for p in (
@@ -168,10 +162,9 @@ def configure_threads(count: int) -> None:
 
 def resolve_device(name: str) -> torch.device:
     """The device a replica's models run on: ``cpu``, ``cuda``, ``cuda:N``, or ``auto``
-    (the first GPU when torch sees one, else the CPU). Asking for a GPU that torch cannot
-    use is an error, not a quiet fall back to the CPU: a replica given a GPU would
-    otherwise serve at a fraction of the speed it was sized for. The name has passed the
-    settings' pattern (InferenceSettings.device), which admits those forms only."""
+    (the first GPU torch sees, else the CPU). A GPU torch cannot use is an error, never a
+    quiet fall back to a CPU the replica was not sized for."""
+    # The settings' pattern (InferenceSettings.device) admits those forms only.
     if name == "auto":
         return torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
     device = torch.device(name)

@@ -1,9 +1,6 @@
-"""Keeps the served routing table in step with the control plane (docs/contract.md).
-
-A new table is applied only once every version it names is fetched, verified,
-loaded and warm; then it replaces the old one in a single assignment. On any
-failure the old table keeps serving and the error is reported on the next poll.
-"""
+"""Keeps the served routing table in step with the control plane (docs/contract.md): a new
+table replaces the old in one assignment once every version it names is fetched, verified,
+loaded and warm; on any failure the old one keeps serving and the error is reported."""
 
 from __future__ import annotations
 
@@ -44,16 +41,9 @@ def only_models(table: RoutingTable, names: frozenset[str]) -> RoutingTable:
 
 
 def settle_heap() -> None:
-    """Take what the loaded models hold out of the garbage collector's way.
-
-    A loaded TorchScript module is many thousands of Python objects that live as long as
-    the version is served, and every full collection walked them all: with 50 models
-    loaded, the pauses moved W1's p99 at 16 connections from 16-60 ms to 84-130 ms
-    (bench/results/latest.md). So after versions are loaded or unloaded, what is garbage is
-    collected once (unfreeze first, so that unloaded versions' objects can go) and what
-    remains is frozen: later collections skip it. A routing change that loads nothing
-    costs nothing here.
-    """
+    """Take what the loaded models hold out of the garbage collector's way, after versions
+    are loaded or unloaded: collect once (unfrozen, so unloaded versions' objects can go),
+    then freeze what remains, so later collections skip the models' many objects."""
     gc.unfreeze()
     gc.collect()
     gc.freeze()

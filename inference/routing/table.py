@@ -1,13 +1,6 @@
-"""Pure routing decisions: which version of a model serves one request.
-
-With a key and a slot table (the control plane's, docs/contract.md): the key hashes to a
-slot, the slot names the version. The control plane moves as few slots as a weight change
-needs, so a key moves only when its slot does: the share of keys moved is the total
-variation distance between the old and new weights. With a key and no slot table (a
-control plane that ships none), weighted rendezvous hashing: sticky too, but with three
-versions or more a change can move more keys than needed. Without a key, a weighted draw
-from the random source the caller passes in.
-"""
+"""Pure routing decisions: which version of a model serves one request. With a key, the
+version of its slot in the control plane's slot table (else weighted rendezvous hashing),
+so a key stays on its version; without one, a weighted draw from the caller's rng."""
 
 from __future__ import annotations
 
@@ -46,7 +39,9 @@ def pick_by_slot(table: Sequence[str], key: str) -> str | None:
 
 
 def pick_by_key(weights: Mapping[str, int], key: str) -> str | None:
-    """Weighted rendezvous hashing: the version with the highest -w / ln(u) score."""
+    """Weighted rendezvous hashing, for a table without slots: the version with the highest
+    -w / ln(u) score. Sticky too, but with three versions or more a weight change can move
+    more keys than the slot table would."""
     best: tuple[float, str] | None = None
     for version, weight in weighted(weights):
         score = -weight / math.log(_unit_hash(key, version))

@@ -1,8 +1,6 @@
-"""Redis pub/sub wake-up: a routing change announced by the control plane triggers a poll.
-
-Polling stays the source of truth; this only shortens the delay. Redis being down, or
-coming back, never disturbs serving.
-"""
+"""Redis pub/sub wake-up: a routing change the control plane announces triggers a poll at
+once. Polling stays the source of truth; Redis being down, or coming back, never disturbs
+serving."""
 
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ def rounds(*p99s: float) -> list[Row]:
 
 
 def test_one_rounds_spike_weighs_as_much_as_it_is() -> None:
-    # The 03:30 run's p99 at 80 % (bench/results/run-2026-11-29-0330.md), round by round:
-    # the median of the rounds' ratios read +140 %; the means are 14.0 and 15.1 ms, +8 %.
+    # A p99 at 80 % over two rounds, one spike on each side: the median of the rounds'
+    # ratios reads +140 %; the means are 14.0 and 15.1 ms, +8 %.
     off, on = rounds(4.56, 23.49), rounds(19.84, 10.37)
     assert _mean(off, "p99_ms") == pytest.approx(14.025)
     assert _ratio(off, on, "p99_ms") == pytest.approx(15.105 / 14.025 - 1)

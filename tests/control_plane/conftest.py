@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from control_plane.api.app import create_api
+from control_plane.composition import build_platform
 from control_plane.db.engine import migrate, session_scope
 from control_plane.services import auth
 from control_plane.settings import PierSettings
@@ -63,7 +64,7 @@ def api(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     with session_scope(settings) as session:
         creds = auth.bootstrap_admin(session, settings.credentials_path, "http://test")
     assert creds is not None
-    with serve(create_api(settings)) as url:
+    with serve(create_api(build_platform(settings))) as url:
         yield Api(url=url, settings=settings, admin_token=creds.token)
 
 

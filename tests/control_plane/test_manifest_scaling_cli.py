@@ -58,4 +58,4 @@ def test_push_applies_the_scaling_section_once_the_model_is_deployed(
         "inflight",
         6.0,
     )
-    assert event["actor"] == "admin" and event["reason"] == f"from {config.name}"
+    assert event["actor"] == "admin" and event["reason"] == "from pier.yaml"

@@ -19,7 +19,7 @@ def test_push_registers_a_version_and_same_bytes_return_it(api: Api, models_dir:
 
         again = push(c, models_dir / "v1.pt", name="reg-a", version="v1.0.0")
         assert again.status_code == 200
-        assert again.json() == {"created": False, "version": v}
+        assert again.json() == {"created": False, "version": v, "scaling": None}
 
         unlabelled = push(c, models_dir / "v1.pt", name="reg-a")
         assert unlabelled.status_code == 200

@@ -14,11 +14,10 @@ import httpx
 import pytest
 
 from control_plane.domain.analysis import compare_latency
-from control_plane.domain.convergence import ReplicaReport
 from control_plane.metrics.base import MetricsSource
 from control_plane.metrics.direct import DirectSource
 from control_plane.metrics.prometheus import PrometheusSource
-from control_plane.schemas import VersionSummary
+from control_plane.schemas import ReplicaReport, VersionSummary
 from control_plane.services import canaries, experiments
 from control_plane.services.replicas import ReplicaBook
 from inference.app import create_app

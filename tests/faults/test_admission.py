@@ -89,7 +89,7 @@ def test_a_slow_model_admits_only_max_queue_s_of_work(tmp_path: Path) -> None:
                     start = time.perf_counter()
                     assert c.post("/predict", content=predict_body()).status_code == 200
                     took.append(time.perf_counter() - start)
-            # Enough requests for four times the bound's work, on this host's pace.
+            # Enough requests for four times the bound's work, at the pace just measured.
             burst = burst or max(40, min(200, math.ceil(4 * bound_s / statistics.median(took))))
             responses, seconds, health = asyncio.run(_burst(r.url, burst))
         assert health == 200

@@ -13,6 +13,7 @@ import pytest
 
 from bench.faults.services import Postgres
 from control_plane.api.app import create_api
+from control_plane.composition import build_platform
 from control_plane.settings import PierSettings
 from tests.support.controlplane import bootstrap
 from tests.support.servers import serve, wait_until
@@ -37,7 +38,7 @@ def down_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
     with Postgres() as pg:
         settings = PierSettings(home=home, database_url=pg.url)
         tokens = bootstrap(settings)
-        with serve(create_api(settings)) as url:
+        with serve(create_api(build_platform(settings))) as url:
             yield url, tokens.admin, pg
 
 

@@ -1,5 +1,5 @@
 """The fault suite's key cases (bench/faults, `make faults`), shortened to fit `make test`:
-each runs real processes under steady load and must meet the issue's criteria. The figures
+each runs real processes under steady load and must meet the suite's criteria. The figures
 each case measured are printed (pytest -s, or -ra on failure).
 
 PostgreSQL stopped and restarted is test_database_down.py here (every route, faster); the

@@ -1,5 +1,5 @@
-"""The batch sizer on cost curves like the ones measured here: it settles on the size whose
-calls cost the least a row, keeps growing while bigger stays cheaper, and looks again."""
+"""The batch sizer on cost curves like real models': it settles on the size whose calls
+cost the least a row, keeps growing while bigger stays cheaper, and looks again."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from inference.execution.sizer import EXPLORE_EVERY, BatchSizer, size_class
 
-# Seconds a call of n rows, on this VM's CPU (bench/results/profile.md, in-process):
-# the CNN in eights runs 8,362 images/s, in sixteens 4,274.
+# The bench's CNN on one CPU core, in-process, in images/s by call size: cheapest a row
+# in eights (8,362 images/s), about twice as dear in sixteens (4,274).
 CNN_RATE = {1: 3_293, 2: 5_460, 4: 8_075, 8: 8_362, 16: 4_274, 32: 4_000}
 
 

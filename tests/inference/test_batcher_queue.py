@@ -116,13 +116,9 @@ def test_requests_that_left_the_queue_do_not_fill_a_batch() -> None:
 
 
 def test_a_burst_does_not_make_later_requests_wait_for_companions() -> None:
-    """Requests that arrive at random come in bursts, between lone ones. After a call that
-    found five queued, a request queued alone behind a call waits (up to the max wait) for
-    companions that do not come. From then on a free call waits for no more requests than
-    every recent call found: another burst does not raise that, and the next lone request
-    goes as soon as the model is free. (Holding for the deepest the queue had lately been,
-    the rule before, made every lone request after a burst wait: under Poisson arrivals at
-    half the replica's capacity, W1's p50 was 40 % above batching off.)"""
+    """Random arrivals mix bursts and lone requests. After a burst of five, one lone request
+    waits (up to the max wait) for companions; then a free call waits for no more than every
+    recent call found, so another burst does not hold the next lone request back."""
     gate = threading.Event()
     threads = ModelThreads(1)
     start = gated_start(threads, gate)
@@ -152,12 +148,9 @@ def test_a_burst_does_not_make_later_requests_wait_for_companions() -> None:
 
 
 def test_while_the_cpu_is_the_limit_a_free_call_waits_for_as_many_as_lately_queued() -> None:
-    """Where the replica's CPU is the limit, a call that waits costs nothing (the core is
-    busy reading the requests it waits for) and a larger call costs less a row. So while
-    the CPU is saturated, a free call waits for as many requests as were lately queued at
-    once, not the fewest a call found; once the CPU has room again, the fewest. (Clients
-    that each wait for their answer settled on calls of the fewest: W2-binary served 10-13 %
-    less than when calls waited for the most, twelfth session.)"""
+    """While the CPU is saturated a waiting call costs nothing (the core reads the requests
+    it waits for) and a larger call costs less a row: a free call waits for as many as were
+    lately queued at once; once the CPU has room again, for the fewest a call found."""
     saturated = [True]
     gate = threading.Event()
     threads = ModelThreads(1)

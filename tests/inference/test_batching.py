@@ -319,8 +319,8 @@ def test_on_a_replica_whose_cpu_is_the_limit_a_free_call_waits_for_the_most_queu
     five and lone requests behind a call, a lone request waits the max wait for as many
     as the bursts: the CPU is saturated, so waiting costs nothing. (With the CPU not
     counted, it goes at once: one of the calls lately found a single request queued.)"""
-    # A call of tens of milliseconds (80-100 on the hosts measured), well inside the max
-    # wait: a request's wait counts from its arrival, behind the call it queued after.
+    # A call of tens of milliseconds, well inside the max wait: a request's wait counts
+    # from its arrival, behind the call it queued after.
     wait_s = 0.6
     heavy = Artifact(
         slow(tmp_path / "heavy.pt", rounds=400), "torchscript", FEATURES, PROBABILITIES
@@ -391,9 +391,9 @@ def test_model_threads_default_to_the_cores_the_replica_may_use(service: ServerT
 def test_torch_threads_beyond_the_cores_are_warned_of_at_start(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Two torch threads a call on one core: torch's threads wait for each other, and the
-    bench's CNN ran 99 images/s that way against 29,159 with one. The replica says so as
-    it starts; with one torch thread a call it says nothing."""
+    """Two torch threads a call on one core wait for each other, and a model runs hundreds
+    of times slower than with one: the replica says so as it starts; with one torch thread
+    a call it says nothing."""
     with on_one_core(), caplog.at_level(logging.WARNING, logger="inference.app"):
         create_app(settings_for(tmp_path, torch_threads=2, model_threads=1))
         warned = [r.getMessage() for r in caplog.records]
@@ -448,11 +448,9 @@ def test_batching_off_makes_every_request_its_own_call(
 def test_a_call_past_the_timeout_answers_504_and_the_replica_goes_on(
     tmp_path: Path, models: dict[str, Artifact], max_batch_rows: int
 ) -> None:
-    """A call of about 0.2 s (more on a busy machine) outlasts a 50 ms timeout: its
-    request gets 504 at the deadline, and the replica goes on answering; batched or not
-    (with batching off, each request is its own call, and the same timeout holds). (300
-    rounds, once warm, took 28-38 ms on the 2026-11-28 host: under the timeout, so the
-    test did not test.)"""
+    """A call of about 0.2 s outlasts a 50 ms timeout: its request gets 504 at the deadline,
+    and the replica goes on answering, batched or not. 2000 rounds, because a few hundred
+    can end within the timeout on a fast host."""
     crawl = Artifact(
         slow(tmp_path / "crawl.pt", rounds=2000), "torchscript", FEATURES, PROBABILITIES
     )
@@ -504,7 +502,7 @@ def test_each_model_learns_the_batch_size_that_serves_it_cheapest(
         for model in pair:
             responses = asyncio.run(predict_all(server.url, model, rows))
             assert [r.status_code for r in responses] == [200] * len(rows)
-        # Both at once: one noisy call on this shared host can move a limit for a while
+        # Both at once: one noisy call on a shared host can move a limit for a while
         # (the slow model's sixteens and thirty-twos differ by 2x a row, its calls' noise
         # by about as much), and steady load moves it back.
         return batcher(server, "crowded").limit < 32 and batcher(server, "slow").limit == 32

@@ -1,4 +1,4 @@
-"""python -m inference.check and the service loader refuse unsafe artifacts without running them."""
+"""python -m inference.models.check and the loader refuse unsafe artifacts without running them."""
 
 from __future__ import annotations
 

@@ -1,14 +1,11 @@
 """Where a replica runs its models: PIER_INFERENCE_DEVICE (auto, cpu, cuda, cuda:N).
 
-The CPU cases run everywhere. The CUDA cases need a GPU and a CUDA build of torch; CI has
-neither, so they run where one is (`python -m bench.cuda` measures the same service there).
+The CPU cases run everywhere; the CUDA cases need a GPU and a CUDA build of torch, and
+are skipped without them (`python -m bench.cuda` measures the same service on a GPU).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,8 +21,8 @@ from inference.settings import InferenceSettings
 from tests.inference.conftest import ready, settings_for, standard_table, state, stock_cache
 from tests.inference.models import Artifact
 from tests.inference.server import ServerThread, wait_for
+from tests.support.replica import ReplicaFailed, run_replica
 
-REPO = Path(__file__).resolve().parents[2]
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
 HAS_CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="no CUDA device here")
@@ -88,23 +85,16 @@ def test_a_gpu_torch_cannot_use_stops_the_replica_at_boot_with_the_reason(
 ) -> None:
     """A replica given a GPU it cannot use would serve at a fraction of the rate it was
     sized for: it must not start, and must say why (not fall back to the CPU quietly)."""
-    env = {
-        **os.environ,
-        "PIER_INFERENCE_DEVICE": device,
-        "PIER_INFERENCE_PORT": "0",
-        "PIER_INFERENCE_CACHE_DIR": str(tmp_path / "cache"),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "inference"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode != 0
-    assert f"device '{device}': torch sees no CUDA device" in done.stderr
-    assert "use a CUDA build of torch" in done.stderr
+    env = {"PIER_INFERENCE_DEVICE": device, "PIER_INFERENCE_CACHE_DIR": str(tmp_path / "cache")}
+    stderr = tmp_path / "replica.log"
+    with (
+        pytest.raises(ReplicaFailed, match="replica exited") as done,
+        run_replica(env, log_path=stderr, stdout_path=tmp_path / "stdout", ready_timeout=120),
+    ):
+        pass
+    assert done.value.returncode != 0
+    assert f"device '{device}': torch sees no CUDA device" in stderr.read_text()
+    assert "use a CUDA build of torch" in stderr.read_text()
 
 
 @needs_cuda

@@ -13,6 +13,7 @@ import torch
 
 from control_plane.api.app import create_api
 from control_plane.artifacts import ArtifactStore as ControlPlaneStore
+from control_plane.composition import build_platform
 from control_plane.settings import PierSettings
 from inference.app import create_app
 from inference.models.cache import ArtifactStore
@@ -48,7 +49,7 @@ class ControlPlane:
 def control_plane(tmp_path: Path) -> Iterator[ControlPlane]:
     settings = PierSettings(home=tmp_path / "cp")
     tokens = bootstrap(settings)
-    server = ServerThread(create_api(settings)).start()
+    server = ServerThread(create_api(build_platform(settings))).start()
     try:
         yield ControlPlane(server.url, settings, tokens.admin, tokens.inference, server)
     finally:

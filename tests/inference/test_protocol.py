@@ -244,7 +244,7 @@ def test_which_requests_skip_uvicorns_cycle(
     answer it: the lane's own for a prediction with a Content-Length within the limit,
     uvicorn's for the rest."""
     # Only this test's connection: an earlier test's may still be open on the server side,
-    # its close not yet seen (a fresh-clone CI run found the v2-infer case's lane cycle).
+    # its close not yet seen, and hold a lane cycle of its own.
     earlier = set(service.connections)
 
     def ours() -> list[Any]:

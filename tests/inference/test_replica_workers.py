@@ -5,14 +5,10 @@ granian (forked workers: PIER_INFERENCE_SERVER)."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -20,17 +16,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from tests.inference.conftest import ready, standard_table, stock_cache
+from tests.inference.conftest import standard_table, stock_cache
 from tests.inference.models import Artifact
-from tests.support.servers import free_port, wait_until
+from tests.support.replica import Replica, run_replica
+from tests.support.servers import wait_until
 
 ROW = [[5.1, 3.5, 1.4, 0.2]]
-
-
-@dataclass(frozen=True)
-class Replica:
-    url: str
-    log: Path
 
 
 @pytest.fixture(scope="module", params=["uvicorn", "granian"])
@@ -41,31 +32,18 @@ def replica(
 ) -> Iterator[Replica]:
     cache = tmp_path_factory.mktemp("cache")
     stock_cache(cache, artifacts, standard_table(artifacts))
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    env |= {
+    env = {
         "PIER_INFERENCE_WORKERS": "2",
         "PIER_INFERENCE_SERVER": request.param,
-        "PIER_INFERENCE_PORT": str(port),
         "PIER_INFERENCE_CACHE_DIR": str(cache),
     }
-    log = cache / "replica.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "inference"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: proc.poll() is None and ready(url), timeout=180, interval=0.2)
-        yield Replica(url, log)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with run_replica(env, log_path=cache / "replica.log", ready_timeout=180) as r:
+        yield r
 
 
-def multiproc_dir(log: Path) -> Path:
-    found = re.search(r"2 workers share metrics through (\S+)", log.read_text())
-    assert found, log.read_text()
+def multiproc_dir(log: str) -> Path:
+    found = re.search(r"2 workers share metrics through (\S+)", log)
+    assert found, log
     return Path(found.group(1))
 
 
@@ -108,7 +86,7 @@ def predict_once(url: str) -> int:
 def test_two_workers_serve_one_port_and_report_summed_metrics(
     replica: Replica, tmp_path: Path
 ) -> None:
-    directory = multiproc_dir(replica.log)
+    directory = multiproc_dir(replica.log())
     sent = 0
     with ThreadPoolExecutor(8) as pool:
 

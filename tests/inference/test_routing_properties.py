@@ -83,8 +83,8 @@ def test_any_weight_change_moves_close_to_the_minimum(
     before: dict[str, int], after: dict[str, int]
 ) -> None:
     """With three or more versions, weighted rendezvous hashing moves more than the minimum:
-    up to about twice the total variation distance (worst seen over 300 random changes:
-    1.86x, a small shift between minor versions beside a large untouched one)."""
+    up to about twice the total variation distance (worst for a small shift between minor
+    versions beside a large untouched one)."""
     keys = KEYS[:2_000]
     moved = _moves(before, after, keys)
     expected = len(keys) * _tvd(before, after)
@@ -126,10 +126,9 @@ def test_slot_routing_is_sticky(weights: dict[str, int], key: str) -> None:
 @settings(max_examples=40, deadline=None)
 @given(st.lists(weight_maps(), min_size=2, max_size=5))
 def test_slot_routing_moves_exactly_the_minimum_of_keys(changes: list[dict[str, int]]) -> None:
-    """Through a sequence of weight changes, each moves as many slots as the total variation
-    distance (exact: 10 slots a percent), so the keys moved are that share of the keys
-    within binomial noise; a key only leaves a version that lost weight, for one that
-    gained. Rendezvous hashing moved up to 1.86x the minimum on the same changes."""
+    """Each weight change moves as many slots as the total variation distance (10 slots a
+    percent), so that share of the keys within binomial noise, and a key only leaves a
+    version that lost weight, for one that gained (rendezvous hashing moves up to 2x)."""
     table = slots.fresh(changes[0])
     routed = _slot_route(table)
     for before, after in itertools.pairwise(changes):

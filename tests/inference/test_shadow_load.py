@@ -15,48 +15,30 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from contextlib import ExitStack
 
 import httpx
 import pytest
 
 from inference.schemas import ModelRoute, RoutingTable
-from tests.inference.conftest import ready, stock_cache
+from tests.inference.conftest import stock_cache
 from tests.inference.models import FEATURES, PROBABILITIES, Artifact, Classifier, save_torchscript
 from tests.inference.test_shadow import metric
 from tests.support import artifacts as support
-from tests.support.servers import free_port, wait_until
+from tests.support.replica import Replica, run_replica
 
 RATE = int(os.environ.get("PIER_SHADOW_LOAD_RATE", "300"))
 SECONDS = float(os.environ.get("PIER_SHADOW_LOAD_SECONDS", "10"))
 
 
-def _cores() -> tuple[list[str], list[str]]:
-    """taskset prefixes: the replica on all cores but the last, the load on the last."""
+def _cores() -> tuple[str | None, list[str]]:
+    """The replica's taskset CPU list (all cores but the last) and the load's taskset
+    prefix (the last)."""
     n = os.cpu_count() or 1
     if n < 2 or shutil.which("taskset") is None:
-        return [], []
+        return None, []
     load = n - 1 if n <= 4 else n - 2
-    return ["taskset", "-c", f"0-{load - 1}"], ["taskset", "-c", f"{load}-{n - 1}"]
-
-
-@dataclass(frozen=True)
-class Replica:
-    url: str
-    proc: subprocess.Popen[bytes]
-
-
-def _start(cache: Path, pin: list[str]) -> Replica:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    env |= {"PIER_INFERENCE_PORT": str(port), "PIER_INFERENCE_CACHE_DIR": str(cache)}
-    log = (cache / "replica.log").open("wb")
-    proc = subprocess.Popen(
-        [*pin, sys.executable, "-m", "inference"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    log.close()
-    return Replica(f"http://127.0.0.1:{port}", proc)
+    return f"0-{load - 1}", ["taskset", "-c", f"{load}-{n - 1}"]
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +48,9 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Rep
                     PROBABILITIES)  # fmt: skip
     slow = Artifact(support.slow(root / "slow.pt", rounds=60), "torchscript", FEATURES,
                     PROBABILITIES)  # fmt: skip
-    pin, _ = _cores()
-    started: dict[str, Replica] = {}
-    try:
+    cpus, _ = _cores()
+    with ExitStack() as stack:
+        started: dict[str, Replica] = {}
         for name, shadow in (("off", {}), ("on", {"slow": 100})):
             cache = root / name
             cache.mkdir()
@@ -84,14 +66,16 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Rep
                 ],
             )
             stock_cache(cache, {"v1": live, "slow": slow}, table)
-            started[name] = _start(cache, pin)
-        for r in started.values():
-            wait_until(lambda r=r: r.proc.poll() is None and ready(r.url), timeout=90, interval=0.2)
+            replica = run_replica(
+                {"PIER_INFERENCE_CACHE_DIR": str(cache)},
+                log_path=cache / "replica.log",
+                cpus=cpus,
+                ready_timeout=None,
+            )
+            started[name] = stack.enter_context(replica)
+        for r in started.values():  # both start at once; then wait for each
+            r.wait_ready(90)
         yield started
-    finally:
-        for r in started.values():
-            r.proc.terminate()
-            r.proc.wait(timeout=30)
 
 
 def _load(url: str) -> dict[str, float]:

@@ -62,7 +62,7 @@ def helm() -> str:
     path = REPO / ".tools" / "bin" / "helm"
     found = str(path) if path.is_file() else shutil.which("helm")
     if found is None:
-        pytest.fail("no helm binary: `make tools` installs it into .tools/bin (NOTES-ENV.md)")
+        pytest.fail("no helm binary: `make tools` installs it into .tools/bin")
     return found
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from control_plane.api.app import create_api
 from control_plane.backends.kubernetes.reconciler import Reconciler
+from control_plane.composition import build_platform
 from control_plane.domain.convergence import cluster_line
 from control_plane.schemas import Resources
 from control_plane.settings import PierSettings
@@ -54,7 +55,9 @@ def test_pier_status_shows_a_stuck_rollout_and_why(
     reconciler.reconcile_once()
     settings = PierSettings(home=tmp_path)
     tokens = bootstrap(settings)
-    with serve(create_api(settings, rollouts=reconciler.rollouts)) as url:
+    platform = build_platform(settings)
+    platform.rollouts = reconciler.rollouts
+    with serve(create_api(platform)) as url:
         env = {**os.environ, "PIER_URL": url, "PIER_TOKEN": tokens.admin, "COLUMNS": "250"}
         done = subprocess.run([PIER, "status"], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from control_plane.api.app import create_api
+from control_plane.composition import build_platform
 from control_plane.db.engine import migrate, session_scope
-from control_plane.services import auth, monitoring
-from control_plane.services.replicas import ReplicaBook
+from control_plane.services import auth
 from control_plane.settings import PierSettings
 from inference.app import create_app
 from inference.settings import InferenceSettings
@@ -37,9 +37,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         creds = auth.bootstrap_admin(session, settings.credentials_path, "http://test")
     assert creds is not None
     model = artifacts.torchscript(home / "v1.pt", seed=0)
-    book = ReplicaBook()
+    platform = build_platform(settings)
     with (
-        serve(create_api(settings, book)) as url,
+        serve(create_api(platform)) as url,
         httpx.Client(
             base_url=url, headers={"Authorization": f"Bearer {creds.token}"}, timeout=120
         ) as api,
@@ -88,7 +88,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
                 )
                 yield Platform(api, viewer, replica_url)
         finally:
-            monitoring.close_source(book)
+            platform.close_metrics()
 
 
 def test_model_metrics_over_rest(platform: Platform) -> None:

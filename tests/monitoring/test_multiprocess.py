@@ -7,18 +7,17 @@ of one replica would; each listens on its own port so the test can address each 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.inference.models import Artifact
-from tests.monitoring.support import predict, predicted_class, ready, stock, value
-from tests.support.servers import free_port, wait_until
+from tests.monitoring.support import predict, predicted_class, stock, value
+from tests.support.replica import run_replica
+from tests.support.servers import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -26,30 +25,16 @@ def workers(
     tmp_path_factory: pytest.TempPathFactory, artifacts: dict[str, Artifact]
 ) -> Iterator[list[str]]:
     shared = tmp_path_factory.mktemp("multiproc")
-    procs, urls = [], []
-    for i in range(2):
-        cache = stock(tmp_path_factory.mktemp(f"cache{i}"), artifacts)
-        port = free_port()
-        env = {
-            **os.environ,
-            "PROMETHEUS_MULTIPROC_DIR": str(shared),
-            "PIER_INFERENCE_PORT": str(port),
-            "PIER_INFERENCE_CACHE_DIR": str(cache),
-        }
-        log = (Path(cache) / "worker.log").open("wb")
-        procs.append(
-            subprocess.Popen([sys.executable, "-m", "inference"], env=env, stdout=log, stderr=log)
-        )
-        urls.append(f"http://127.0.0.1:{port}")
-    try:
-        for url in urls:
-            wait_until(lambda u=url: ready(u), timeout=90, interval=0.2)
-        yield urls
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=30)
+    with ExitStack() as stack:
+        replicas = []
+        for i in range(2):
+            cache = stock(tmp_path_factory.mktemp(f"cache{i}"), artifacts)
+            env = {"PROMETHEUS_MULTIPROC_DIR": str(shared), "PIER_INFERENCE_CACHE_DIR": str(cache)}
+            log = Path(cache) / "worker.log"
+            replicas.append(stack.enter_context(run_replica(env, log_path=log, ready_timeout=None)))
+        for replica in replicas:  # both start at once; then wait for each
+            replica.wait_ready(90)
+        yield [replica.url for replica in replicas]
 
 
 def test_prometheus_text_sums_every_worker(workers: list[str]) -> None:

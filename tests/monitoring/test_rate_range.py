@@ -42,8 +42,8 @@ def test_an_increase_between_samples_a_late_scrape_apart_is_always_charted(
 
 
 def test_a_step_plus_one_interval_would_lose_an_increase_after_a_late_scrape() -> None:
-    """Why two intervals. The monitoring tests' chart (5 s points, 1 s scrapes) once read
-    0 at every point on a loaded CI machine: one scrape a second late explains it."""
+    """Why two intervals: over a step plus one, the monitoring tests' chart (5 s points,
+    1 s scrapes) loses an increase when a loaded machine makes one scrape a second late."""
     assert _always_shown(5, 5 + 1, gap_s=1)
     assert not _always_shown(5, 5 + 1, gap_s=2)
     assert _always_shown(5, rate_range_s(5, 1), gap_s=2)

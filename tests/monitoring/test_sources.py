@@ -14,12 +14,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from control_plane.domain.convergence import ReplicaReport
 from control_plane.errors import MetricsUnavailable
 from control_plane.metrics.base import MetricsSource
 from control_plane.metrics.direct import DirectSource
 from control_plane.metrics.prometheus import PrometheusSource
-from control_plane.schemas import ModelMetrics, VersionSeries
+from control_plane.schemas import ModelMetrics, ReplicaReport, VersionSeries
 from control_plane.services.replicas import ReplicaBook
 from tests.inference.server import ServerThread
 from tests.monitoring.conftest import StartReplica
@@ -198,8 +197,8 @@ def test_series_and_replica_usage(
 ) -> None:
     # A chart's last point is the whole second before now, so Prometheus's samples of the
     # last second are on no point yet: read at once after the load, the charts can miss
-    # its end (the invalid inputs' errors, sent last, in one CI run). The next refresh
-    # shows it, as a user's would: read again for up to 30 s.
+    # its end (the invalid inputs' errors, sent last). The next refresh shows it, as a
+    # user's would: read again for up to 30 s.
     deadline = time.monotonic() + 30
     figures, v1, shown = _charted(source)
     while not shown and time.monotonic() < deadline:

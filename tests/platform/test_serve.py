@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from control_plane.api.app import create_api
+from control_plane.composition import build_platform
 from control_plane.errors import InvalidRequest
 from control_plane.launcher.serve import prepare
 from control_plane.settings import PierSettings
@@ -30,7 +31,7 @@ def test_generated_tokens_work_and_a_restart_changes_nothing(tmp_path: Path) -> 
         assert any("admin-password" in line for line in first)
         assert stat.S_IMODE((tmp_path / "admin-password").stat().st_mode) == 0o600
         assert prepare(settings, env) == []  # a restart of the pod: nothing new
-        with serve(create_api(settings)) as api:
+        with serve(create_api(build_platform(settings))) as api:
             as_admin = httpx.get(
                 f"{api}/api/v1/tokens", headers={"Authorization": f"Bearer {admin}"}
             )

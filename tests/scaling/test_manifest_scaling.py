@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from control_plane.composition import build_platform
 from control_plane.db.engine import migrate, session_scope
 from control_plane.errors import InvalidRequest
-from control_plane.launcher.up import register_example
+from control_plane.launcher.bootstrap import register_example
 from control_plane.pier_yaml import load_manifest
 from control_plane.schemas import ScalingSettings
 from control_plane.services import audit
@@ -77,7 +78,7 @@ def test_pier_up_applies_the_bundled_examples_scaling_on_deploy(tmp_path: Path) 
         settings = PierSettings(home=tmp_path / "home", database_url=db_url)
         migrate(settings)
         with session_scope(settings) as session:
-            assert register_example(settings, session, path) == "iris@v1"
+            assert register_example(build_platform(settings), session, path) == "iris@v1"
         with session_scope(settings) as session:
             got = get_scaling(session, "iris")
             (event,) = audit.list_events(session, model="iris", action="scaling.set")

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from control_plane.announcer import RoutingAnnouncer
 from control_plane.api.app import create_api
+from control_plane.composition import build_platform
 from control_plane.settings import PierSettings
 from tests.support import artifacts
 from tests.support.controlplane import bootstrap, push
@@ -24,12 +24,12 @@ URL = "/api/v1/models/iris/scaling"
 def woken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, list[int]]]:
     home = tmp_path_factory.mktemp("home")
     calls: list[int] = []
-    announcer = RoutingAnnouncer("")
-    announcer.listen(lambda: calls.append(1))
     with temporary_database() as db_url:
         settings = PierSettings(home=home, database_url=db_url)
         tokens = bootstrap(settings)
-        with serve(create_api(settings, announcer=announcer)) as url:
+        platform = build_platform(settings)
+        platform.announcer.listen(lambda: calls.append(1))
+        with serve(create_api(platform)) as url:
             headers = {"Authorization": f"Bearer {tokens.admin}"}
             with httpx.Client(base_url=url, headers=headers, timeout=60) as c:
                 model = artifacts.torchscript(Path(home) / "v1.pt")

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from control_plane.api.app import create_api
+from control_plane.composition import build_platform
 from control_plane.settings import PierSettings
 from inference.app import create_app
 from inference.models.cache import ArtifactStore
@@ -58,7 +59,7 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plane]:
     with temporary_database() as db_url:
         settings = PierSettings(home=home, database_url=db_url, max_artifact_bytes=8 * 1024 * 1024)
         tokens = bootstrap(settings)
-        with serve(create_api(settings)) as url:
+        with serve(create_api(build_platform(settings))) as url:
             p = Plane(url=url, settings=settings, tokens={"admin": tokens.admin})
             _add_users(p)
             yield p

@@ -1,6 +1,6 @@
 """Attack group 1: model artifacts that would run code, escape their folder or exhaust
 memory when loaded. Each is refused with a clear message, at push (over HTTP, through the
-real `inference.check` child process) and by the replica's loader, and the sentinel file
+real `inference.models.check` child process) and by the replica's loader, and the sentinel file
 that unpickling would create never appears."""
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ import pytest
 
 from control_plane.api.app import create_api
 from control_plane.artifacts import ArtifactStore
+from control_plane.composition import build_platform
 from control_plane.errors import NotFound
 from control_plane.schemas import LABEL_RE, NAME_RE
 from inference.app import create_app
@@ -94,7 +95,7 @@ def _check(status: int, body: str, method: str, target: str) -> None:
 
 
 def test_control_plane_routes_refuse_traversal(plane: Plane) -> None:
-    app = create_api(plane.settings)
+    app = create_api(build_platform(plane.settings))
     routes = routes_of(app)
     cases = targets(routes, app.openapi())
     statuses: dict[int, int] = {}

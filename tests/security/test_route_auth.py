@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
 from control_plane.api.app import create_api
+from control_plane.composition import build_platform
 from inference.app import create_app
 from inference.http.auth import OPEN_PATHS
 from inference.settings import InferenceSettings
@@ -102,7 +103,7 @@ def call(c: httpx.Client, method: str, path: str) -> httpx.Response:
 
 @pytest.fixture(scope="module")
 def control_plane_routes(plane: Plane) -> set[tuple[str, str]]:
-    return routes_of(create_api(plane.settings))
+    return routes_of(create_api(build_platform(plane.settings)))
 
 
 def test_every_control_plane_route_has_an_expectation(

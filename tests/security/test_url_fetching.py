@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from control_plane.api.app import create_api
+from control_plane.composition import build_platform
 from inference.app import create_app
 from inference.settings import InferenceSettings
 from tests.security.conftest import Plane
@@ -44,7 +45,7 @@ def url_like_fields(openapi: dict) -> list[str]:
 def test_no_route_takes_a_url_to_fetch(
     plane: Plane, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    control = create_api(plane.settings).openapi()
+    control = create_api(build_platform(plane.settings)).openapi()
     inference = create_app(InferenceSettings(cache_dir=tmp_path_factory.mktemp("c"))).openapi()
     # Replicas' *own* URLs in the status answer are output, not input.
     inputs = [f for f in url_like_fields(control) if not f.startswith("schema Replica")]

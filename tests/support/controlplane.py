@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from control_plane.api.app import create_api
+from control_plane.composition import build_platform
 from control_plane.db.engine import migrate, session_scope
-from control_plane.launcher.up import ensure_inference_token
+from control_plane.launcher.bootstrap import ensure_inference_token
 from control_plane.services import auth
 from control_plane.settings import PierSettings
 from tests.support import artifacts
+from tests.support.servers import serve
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,27 @@ def bootstrap(settings: PierSettings) -> Tokens:
     with session_scope(settings) as session:
         inference = ensure_inference_token(session, settings.home / "inference-token")
     return Tokens(admin=creds.token, inference=inference)
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    """A control plane's REST API served on a free port, with its first admin's tokens."""
+
+    url: str
+    settings: PierSettings
+    tokens: Tokens
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token or self.tokens.admin}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=120)
+
+
+@contextmanager
+def running_api(settings: PierSettings) -> Iterator[ControlPlane]:
+    """Bootstrap a fresh database and serve the REST API over it, in this process."""
+    tokens = bootstrap(settings)
+    with serve(create_api(build_platform(settings))) as url:
+        yield ControlPlane(url, settings, tokens)
 
 
 def push(

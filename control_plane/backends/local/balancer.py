@@ -1,74 +1,41 @@
-"""A small HTTP/1.1 reverse proxy in front of the local inference workers.
-
-It listens on the public inference port and sends each request to the worker with the
-fewest requests in flight. It is deliberately lean: asyncio streams, keep-alive on both
-sides, bodies copied as bytes (never parsed), one event loop in a thread of its own.
-Because every request passes through it, it knows each worker's load exactly: requests
-in flight (time-averaged between two samples) and requests per second, which is what the
-autoscaler reads.
-
-A worker is only chosen once the pool has `add`ed it (it answered ready) and never again
-after `remove` (the pool then waits for `inflight(id)` to reach 0 before stopping it), so
-scaling in either direction loses no request. A worker that refuses a connection (it just
-crashed), or dies mid-answer, is skipped and the request goes to another one: answers up to
-WHOLE_ANSWER_BYTES are read whole before any byte goes to the client.
-"""
+"""The local balancer: a lean HTTP/1.1 proxy on the public inference port that sends each
+request to the worker with the fewest in flight, measuring each worker's load for the
+autoscaler and moving a request off a worker that refuses or dies (docs/architecture.md)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from control_plane.backends.local.http1 import (
+    HOP_BY_HOP,
+    MAX_HEAD_BYTES,
+    BadRequest,
+    Head,
+    content_length,
+    error_answer,
+    forwarded_head,
+    read_chunked,
+    read_head,
+    status_of,
+)
+
 log = logging.getLogger(__name__)
 
-MAX_HEAD_BYTES = 64 * 1024
 # Answers up to this size are read whole before anything goes to the client, so a worker
 # that dies between its head and its body (a crash, SIGKILL) leaves nothing half-sent: the
 # request goes to another worker. Larger answers stream as they come.
 WHOLE_ANSWER_BYTES = 1024 * 1024
 IDLE_REUSE_S = 2.0  # uvicorn closes idle keep-alive connections after 5 s: stay well under
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"upgrade",
-        b"expect",
-    }
-)
-
-
-class BadRequest(Exception):
-    """The client sent something that is not HTTP/1.x we can forward."""
 
 
 class NoWorker(Exception):
     """No worker is ready (none started yet, or every one refused the connection)."""
-
-
-@dataclass
-class _Head:
-    start: bytes  # request or status line, without CRLF
-    headers: list[tuple[bytes, bytes]]
-
-    def get(self, name: bytes) -> bytes | None:
-        for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return None
-
-    def wants_close(self) -> bool:
-        conn = (self.get(b"connection") or b"").lower()
-        http10 = self.start.endswith(b"HTTP/1.0")
-        return b"close" in conn or (http10 and b"keep-alive" not in conn)
 
 
 @dataclass(frozen=True)
@@ -118,79 +85,6 @@ class _Backend:
         )
         self.area, self.sampled_at, self.sampled_requests = 0.0, now, self.requests
         return load
-
-
-async def _read_head(reader: asyncio.StreamReader) -> _Head | None:
-    """One message head; None on a clean EOF before any byte."""
-    try:
-        raw = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as e:
-        if not e.partial:
-            return None
-        raise BadRequest("the connection closed in the middle of a message head") from e
-    except asyncio.LimitOverrunError as e:
-        raise BadRequest(f"message head larger than {MAX_HEAD_BYTES} bytes") from e
-    lines = raw[:-4].split(b"\r\n")
-    headers = []
-    for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep:
-            raise BadRequest(f"malformed header line {line[:60]!r}")
-        headers.append((name.strip(), value.strip()))
-    return _Head(lines[0], headers)
-
-
-async def _read_chunked(reader: asyncio.StreamReader, limit: int) -> bytes:
-    body = bytearray()
-    while True:
-        size_line = await reader.readuntil(b"\r\n")
-        try:
-            size = int(size_line.split(b";", 1)[0].strip(), 16)
-        except ValueError as e:
-            raise BadRequest("malformed chunk size") from e
-        if size == 0:
-            while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers: dropped
-                pass
-            return bytes(body)
-        body += await reader.readexactly(size)
-        await reader.readexactly(2)
-        if len(body) > limit:
-            raise BadRequest(f"request body larger than {limit} bytes")
-
-
-def _status(resp: _Head) -> bytes:
-    parts = resp.start.split(b" ", 2)
-    return parts[1] if len(parts) > 1 else b"502"
-
-
-def _forwarded_head(resp: _Head) -> list[bytes]:
-    """The status line and the end-to-end headers of an answer, as the client gets them."""
-    return [resp.start, *(k + b": " + v for k, v in resp.headers if k.lower() not in HOP_BY_HOP)]
-
-
-def _content_length(head: _Head) -> int:
-    raw = head.get(b"content-length")
-    if raw is None:
-        return 0
-    try:
-        n = int(raw)
-    except ValueError as e:
-        raise BadRequest(f"Content-Length must be a number, got {raw[:40]!r}") from e
-    if n < 0:
-        raise BadRequest("Content-Length must not be negative")
-    return n
-
-
-def _error(status: int, reason: str, message: str, retry_after: int | None = None) -> bytes:
-    """An answer of the balancer's own, in the inference service's error shape."""
-    kind = reason.lower().replace(" ", "_")
-    body = json.dumps({"error": {"type": kind, "message": message}}).encode()
-    extra = f"Retry-After: {retry_after}\r\n" if retry_after is not None else ""
-    head = (
-        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\n{extra}\r\n"
-    )
-    return head.encode() + body
 
 
 class Balancer:
@@ -340,7 +234,7 @@ class Balancer:
         try:
             while True:
                 try:
-                    head = await _read_head(reader)
+                    head = await read_head(reader)
                     if head is None:
                         return
                     if (head.get(b"expect") or b"").lower() == b"100-continue":
@@ -348,7 +242,7 @@ class Balancer:
                         writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                     body = await self._request_body(reader, head)
                 except BadRequest as e:
-                    writer.write(_error(400, "Bad Request", str(e)))
+                    writer.write(error_answer(400, "Bad Request", str(e)))
                     await writer.drain()
                     return
                 keep = await self._forward(head, body, writer)
@@ -363,15 +257,15 @@ class Balancer:
             with contextlib.suppress(Exception):
                 writer.close()
 
-    async def _request_body(self, reader: asyncio.StreamReader, head: _Head) -> bytes:
+    async def _request_body(self, reader: asyncio.StreamReader, head: Head) -> bytes:
         if (head.get(b"transfer-encoding") or b"").lower() == b"chunked":
-            return await _read_chunked(reader, self._max_body)
-        n = _content_length(head)
+            return await read_chunked(reader, self._max_body)
+        n = content_length(head)
         if n > self._max_body:
             raise BadRequest(f"request body larger than {self._max_body} bytes")
         return await reader.readexactly(n) if n else b""
 
-    def _upstream_request(self, head: _Head, body: bytes) -> bytes:
+    def _upstream_request(self, head: Head, body: bytes) -> bytes:
         lines = [head.start]
         for k, v in head.headers:
             low = k.lower()
@@ -382,7 +276,7 @@ class Balancer:
             lines.append(b"content-length: " + str(len(body)).encode())
         return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
-    async def _forward(self, head: _Head, body: bytes, client: asyncio.StreamWriter) -> bool:
+    async def _forward(self, head: Head, body: bytes, client: asyncio.StreamWriter) -> bool:
         """Send one request upstream and copy the answer back; False: close the client."""
         request = self._upstream_request(head, body)
         tried: set[str] = set()
@@ -391,7 +285,7 @@ class Balancer:
                 wid, backend, last = self._pick(tried)
             except NoWorker:
                 client.write(
-                    _error(503, "Service Unavailable", "no inference worker is ready yet", 1)
+                    error_answer(503, "Service Unavailable", "no inference worker is ready yet", 1)
                 )
                 await client.drain()
                 return True
@@ -411,7 +305,7 @@ class Balancer:
         self,
         backend: _Backend,
         request: bytes,
-        head: _Head,
+        head: Head,
         client: asyncio.StreamWriter,
         last: bool,
     ) -> bool | None:
@@ -425,7 +319,7 @@ class Balancer:
             try:
                 up_w.write(request)
                 await up_w.drain()
-                resp = await asyncio.wait_for(_read_head(up_r), self._timeout_s)
+                resp = await asyncio.wait_for(read_head(up_r), self._timeout_s)
             except (ConnectionError, BadRequest, asyncio.IncompleteReadError, TimeoutError):
                 resp = None
             if resp is None:
@@ -436,7 +330,7 @@ class Balancer:
             break
         else:
             return None
-        if not last and _status(resp) == b"503":
+        if not last and status_of(resp) == b"503":
             # The inference service sheds load with 503 before it reads the body (admission
             # control): the request did not run, so another worker may take it.
             up_w.close()
@@ -459,12 +353,12 @@ class Balancer:
         return keep_client
 
     @staticmethod
-    async def _read_whole(req: _Head, resp: _Head, up: asyncio.StreamReader) -> bytes | None:
+    async def _read_whole(req: Head, resp: Head, up: asyncio.StreamReader) -> bytes | None:
         """The whole answer, head and body, for the client, when its length is known and
         small; None: stream it instead. Raises when the worker closes before the end."""
         length = resp.get(b"content-length")
         chunked = (resp.get(b"transfer-encoding") or b"").lower() == b"chunked"
-        status = _status(resp)
+        status = status_of(resp)
         no_body = req.start.startswith(b"HEAD ") or status in (b"204", b"304") or status[:1] == b"1"
         if length is None or chunked or no_body:
             return None
@@ -475,22 +369,22 @@ class Balancer:
         if not 0 <= size <= WHOLE_ANSWER_BYTES:
             return None
         body = await up.readexactly(size)
-        return b"\r\n".join(_forwarded_head(resp)) + b"\r\n\r\n" + body
+        return b"\r\n".join(forwarded_head(resp)) + b"\r\n\r\n" + body
 
     async def _copy_response(
         self,
-        req: _Head,
-        resp: _Head,
+        req: Head,
+        resp: Head,
         up: asyncio.StreamReader,
         client: asyncio.StreamWriter,
     ) -> tuple[bool, bool]:
         """Copy the status, headers and body; whether the upstream connection is reusable,
         and whether the client's is."""
-        status = _status(resp)
+        status = status_of(resp)
         no_body = req.start.startswith(b"HEAD ") or status in (b"204", b"304") or status[:1] == b"1"
         chunked = (resp.get(b"transfer-encoding") or b"").lower() == b"chunked"
         length = None if chunked or no_body else resp.get(b"content-length")
-        lines = _forwarded_head(resp)
+        lines = forwarded_head(resp)
         until_close = not no_body and not chunked and length is None
         if until_close:
             lines.append(b"connection: close")

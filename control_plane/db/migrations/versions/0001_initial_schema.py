@@ -1,186 +1,123 @@
-"""initial schema
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-27
-"""
+"""initial schema: models, versions, deployments and their revisions, users, tokens, audit."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
-from alembic import op
+
+from control_plane.db.ddl import TIME, column, create_table, drop_table, text
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
+
+INDEXES = {
+    "audit_events": {"action": False, "actor": False, "at": False, "model": False},
+    "models": {"name": True},
+    "users": {"username": True},
+    "api_tokens": {"token_hash": True, "user_id": False},
+    "deployment_revisions": {"model_id": False},
+    "deployments": {"revision": False},
+    "model_versions": {"model_id": False, "sha256": False},
+}
+
+
+def _owned_by(parent: str) -> tuple[sa.Column[int], sa.ForeignKeyConstraint]:
+    key = f"{parent[:-1]}_id"
+    return column(key, sa.Integer()), sa.ForeignKeyConstraint([key], [f"{parent}.id"])
+
+
+def _identity() -> tuple[sa.Column[int], sa.PrimaryKeyConstraint]:
+    return column("id", sa.Integer()), sa.PrimaryKeyConstraint("id")
 
 
 def upgrade() -> None:
-
-    op.create_table(
+    create_table(
         "audit_events",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-        sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("model", sqlmodel.sql.sqltypes.AutoString(length=63), nullable=True),
-        sa.Column("target", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
-        sa.Column("before", sa.JSON(), nullable=True),
-        sa.Column("after", sa.JSON(), nullable=True),
-        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
+        *_identity(),
+        column("at", TIME),
+        column("actor", text(128)),
+        column("action", text(64)),
+        column("model", text(63), nullable=True),
+        column("target", text(256)),
+        column("before", sa.JSON(), nullable=True),
+        column("after", sa.JSON(), nullable=True),
+        column("reason", text(2000)),
+        indexes=INDEXES["audit_events"],
     )
-    with op.batch_alter_table("audit_events", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_audit_events_action"), ["action"], unique=False)
-        batch_op.create_index(batch_op.f("ix_audit_events_actor"), ["actor"], unique=False)
-        batch_op.create_index(batch_op.f("ix_audit_events_at"), ["at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_audit_events_model"), ["model"], unique=False)
-
-    op.create_table(
+    create_table(
         "models",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=63), nullable=False),
-        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
+        *_identity(),
+        column("name", text(63)),
+        column("description", text(2000)),
+        column("created_at", TIME),
+        column("created_by", text(128)),
+        indexes=INDEXES["models"],
     )
-    with op.batch_alter_table("models", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_models_name"), ["name"], unique=True)
-
-    op.create_table(
+    create_table(
         "users",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("username", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("password_hash", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
-        sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("disabled", sa.Boolean(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
+        *_identity(),
+        column("username", text(64)),
+        column("password_hash", text(256)),
+        column("role", text(16)),
+        column("disabled", sa.Boolean()),
+        column("created_at", TIME),
+        indexes=INDEXES["users"],
     )
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_users_username"), ["username"], unique=True)
-
-    op.create_table(
+    create_table(
         "api_tokens",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("prefix", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
+        *_identity(),
+        *_owned_by("users"),
+        column("name", text(64)),
+        column("prefix", text(16)),
+        column("token_hash", text(64)),
+        column("role", text(16)),
+        column("created_at", TIME),
+        column("expires_at", TIME, nullable=True),
+        column("revoked_at", TIME, nullable=True),
+        indexes=INDEXES["api_tokens"],
     )
-    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_api_tokens_token_hash"), ["token_hash"], unique=True)
-        batch_op.create_index(batch_op.f("ix_api_tokens_user_id"), ["user_id"], unique=False)
-
-    op.create_table(
+    create_table(
         "deployment_revisions",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("model_id", sa.Integer(), nullable=False),
-        sa.Column("weights", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["model_id"],
-            ["models.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
+        *_identity(),
+        *_owned_by("models"),
+        column("weights", sa.JSON()),
+        column("created_at", TIME),
+        column("created_by", text(128)),
+        column("reason", text(2000)),
+        indexes=INDEXES["deployment_revisions"],
     )
-    with op.batch_alter_table("deployment_revisions", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_deployment_revisions_model_id"), ["model_id"], unique=False
-        )
-
-    op.create_table(
+    create_table(
         "deployments",
-        sa.Column("model_id", sa.Integer(), nullable=False),
-        sa.Column("weights", sa.JSON(), nullable=False),
-        sa.Column("revision", sa.Integer(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_by", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["model_id"],
-            ["models.id"],
-        ),
+        *_owned_by("models"),
         sa.PrimaryKeyConstraint("model_id"),
+        column("weights", sa.JSON()),
+        column("revision", sa.Integer()),
+        column("updated_at", TIME),
+        column("updated_by", text(128)),
+        indexes=INDEXES["deployments"],
     )
-    with op.batch_alter_table("deployments", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_deployments_revision"), ["revision"], unique=False)
-
-    op.create_table(
+    create_table(
         "model_versions",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("model_id", sa.Integer(), nullable=False),
-        sa.Column("label", sqlmodel.sql.sqltypes.AutoString(length=63), nullable=False),
-        sa.Column("seq", sa.Integer(), nullable=False),
-        sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("size", sa.Integer(), nullable=False),
-        sa.Column("format", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("framework", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("inputs", sa.JSON(), nullable=False),
-        sa.Column("outputs", sa.JSON(), nullable=False),
-        sa.Column("resources", sa.JSON(), nullable=False),
-        sa.Column("metrics", sa.JSON(), nullable=False),
-        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["model_id"],
-            ["models.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
+        *_identity(),
+        *_owned_by("models"),
+        column("label", text(63)),
+        column("seq", sa.Integer()),
+        column("sha256", text(64)),
+        column("size", sa.Integer()),
+        column("format", text(32)),
+        column("framework", text(32)),
+        column("inputs", sa.JSON()),
+        column("outputs", sa.JSON()),
+        column("resources", sa.JSON()),
+        column("metrics", sa.JSON()),
+        column("description", text(2000)),
+        column("created_at", TIME),
+        column("created_by", text(128)),
         sa.UniqueConstraint("model_id", "label", name="uq_version_label"),
         sa.UniqueConstraint("model_id", "seq", name="uq_version_seq"),
+        indexes=INDEXES["model_versions"],
     )
-    with op.batch_alter_table("model_versions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_model_versions_model_id"), ["model_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_model_versions_sha256"), ["sha256"], unique=False)
 
 
 def downgrade() -> None:
-
-    with op.batch_alter_table("model_versions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_model_versions_sha256"))
-        batch_op.drop_index(batch_op.f("ix_model_versions_model_id"))
-
-    op.drop_table("model_versions")
-    with op.batch_alter_table("deployments", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_deployments_revision"))
-
-    op.drop_table("deployments")
-    with op.batch_alter_table("deployment_revisions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_deployment_revisions_model_id"))
-
-    op.drop_table("deployment_revisions")
-    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_api_tokens_user_id"))
-        batch_op.drop_index(batch_op.f("ix_api_tokens_token_hash"))
-
-    op.drop_table("api_tokens")
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_users_username"))
-
-    op.drop_table("users")
-    with op.batch_alter_table("models", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_models_name"))
-
-    op.drop_table("models")
-    with op.batch_alter_table("audit_events", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_audit_events_model"))
-        batch_op.drop_index(batch_op.f("ix_audit_events_at"))
-        batch_op.drop_index(batch_op.f("ix_audit_events_actor"))
-        batch_op.drop_index(batch_op.f("ix_audit_events_action"))
-
-    op.drop_table("audit_events")
+    for table, indexed in reversed(INDEXES.items()):
+        drop_table(table, indexed)

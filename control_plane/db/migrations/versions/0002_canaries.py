@@ -1,49 +1,39 @@
-"""canaries: progressive rollouts kept in SQL
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-27
-"""
+"""canaries: progressive rollouts kept in SQL, so one survives a restart."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
-from alembic import op
+
+from control_plane.db.ddl import TIME, column, create_table, drop_table, text
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
+
+INDEXES = {"model_id": False, "status": False}
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "canaries",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("model_id", sa.Integer(), nullable=False),
-        sa.Column("baseline", sqlmodel.sql.sqltypes.AutoString(length=63), nullable=False),
-        sa.Column("canary", sqlmodel.sql.sqltypes.AutoString(length=63), nullable=False),
-        sa.Column("steps", sa.JSON(), nullable=False),
-        sa.Column("interval_s", sa.Float(), nullable=False),
-        sa.Column("gates", sa.JSON(), nullable=False),
-        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("step", sa.Integer(), nullable=False),
-        sa.Column("step_started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_reason", sqlmodel.sql.sqltypes.AutoString(length=4000), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        column("id", sa.Integer()),
+        column("model_id", sa.Integer()),
+        column("baseline", text(63)),
+        column("canary", text(63)),
+        column("steps", sa.JSON()),
+        column("interval_s", sa.Float()),
+        column("gates", sa.JSON()),
+        column("status", text(16)),
+        column("step", sa.Integer()),
+        column("step_started_at", TIME),
+        column("last_reason", text(4000)),
+        column("created_at", TIME),
+        column("created_by", text(128)),
+        column("updated_at", TIME),
         sa.ForeignKeyConstraint(["model_id"], ["models.id"]),
         sa.PrimaryKeyConstraint("id"),
+        indexes=INDEXES,
     )
-    with op.batch_alter_table("canaries", schema=None) as batch_op:
-        batch_op.create_index("ix_canaries_model_id", ["model_id"], unique=False)
-        batch_op.create_index("ix_canaries_status", ["status"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("canaries", schema=None) as batch_op:
-        batch_op.drop_index("ix_canaries_status")
-        batch_op.drop_index("ix_canaries_model_id")
-    op.drop_table("canaries")
+    drop_table("canaries", INDEXES)

@@ -1,27 +1,11 @@
-"""deployment scaling: per-model autoscaling settings
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-27
-"""
+"""deployment scaling: per-model autoscaling settings; NULL keeps the platform's defaults."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from control_plane.db.ddl import nullable_column
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    # Nullable: existing deployments keep the platform's defaults until someone sets them.
-    with op.batch_alter_table("deployments", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("scaling", sa.JSON(), nullable=True))
-
-
-def downgrade() -> None:
-    with op.batch_alter_table("deployments", schema=None) as batch_op:
-        batch_op.drop_column("scaling")
+upgrade, downgrade = nullable_column(["deployments"], "scaling", sa.JSON())
