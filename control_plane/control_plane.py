@@ -1,9 +1,5 @@
-"""The Reflex app: builds the platform once, registers the pages, mounts the REST API.
-
-The REST API becomes the outer ASGI app with Reflex mounted inside it; the API, the
-dashboard and the runtime share one platform, so a change made from either door wakes the
-same listeners and every page sees the replicas the API hears from.
-"""
+"""The Reflex app: builds the platform once, registers the pages, mounts the REST API, and
+runs the runtime's loops in the serving worker's lifespan."""
 
 import contextlib
 import os

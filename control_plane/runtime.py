@@ -1,9 +1,5 @@
-"""The loops that run beside serving requests: the canary driver and, on Kubernetes, the
-reconciler; and the local autoscaler's wiring to the database.
-
-One object owns the loops, so the Reflex app starts them in its worker's lifespan (threads
-started at import would not survive the fork of `reflex run --env prod`).
-"""
+"""The loops beside serving: the canary driver and, on Kubernetes, the reconciler, started in
+the serving worker (threads do not survive a fork); and the local autoscaler's wiring."""
 
 from __future__ import annotations
 

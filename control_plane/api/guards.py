@@ -1,11 +1,5 @@
-"""What stands between the network and the routes: a body limit, and bad values as 4xx.
-
-- Bodies: every request but an artifact upload (which streams to disk under its own limit)
-  is refused with 413 past MAX_BODY_BYTES, from its Content-Length before anything is read,
-  or as soon as a chunked body passes it. The JSON the API takes is small.
-- Values the database cannot store (a NUL byte in a name, a number out of its range) come
-  back from the driver as a DataError: that is the request's fault, so 422, never 500.
-"""
+"""What stands between the network and the routes: a body limit refused before reading,
+and values the database cannot store answered as 422, never 500 (docs/security.md)."""
 
 from __future__ import annotations
 
@@ -102,11 +96,8 @@ _METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-d
 
 def replica_url_problem(url: str) -> str | None:
     """Why the control plane must not fetch from a URL a replica reported; None when fine.
-
-    Replicas live on loopback (local) or pod addresses (private ranges), so those stay
-    allowed; what no replica ever is: another scheme, credentials in the URL, or a cloud
-    metadata service (link-local addresses). Redirects are never followed by the scrapers.
-    """
+    Loopback and private pod addresses pass; other schemes, credentials in the URL and
+    link-local (cloud metadata) addresses do not."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"expected an http(s) URL such as http://10.0.0.7:8080, got {url[:100]!r}"

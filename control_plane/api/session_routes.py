@@ -1,11 +1,5 @@
-"""`/api/v1/session`: the dashboard's sign-in and sign-out, answered with a cookie.
-
-The session secret travels only in a cookie the server sets: HttpOnly (no script on the
-page can read it), SameSite=Strict, Path=/, expiring with the session, and Secure when the
-request came over TLS (directly, or through a proxy that says `X-Forwarded-Proto: https`).
-Sign-in is rate-limited per username and client address (services/login_throttle.py).
-Both calls refuse a browser Origin other than the dashboard's own.
-"""
+"""`/api/v1/session`: the dashboard's sign-in and sign-out, answered with an HttpOnly,
+SameSite=Strict cookie, rate-limited and refused to other origins (docs/security.md)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
 """The progressive canary as a pure state machine: state + analysis + clock -> next step.
-
-The driver (services/canaries.py) loads the state from SQL, asks monitoring for numbers,
-calls `advance`, applies the decision through the deployment service and stores the new
-state, so a rollout survives a restart of the control plane.
-"""
+The canaries service keeps the state in SQL, so a rollout survives a restart."""
 
 from __future__ import annotations
 

@@ -1,23 +1,6 @@
-"""The scaling policy: observed load -> desired replicas and why, as a pure function.
-
-It follows the HorizontalPodAutoscaler's algorithm (autoscaling/v2, with `behavior`) step
-by step, so that what a user knows of the HPA carries over to the local orchestrator and
-the same `ScalingSettings` mean the same thing on a laptop and on a cluster:
-
-1. per metric: ratio = mean observed / target over ready replicas with a sample;
-   within a tolerance of 0.1 of 1, nothing changes; otherwise ceil(ratio * replicas).
-   Replicas without a sample count as 0 when scaling up and as exactly on target when
-   scaling down (the HPA's conservative fill); not-ready ones count as 0 when scaling up;
-2. across metrics: the largest proposal; when some metric is missing, no scale down;
-3. stabilisation: scale up to the *minimum* recommendation of the up-window, down to
-   the *maximum* of the down-window, so a spike or a dip shorter than the window does
-   nothing;
-4. rate policies: at most so many pods or percent per period, counted from the scale
-   events inside that period; then the min/max clamps.
-
-The caller keeps the returned `ScalingHistory` and passes it back with the next call;
-the clock is an argument. No I/O, no global state.
-"""
+"""The scaling policy: observed load -> desired replicas and why, as a pure function that
+follows the HorizontalPodAutoscaler's algorithm step by step, so the same settings mean
+the same on one machine and on a cluster (docs/architecture.md)."""
 
 from __future__ import annotations
 

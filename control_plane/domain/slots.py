@@ -1,14 +1,5 @@
-"""The slot table behind sticky routing: pure functions, no I/O.
-
-A model's keys hash into SLOTS slots (inference/routing.py); each slot belongs to one
-version. A weight change moves only the slots a version must give up, to the versions that
-must gain: the number of slots moved is the total variation distance between the old and
-the new weights (in slots), the least any scheme can move. With 1000 slots and whole
-percents each version's share is exact (10 slots a percent).
-
-Tables travel run-length encoded, `[[version, count], ...]` in slot order, so a table that
-has had few changes stays a few entries long.
-"""
+"""The slot table behind sticky routing, as pure functions: a weight change moves only the
+slots a version must give up, the least any scheme can move (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -44,12 +35,9 @@ def fresh(weights: Mapping[str, int], slots: int = SLOTS) -> list[str]:
 
 
 def rebalance(current: Sequence[str] | None, weights: Mapping[str, int]) -> list[str]:
-    """The table for `weights`, changed from `current` as little as possible.
-
-    Versions over their quota free their highest slots (versions that no longer take
-    traffic free all of theirs); versions under it take the freed slots, lowest first,
-    in label order. Without a usable current table, a fresh one.
-    """
+    """The table for `weights`, changed from `current` as little as possible: versions over
+    their quota free their highest slots, versions under it take the freed ones, lowest
+    first, in label order. Without a usable current table, a fresh one."""
     if not current:
         return fresh(weights)
     slots = len(current)

@@ -1,10 +1,5 @@
-"""The statistics behind experiment verdicts: pure functions of counts, no I/O, no scipy.
-
-Accuracy and error rates are proportions (two-proportion z-test, Wilson and Newcombe
-intervals); latency comes as histogram bucket counts, compared with a Mann-Whitney rank
-test that treats each bucket as one group of ties; regression error is a mean with a
-normal interval. tests/experiments checks every function against scipy on the same data.
-"""
+"""The statistics behind experiment verdicts, as pure functions of counts: proportion tests
+and intervals, a Mann-Whitney test on latency histograms, a mean with its interval."""
 
 from __future__ import annotations
 

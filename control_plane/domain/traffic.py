@@ -1,9 +1,5 @@
-"""Traffic-split arithmetic: pure functions of the current weights, shared by every client.
-
-Weights are whole percents summing to 100 (deployments.validate_weights is the gate); these
-functions build such splits from what a user asks for ("canary v2 at 10 %", "give v1 60 %")
-and describe a change before it is applied.
-"""
+"""Traffic-split arithmetic shared by every client: splits built from what a user asks for
+("canary v2 at 10 %") and a change described before it is applied."""
 
 from __future__ import annotations
 

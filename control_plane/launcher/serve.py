@@ -1,9 +1,5 @@
-"""`pier serve`: the control plane in a container (the Helm chart's command).
-
-Unlike `pier up` it starts no inference process: replicas are the orchestrator's business
-(Kubernetes). It migrates, accepts the tokens the deployment generated, and runs the
-Reflex app (dashboard and /api/v1) on all interfaces of the container.
-"""
+"""`pier serve`: the control plane in a container (the Helm chart's command). It migrates,
+accepts the tokens the deployment generated and runs the Reflex app; no inference process."""
 
 from __future__ import annotations
 

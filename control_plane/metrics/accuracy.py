@@ -1,11 +1,5 @@
-"""Accuracy from ground truth: the replicas' feedback tallies, by bucket of prediction time.
-
-Every replica (every worker process of one) keeps its own tallies, named by an epoch; a
-replica answers `GET /feedback/aggregates?after=EPOCH@REVISION` with the buckets that
-changed since. Tallies of different epochs are summed; a bucket seen again replaces what
-was held for it, so a label that arrives a day late revises the bucket of its prediction.
-Both metrics sources read accuracy from here (Prometheus cannot place a sample in the past).
-"""
+"""Accuracy from ground truth: the replicas' feedback tallies by bucket of prediction time,
+so a late label revises its prediction's window (Prometheus cannot write into the past)."""
 
 from __future__ import annotations
 

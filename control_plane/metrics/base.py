@@ -1,9 +1,5 @@
 """What every metrics source answers: per model and version, time series and a summary.
-
-Two sources satisfy it: `direct` (embedded: scrape the replicas' /metrics, keep a rolling
-window) and `prometheus` (PromQL through prometheus-api-client). The dashboard and the REST
-API use only this interface and never know which one is behind it.
-"""
+The dashboard and the API see only this protocol, never which source is behind it."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
 """The embedded metrics source: scrape every live replica's /metrics each second and keep
-rolling aggregates here (per second for an hour, per minute for a day), so `make run` has
-live charts with nothing else installed.
-
-Started lazily by the first query (or by `start()`); `close()` stops its thread. Several
-sources may live in one process (tests build several apps): each has its own thread.
-"""
+rolling aggregates (per second for an hour, per minute for a day), so `make run` has live
+charts with nothing else installed."""
 
 from __future__ import annotations
 

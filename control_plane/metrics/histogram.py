@@ -8,13 +8,8 @@ from collections.abc import Sequence
 
 
 def quantile(q: float, bounds: Sequence[float], cumulative: Sequence[float]) -> float | None:
-    """The q-quantile of a histogram, None without observations.
-
-    `bounds` are the buckets' upper bounds in increasing order, the last one +Inf;
-    `cumulative[i]` counts the observations <= bounds[i]. Within a bucket the observations
-    are taken as spread evenly (linear interpolation); the first bucket starts at 0; a
-    quantile in the +Inf bucket is the largest finite bound.
-    """
+    """The q-quantile of a cumulative histogram (last bound +Inf), None without observations:
+    linear within a bucket, 0 below the first, the largest finite bound in the +Inf bucket."""
     if not bounds or len(bounds) != len(cumulative) or not 0 <= q <= 1:
         return None
     total = cumulative[-1]

@@ -1,11 +1,5 @@
-"""The Prometheus metrics source: PromQL over the replicas' histograms and counters, through
-prometheus-api-client (imported nowhere else).
-
-Latency, throughput, errors and resource use come from Prometheus. Accuracy does not:
-a label that arrives a day late belongs to the window of its prediction, and Prometheus
-cannot write into the past, so accuracy comes from the replicas' feedback tallies (the
-same reader the direct source uses), pulled by a background thread.
-"""
+"""The Prometheus metrics source: PromQL over the replicas' histograms and counters, the only
+importer of prometheus-api-client; accuracy comes from the feedback tallies instead."""
 
 from __future__ import annotations
 
@@ -54,15 +48,9 @@ def _number(raw: str) -> float | None:
 
 
 def rate_range_s(step_s: float, scrape_interval_s: float) -> float:
-    """Pure: the range of the rate() behind each point of a series with this step.
-
-    A step plus two scrape intervals: an increase between two consecutive samples then
-    lies wholly inside some point's range even when one scrape came an interval late
-    (samples two intervals apart), which a replica or Prometheus under load does. With a
-    step plus one interval, such an increase could fall between two points' ranges and
-    vanish from the chart. And at least four scrape intervals, so that each range holds
-    enough samples (Grafana's $__rate_interval).
-    """
+    """The range of the rate() behind each point: a step plus two scrape intervals, so an
+    increase between two late samples still falls inside some point's range, and at least
+    four intervals, so each range holds enough samples."""
     return max(step_s + 2 * scrape_interval_s, 4 * scrape_interval_s)
 
 

@@ -1,11 +1,5 @@
-"""Progressive canaries: start, watch, pause, resume, abort; and the tick that drives them.
-
-The plan and the state live in SQL (the `canaries` table), so a rollout survives a restart
-of the control plane. Each tick reads the numbers of the step's traffic from the metrics
-source, runs the pure analysis and state machine (control_plane/experiments), and applies
-what they decide through the deployment service, so every weight change is a normal,
-audited deployment change.
-"""
+"""Progressive canaries: start, watch, pause, resume, abort, and the tick that drives them;
+each weight change goes through the deployment service as a normal, audited change."""
 
 from __future__ import annotations
 

@@ -1,14 +1,5 @@
-"""Experiments: how the live and shadow versions of a model compare, in numbers and words.
-
-Every version with traffic (live, or copies of it as a shadow) gets its measured accuracy
-(from ground-truth feedback) and error rate, each with a Wilson interval, and its latency
-quantiles; every challenger is compared with the baseline (the canary's baseline while a
-canary runs, else the version with the largest share) by two-proportion tests, by a
-Mann-Whitney rank test on the latency histograms the metrics source returns, and, for a
-shadow, by its agreement with the live answers; with the sample size needed to detect
-`min_effect` and the verdict sentence of `experiments.analysis.verdict`, to which a
-significant latency difference adds its own sentence.
-"""
+"""Experiments: how the live and shadow versions of a model compare, in numbers and words,
+against the baseline (the canary's, else the largest share) (docs/monitoring.md)."""
 
 from __future__ import annotations
 

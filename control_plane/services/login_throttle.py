@@ -1,11 +1,5 @@
-"""Sign-in rate limiting: a few failures per username and client, then a pause.
-
-Keyed by (username, client address), so one attacker cannot lock a user out from
-everywhere, and guessing one user's password from one place is capped at `max_failures`
-a `window`. A success clears the key. The clock is passed in; state is per process
-(each control-plane worker counts its own failures: with N workers the cap is N times as
-high, still far from a useful guessing rate against argon2 hashes).
-"""
+"""Sign-in rate limiting: a few failures per (username, client address), then a pause, so
+one attacker cannot lock a user out everywhere. The clock is passed in; state is per process."""
 
 from __future__ import annotations
 

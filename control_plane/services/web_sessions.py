@@ -1,9 +1,5 @@
-"""Dashboard sign-in: a short-lived API token per browser session.
-
-A session is an ordinary API token named `web-session`, so everything the REST API knows
-about tokens holds for it too: it expires, an admin can revoke it, the user's current role
-caps it, and every use resolves it again (a revocation or a role change bites at once).
-"""
+"""Dashboard sign-in: a short-lived API token per browser session, so expiry, revocation
+and the user's current role apply to it as to any token, on every use."""
 
 from __future__ import annotations
 

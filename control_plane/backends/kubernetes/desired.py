@@ -1,11 +1,5 @@
-"""What a cluster should run per deployed model: pure functions of the desired state.
-
-The pod template depends only on what a pod needs (resources, image, settings), never on
-weights, revisions or version labels: replicas poll the routing table and load new
-versions live, so a weight change, a deploy of a same-sized version or a rollback to a
-version still loaded never restarts a pod. Only a change of resources (or of the image)
-rolls the pods.
-"""
+"""What a cluster should run per deployed model, as pure functions of the desired state.
+The pod template holds no weight, revision or label: only resources or the image roll pods."""
 
 from __future__ import annotations
 
@@ -35,12 +29,8 @@ class DesiredModel:
 
 
 def pod_resources(loaded: list[Resources]) -> PodResources:
-    """A pod holds every listed version in memory at once, and serves one request at a time
-    per version: memory is the sum over the loaded versions, CPU and GPUs the largest.
-
-    Summing over the *loaded* set (weighted plus kept-warm previous versions) keeps a
-    rollback from changing the pod template: the set is the same before and after.
-    """
+    """Memory is the sum over the versions a pod holds loaded, CPU and GPUs the largest.
+    The loaded set includes the kept-warm previous versions, so a rollback leaves it unchanged."""
     if not loaded:
         loaded = [Resources()]
     return PodResources(
@@ -56,12 +46,8 @@ def desired_models(
     scaling: Mapping[str, ScalingSettings],
     default_scaling: ScalingSettings,
 ) -> list[DesiredModel]:
-    """The routing table plus each version's resources (its pier.yaml) and each model's
-    scaling settings -> one DesiredModel per deployed model, sorted by name.
-
-    `resources` maps model -> version label -> Resources; a version missing there gets
-    the defaults of `Resources`. `scaling` maps model -> settings; missing: the default.
-    """
+    """One DesiredModel per deployed model, sorted by name, from the routing table, each
+    version's resources (defaults when missing) and each model's scaling settings."""
     out = []
     for route in sorted(table.models, key=lambda m: m.name):
         per_version = resources.get(route.name, {})

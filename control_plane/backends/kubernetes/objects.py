@@ -1,10 +1,5 @@
-"""The Kubernetes objects of one deployed model, as pure functions of typed inputs.
-
-Per model: a Deployment (the inference image), a Service, a HorizontalPodAutoscaler
-(autoscaling/v2) and a PodDisruptionBudget. No client import here: these are plain
-dicts, applied by `kubernetes.py` and validated by the tests against the official
-schemas of several Kubernetes versions.
-"""
+"""The Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget of one deployed
+model, as plain dicts built by pure functions (the tests validate them against the schemas)."""
 
 from __future__ import annotations
 

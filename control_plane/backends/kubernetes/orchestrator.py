@@ -1,10 +1,5 @@
-"""The `kubernetes` orchestrator: the only module that imports the official client.
-
-Every object is written with server-side apply, field manager `pier`, so Pier owns
-exactly the fields it sets (the HPA owns `replicas`; an operator's own labels survive).
-Every API error becomes a `KubernetesError` that keeps the status and the reason, and
-never carries a stack trace to a user.
-"""
+"""The `kubernetes` backend: the only module that imports the official client. Objects are
+written by server-side apply (field manager `pier`); API errors become KubernetesError."""
 
 from __future__ import annotations
 

@@ -1,14 +1,6 @@
-"""The loop that keeps a cluster's workloads equal to the desired state.
-
-`reconcile_once()` is one pass (the tests call it); `start()` runs passes in a thread
-every `interval_s`, or at once after `wake()`. It satisfies the `Orchestrator` protocol,
-so the control plane treats it like the local orchestrator.
-
-Safety rules, because a loop that deletes is dangerous:
-- when the desired state cannot be read, nothing is applied and nothing is deleted;
-- only workloads that carry Pier's labels are ever deleted;
-- one model failing (e.g. refused by a quota) does not stop the others.
-"""
+"""The loop that keeps a cluster's workloads equal to the desired state: a pass every
+interval or on wake(), and it never deletes on an unreadable desired state or what Pier
+did not label (docs/kubernetes.md)."""
 
 from __future__ import annotations
 

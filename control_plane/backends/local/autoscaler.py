@@ -1,18 +1,5 @@
-"""The local control loop: observe the workers' load, ask the policy, move the worker count.
-
-Every `interval_s` (or at once after `wake()`, e.g. when scaling settings change) it samples
-each worker through the balancer (time-averaged requests in flight and requests per second,
-exact since every request passes through it) and /proc (CPU, in % of one core: what a local
-worker "requests"), and calls `scaling.decide` once per deployed model with that model's
-settings.
-
-The local workers serve every model, so there is one worker count for all of them: it is
-the largest count any model's policy asks for. Each model keeps its own policy history
-(recommendations for the stabilisation windows, and the scale events that really
-happened, for the rate policies), so every model's settings mean what they mean on
-Kubernetes, where each model has its own HPA. Each change of the count is reported once
-per model, with that model's reason, to `record` (the audit log, wired in runtime.py).
-"""
+"""The local control loop: sample each worker's load, ask each deployed model's policy,
+and run as many workers as the most demanding model asks for (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""The local orchestrator: inference worker processes on this machine, supervised and restarted.
-
-By default one worker listens on the public inference port itself. With `scalable=True` a
-small balancer holds the public port and forwards to between 1 and N workers on private
-ports (see local_pool.py and balancer.py); `LocalAutoscaler` (autoscaler.py) then moves N.
-
-Routing changes never restart a worker: each one polls the routing table itself.
-"""
+"""The local backend: inference worker processes on this machine, supervised and
+restarted; scalable, a balancer holds the public port in front of 1 to N of them."""
 
 from __future__ import annotations
 

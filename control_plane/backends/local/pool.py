@@ -1,17 +1,6 @@
 """Local inference worker processes: start, watch, restart with backoff, drain and stop.
-
-Two shapes, one supervisor:
-- direct (`balancer=None`): one worker listening on the public port itself, as `pier up`
-  always ran it;
-- pooled: each worker on a private 127.0.0.1 port behind the `Balancer`, which holds the
-  public port. A new worker joins the balancer only once `/v2/health/ready` answers 200;
-  a worker being removed leaves the balancer first, finishes what it has in flight, and
-  only then gets SIGTERM (uvicorn then drains it too), so scaling loses no request.
-
-Each worker is its own replica for the control plane: its own port, so its own
-`replica_url`, and its own process, so its own replica id; each registers on its routing
-polls and is scraped by the metrics source like any replica.
-"""
+A worker joins the balancer once ready and leaves it before it is stopped, so scaling
+loses no request; each is a replica of its own to the control plane."""
 
 from __future__ import annotations
 
