@@ -4,7 +4,6 @@ the serving worker (threads do not survive a fork); and the local autoscaler's w
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -14,6 +13,7 @@ from control_plane.backends.kubernetes.settings import KubernetesSettings
 from control_plane.backends.local.autoscaler import LocalAutoscaler, Scalable, ScaleChange
 from control_plane.composition import Platform
 from control_plane.db.engine import session_scope
+from control_plane.loops import Loop
 from control_plane.schemas import RolloutStatus, ScalingSettings
 from control_plane.services import canaries, deployments, scaling
 from control_plane.settings import PierSettings
@@ -25,7 +25,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class CanaryDriver:
+class CanaryDriver(Loop):
     """Advances running canaries every `interval_s` (their state is in SQL)."""
 
     def __init__(
@@ -36,11 +36,8 @@ class CanaryDriver:
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._platform = platform
-        self._interval_s = interval_s
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.last_error = ""
+        super().__init__(interval_s, self.tick, "pier-canaries", wait_first=True)
 
     def tick(self) -> int:
         """One pass; returns how many canaries changed weight."""
@@ -50,27 +47,6 @@ class CanaryDriver:
         for d in decisions:
             log.info("canary %s: %s", d.kind, d.reason)
         return len(decisions)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self.tick()
-                self.last_error = ""
-            except Exception as e:  # the loop must outlive a database or metrics outage
-                self.last_error = f"{type(e).__name__}: {e}"
-                log.warning("canary driver pass failed: %s", self.last_error)
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="pier-canaries", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
 
 
 class Runtime:

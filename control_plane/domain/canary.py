@@ -66,6 +66,11 @@ def start(plan: CanaryPlan, now: datetime) -> CanaryState:
     return CanaryState(plan=plan, status="running", step=0, step_started_at=now)
 
 
+def _promote(state: CanaryState, reason: str) -> Decision:
+    done = replace(state, status="promoted")
+    return Decision("promote", done, reason, {state.plan.canary: 100})
+
+
 def advance(state: CanaryState, analysis: Analysis, now: datetime) -> Decision:
     """What to do now. A failed analysis rolls back at once, whenever it happens; a step
     is taken only once its interval has passed and the analysis passes."""
@@ -73,13 +78,9 @@ def advance(state: CanaryState, analysis: Analysis, now: datetime) -> Decision:
     if state.status != "running":
         return Decision("wait", state, f"the rollout is {state.status}")
     if analysis.outcome == "fail":
+        reason = f"canary {plan.canary} failed at {state.weight} %: {analysis.summary}"
         done = replace(state, status="rolled_back")
-        return Decision(
-            "rollback",
-            done,
-            f"canary {plan.canary} failed at {state.weight} %: {analysis.summary}",
-            {plan.baseline: 100},
-        )
+        return Decision("rollback", done, reason, {plan.baseline: 100})
     due = now - state.step_started_at >= plan.interval
     if not due:
         left = (plan.interval - (now - state.step_started_at)).total_seconds()
@@ -87,28 +88,12 @@ def advance(state: CanaryState, analysis: Analysis, now: datetime) -> Decision:
     if analysis.outcome == "wait":
         return Decision("wait", state, f"waiting for data at {state.weight} %: {analysis.summary}")
     if state.step + 1 >= len(plan.steps):
-        done = replace(state, status="promoted")
-        return Decision(
-            "promote",
-            done,
-            f"canary {plan.canary} passed every step: {analysis.summary}",
-            {plan.canary: 100},
-        )
+        return _promote(state, f"canary {plan.canary} passed every step: {analysis.summary}")
     nxt = replace(state, step=state.step + 1, step_started_at=now)
     if nxt.weight == 100:
-        done = replace(nxt, status="promoted")
-        return Decision(
-            "promote",
-            done,
-            f"canary {plan.canary} promoted to 100 %: {analysis.summary}",
-            {plan.canary: 100},
-        )
-    return Decision(
-        "step",
-        nxt,
-        f"canary {plan.canary} {state.weight} % -> {nxt.weight} %: {analysis.summary}",
-        nxt.weights(),
-    )
+        return _promote(nxt, f"canary {plan.canary} promoted to 100 %: {analysis.summary}")
+    reason = f"canary {plan.canary} {state.weight} % -> {nxt.weight} %: {analysis.summary}"
+    return Decision("step", nxt, reason, nxt.weights())
 
 
 def pause(state: CanaryState) -> CanaryState:

@@ -135,35 +135,27 @@ def _changed_within(events: Sequence[ScaleEvent], since: datetime, sign: int) ->
     return sum(abs(e.change) for e in events if e.at > since and e.change * sign > 0)
 
 
-def _up_limit(
-    current: int, now: datetime, rules: ScalingRules, events: Sequence[ScaleEvent]
+def _rate_limit(
+    current: int, now: datetime, rules: ScalingRules, events: Sequence[ScaleEvent], sign: int
 ) -> int:
+    """The furthest the policies let the count move from `current`, up (+1) or down (-1)."""
     if rules.select == "Disabled":
         return current
     limits = []
     for p in rules.policies:
-        start = current - _changed_within(events, now - timedelta(seconds=p.period_s), +1)
+        since = now - timedelta(seconds=p.period_s)
+        start = current - sign * _changed_within(events, since, sign)
         if p.type == "Pods":
-            limits.append(start + p.value)
-        else:
+            limits.append(start + sign * p.value)
+        elif sign > 0:
             limits.append(math.ceil(start * (1 + p.value / 100)))
-    return max(current, max(limits) if rules.select == "Max" else min(limits))
-
-
-def _down_limit(
-    current: int, now: datetime, rules: ScalingRules, events: Sequence[ScaleEvent]
-) -> int:
-    if rules.select == "Disabled":
-        return current
-    limits = []
-    for p in rules.policies:
-        start = current + _changed_within(events, now - timedelta(seconds=p.period_s), -1)
-        if p.type == "Pods":
-            limits.append(start - p.value)
         else:
             limits.append(int(start * (1 - p.value / 100)))
-    # "Max" selects the largest change, which for a scale down is the fewest replicas.
-    return min(current, min(limits) if rules.select == "Max" else max(limits))
+    # "Max" selects the policy that allows the largest change in this direction.
+    furthest = max(limits, key=lambda n: sign * n)
+    nearest = min(limits, key=lambda n: sign * n)
+    chosen = furthest if rules.select == "Max" else nearest
+    return max(current, chosen) if sign > 0 else min(current, chosen)
 
 
 def _rate_and_bounds(
@@ -171,7 +163,7 @@ def _rate_and_bounds(
 ) -> tuple[int, str]:
     """Step 4: the policies' rate limits, then min/max."""
     if wanted > current:
-        limit = _up_limit(current, now, settings.scale_up, history.events)
+        limit = _rate_limit(current, now, settings.scale_up, history.events, +1)
         if wanted > limit:
             if settings.scale_up.select == "Disabled":
                 return current, "scaling up is disabled"
@@ -179,7 +171,7 @@ def _rate_and_bounds(
         if wanted > settings.max_replicas:
             return settings.max_replicas, f"capped at max_replicas {settings.max_replicas}"
     elif wanted < current:
-        limit = _down_limit(current, now, settings.scale_down, history.events)
+        limit = _rate_limit(current, now, settings.scale_down, history.events, -1)
         if wanted < limit:
             if settings.scale_down.select == "Disabled":
                 return current, "scaling down is disabled"

@@ -10,12 +10,12 @@ from datetime import datetime
 
 import httpx
 
+from control_plane.loops import Loop
 from control_plane.metrics.accuracy import Tally
 from control_plane.metrics.base import bucket_counts
 from control_plane.metrics.rollup import Slot, Tier
 from control_plane.metrics.scraper import (
     CounterScrape,
-    Every,
     FeedbackFeed,
     ReplicaLister,
     live_targets,
@@ -79,14 +79,16 @@ class DirectSource:
         self._timeout_s = timeout_s
         self.counters = CounterScrape(started_at=clock())
         self.feedback = FeedbackFeed()
-        self._loop = Every(interval_s, self.scrape_once, name="pier-metrics-direct")
+        self._loop = Loop(
+            interval_s, self.scrape_once, "pier-metrics-direct", wait_first=False, stop_timeout_s=5
+        )
         self._client: httpx.Client | None = None
 
     def start(self) -> None:
         self._loop.start()
 
     def close(self) -> None:
-        self._loop.close()
+        self._loop.stop()
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -15,9 +15,10 @@ from requests.exceptions import RequestException
 from urllib3.util.retry import Retry
 
 from control_plane.errors import MetricsUnavailable
+from control_plane.loops import Loop
 from control_plane.metrics.accuracy import Tally
 from control_plane.metrics.base import bucket_counts
-from control_plane.metrics.scraper import Every, FeedbackFeed, ReplicaLister, live_targets
+from control_plane.metrics.scraper import FeedbackFeed, ReplicaLister, live_targets
 from control_plane.metrics.timeline import Steps, accuracy_points, mae_points, points
 from control_plane.schemas import ModelMetrics, ReplicaUsage, VersionSeries, VersionSummary
 
@@ -76,13 +77,19 @@ class PrometheusSource:
         self._clock = clock
         self.feedback = FeedbackFeed()
         self._client: httpx.Client | None = None
-        self._loop = Every(feedback_interval_s, self.pull_feedback, name="pier-metrics-feedback")
+        self._loop = Loop(
+            feedback_interval_s,
+            self.pull_feedback,
+            "pier-metrics-feedback",
+            wait_first=False,
+            stop_timeout_s=5,
+        )
 
     def start(self) -> None:
         self._loop.start()
 
     def close(self) -> None:
-        self._loop.close()
+        self._loop.stop()
         self._prom.close()
         if self._client is not None:
             self._client.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -147,41 +147,3 @@ class CounterScrape:
                     )
                 )
         return out
-
-
-class Every:
-    """Runs `work` every `interval_s` seconds in a daemon thread until closed."""
-
-    def __init__(self, interval_s: float, work: Callable[[], None], name: str) -> None:
-        self._interval = interval_s
-        self._work = work
-        self._name = name
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        with self._lock:
-            if self._thread is not None or self._stop.is_set():
-                return
-            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-            self._thread.start()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._work()
-            except Exception:  # a bad round must not end live metrics; the next one retries
-                log.exception("%s: round failed", self._name)
-            self._stop.wait(self._interval)
-
-    def close(self, timeout_s: float = 5.0) -> None:
-        self._stop.set()
-        with self._lock:
-            thread = self._thread
-        if thread is not None:
-            thread.join(timeout_s)

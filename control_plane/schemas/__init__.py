@@ -55,6 +55,7 @@ from control_plane.schemas.versions import (
     ModelPublic,
     PushResult,
     VersionCreate,
+    VersionFields,
     VersionPublic,
 )
 
@@ -99,6 +100,7 @@ __all__ = [
     "UserCreate",
     "UserPublic",
     "VersionCreate",
+    "VersionFields",
     "VersionPublic",
     "VersionSeries",
     "VersionSummary",

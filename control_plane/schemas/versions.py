@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -17,20 +17,33 @@ class ArtifactPublic(BaseModel):
     created: bool = Field(description="False when these bytes were already stored.")
 
 
-class VersionCreate(BaseModel):
-    """A new version: the pier.yaml `model:` section, with the artifact already uploaded."""
+class VersionFields(BaseModel):
+    """What a pier.yaml's `model:` section and a push both say of a version."""
 
     model_config = ConfigDict(extra="forbid")
 
-    version: str | None = Field(default=None, description="Label; the next integer when absent.")
-    framework: Literal["pytorch"] = "pytorch"
-    sha256: str
     inputs: list[TensorSpec] = Field(min_length=1)
     outputs: list[TensorSpec] = Field(min_length=1)
     resources: Resources = Field(default_factory=Resources)
     batching: Batching = Field(default_factory=Batching)
     metrics: dict[str, float] = Field(default_factory=dict)
     description: str = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Self:
+        for group, specs in (("inputs", self.inputs), ("outputs", self.outputs)):
+            names = [s.name for s in specs]
+            if len(set(names)) != len(names):
+                raise ValueError(f"{group} names must be unique, got {names}")
+        return self
+
+
+class VersionCreate(VersionFields):
+    """A new version: the pier.yaml `model:` section, with the artifact already uploaded."""
+
+    version: str | None = Field(default=None, description="Label; the next integer when absent.")
+    framework: Literal["pytorch"] = "pytorch"
+    sha256: str
     scaling: ScalingSettings | None = Field(
         default=None,
         description="pier.yaml's `scaling:`: becomes the model's scaling settings when the "
@@ -48,14 +61,6 @@ class VersionCreate(BaseModel):
         if not SHA256_RE.match(v):
             raise ValueError("sha256 must be 64 lowercase hex digits")
         return v
-
-    @model_validator(mode="after")
-    def _unique_names(self) -> VersionCreate:
-        for group, specs in (("inputs", self.inputs), ("outputs", self.outputs)):
-            names = [s.name for s in specs]
-            if len(set(names)) != len(names):
-                raise ValueError(f"{group} names must be unique, got {names}")
-        return self
 
 
 class VersionPublic(BaseModel):

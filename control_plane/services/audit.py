@@ -12,11 +12,10 @@ from control_plane.schemas import AuditEventPublic
 
 def record(
     session: Session,
-    *,
     actor: str,
     action: str,
-    model: str | None = None,
     target: str = "",
+    model: str | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     reason: str = "",
@@ -33,6 +32,19 @@ def record(
     )
     session.add(event)
     return event
+
+
+def model_change(
+    session: Session,
+    actor: str,
+    action: str,
+    model: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    reason: str = "",
+) -> AuditEvent:
+    """A change of one model's desired state (its traffic, shadows or scaling)."""
+    return record(session, actor, action, model, model, before, after, reason)
 
 
 def list_events(

@@ -128,16 +128,7 @@ def set_weights(
         before_state = {"weights": before}
         if shadow != shadow_before:
             before_state["shadow"], after_state["shadow"] = shadow_before, shadow
-    audit.record(
-        session,
-        actor=principal.username,
-        action=action,
-        model=name,
-        target=name,
-        before=before_state,
-        after=after_state,
-        reason=reason,
-    )
+    audit.model_change(session, principal.username, action, name, before_state, after_state, reason)
     session.flush()
     return _public(session, model, dep)
 
@@ -217,16 +208,8 @@ def set_shadow(
     if before == clean:
         return _public(session, model, dep)
     dep = _new_revision(session, principal, model, dep, dict(dep.weights), clean, reason)
-    audit.record(
-        session,
-        actor=principal.username,
-        action="shadow.set",
-        model=name,
-        target=name,
-        before={"shadow": before},
-        after={"shadow": clean},
-        reason=reason,
-    )
+    changed = ({"shadow": before}, {"shadow": clean})
+    audit.model_change(session, principal.username, "shadow.set", name, *changed, reason)
     session.flush()
     return _public(session, model, dep)
 

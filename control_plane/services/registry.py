@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from control_plane.artifacts import ArtifactChecker, ArtifactStore
 from control_plane.db.tables import Deployment, Model, ModelVersion
@@ -54,17 +55,30 @@ def get_model(session: Session, name: str) -> Model:
     return model
 
 
+def _newest(model_id: int | None) -> SelectOfScalar[ModelVersion]:
+    return (
+        select(ModelVersion)
+        .where(ModelVersion.model_id == model_id)
+        .order_by(col(ModelVersion.seq).desc())
+    )
+
+
+def _newest_labels(session: Session, model_id: int | None, limit: int) -> list[str]:
+    query = select(ModelVersion.label).where(ModelVersion.model_id == model_id)
+    return list(session.exec(query.order_by(col(ModelVersion.seq).desc()).limit(limit)).all())
+
+
+def _count(session: Session, model_id: int | None) -> int:
+    query = select(func.count()).select_from(ModelVersion)
+    return session.exec(query.where(ModelVersion.model_id == model_id)).one()
+
+
 def get_version_row(session: Session, model: Model, label: str) -> ModelVersion:
     v = session.exec(
         select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.label == label)
     ).first()
     if v is None:
-        labels = session.exec(
-            select(ModelVersion.label)
-            .where(ModelVersion.model_id == model.id)
-            .order_by(col(ModelVersion.seq).desc())
-            .limit(20)
-        ).all()
+        labels = _newest_labels(session, model.id, 20)
         raise NotFound(
             f"model {model.name!r} has no version {label!r}; "
             f"versions: {', '.join(labels) if labels else 'none yet'}"
@@ -82,21 +96,12 @@ def list_versions(
 ) -> list[VersionPublic]:
     """Newest first."""
     model = get_model(session, name)
-    rows = session.exec(
-        select(ModelVersion)
-        .where(ModelVersion.model_id == model.id)
-        .order_by(col(ModelVersion.seq).desc())
-        .offset(offset)
-        .limit(limit)
-    ).all()
+    rows = session.exec(_newest(model.id).offset(offset).limit(limit)).all()
     return [to_public(model, v) for v in rows]
 
 
 def count_versions(session: Session, name: str) -> int:
-    model = get_model(session, name)
-    return session.exec(
-        select(func.count()).select_from(ModelVersion).where(ModelVersion.model_id == model.id)
-    ).one()
+    return _count(session, get_model(session, name).id)
 
 
 def version_seqs(session: Session, name: str, labels: list[str]) -> dict[str, int]:
@@ -111,23 +116,15 @@ def version_seqs(session: Session, name: str, labels: list[str]) -> dict[str, in
 
 
 def _model_public(session: Session, m: Model) -> ModelPublic:
-    count = session.exec(
-        select(func.count()).select_from(ModelVersion).where(ModelVersion.model_id == m.id)
-    ).one()
-    latest = session.exec(
-        select(ModelVersion.label)
-        .where(ModelVersion.model_id == m.id)
-        .order_by(col(ModelVersion.seq).desc())
-        .limit(1)
-    ).first()
+    latest = _newest_labels(session, m.id, 1)
     dep = session.get(Deployment, m.id)
     return ModelPublic(
         name=m.name,
         description=m.description,
         created_at=m.created_at,
         created_by=m.created_by,
-        versions=count,
-        latest=latest,
+        versions=_count(session, m.id),
+        latest=latest[0] if latest else None,
         deployment=dict(dep.weights) if dep else None,
     )
 

@@ -61,16 +61,8 @@ def set_scaling(
     dep.scaling = after
     session.add(dep)
     changes.routing_changed(session)  # the reconciler and the local autoscaler act on it
-    audit.record(
-        session,
-        actor=principal.username,
-        action="scaling.set",
-        model=name,
-        target=name,
-        before=before.scaling.model_dump(mode="json") if before.custom else None,
-        after=after,
-        reason=reason,
-    )
+    previous = before.scaling.model_dump(mode="json") if before.custom else None
+    audit.model_change(session, principal.username, "scaling.set", name, previous, after, reason)
     session.flush()
     return _public(name, dep)
 
@@ -107,13 +99,5 @@ def local_targets(session: Session) -> dict[str, ScalingSettings]:
 def record_changes(session: Session, changes: Sequence[ScaleChange]) -> None:
     """One audit event per model for a change of its replica count, with the policy's reason."""
     for c in changes:
-        audit.record(
-            session,
-            actor=AUTOSCALER,
-            action=DECISION,
-            model=c.model,
-            target=c.model,
-            before={"replicas": c.before},
-            after={"replicas": c.after},
-            reason=c.reason,
-        )
+        counts = ({"replicas": c.before}, {"replicas": c.after})
+        audit.model_change(session, AUTOSCALER, DECISION, c.model, *counts, c.reason)

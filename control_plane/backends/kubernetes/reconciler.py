@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from control_plane.backends.base import ReplicaProcess, Workloads
 from control_plane.backends.kubernetes.desired import DesiredModel
 from control_plane.errors import PierError
+from control_plane.loops import Loop
 from control_plane.schemas import RolloutStatus
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ def needs_apply(desired: DesiredModel, last: _Applied | None, now: float, resync
     return last is None or last.model != desired or now - last.at >= resync_s
 
 
-class Reconciler:
+class Reconciler(Loop):
+    """Stopping it stops the loop only: the workloads keep serving without the control plane."""
+
     def __init__(
         self,
         workloads: Workloads,
@@ -57,16 +60,15 @@ class Reconciler:
     ) -> None:
         self._workloads = workloads
         self._source = source
-        self._interval_s = interval_s
         self._resync_s = resync_s
         self._clock = clock
         self._applied: dict[str, _Applied] = {}
         self._rollouts: dict[str, RolloutStatus] = {}
         self._lock = threading.Lock()  # one pass at a time
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.last_report = ReconcileReport()
+        super().__init__(
+            interval_s, self.reconcile_once, "pier-reconciler", wait_first=False, stop_timeout_s=30
+        )
 
     def reconcile_once(self) -> ReconcileReport:
         with self._lock:
@@ -124,35 +126,6 @@ class Reconciler:
     def rollouts(self) -> list[RolloutStatus]:
         """The last rollout status of every desired model (for the dashboard and the CLI)."""
         return [self._rollouts[k] for k in sorted(self._rollouts)]
-
-    def wake(self) -> None:
-        """Reconcile now (the desired state just changed) instead of at the next interval."""
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.reconcile_once()
-            except Exception:  # never let the loop die; the next pass retries
-                log.exception("reconcile pass failed")
-            self._wake.wait(self._interval_s)
-            self._wake.clear()
-
-    # The Orchestrator protocol.
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="pier-reconciler", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stops the loop only: the workloads keep serving without the control plane."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
 
     def replicas(self) -> list[ReplicaProcess]:
         return [

@@ -4,7 +4,6 @@ and run as many workers as the most demanding model asks for (docs/architecture.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from control_plane.domain.scaling import (
     ScalingHistory,
     decide,
 )
+from control_plane.loops import Loop
 from control_plane.schemas import ScalingSettings
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def combine(
     return desired, changes
 
 
-class LocalAutoscaler:
+class LocalAutoscaler(Loop):
     def __init__(
         self,
         target: Scalable,
@@ -92,14 +92,10 @@ class LocalAutoscaler:
         self._target = target
         self._settings = settings
         self._record = record
-        self._interval_s = interval_s
         self._clock = clock
         self._histories: dict[str, ScalingHistory] = {}
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.last_error = ""
         self.last_reasons: dict[str, str] = {}
+        super().__init__(interval_s, self.tick, "pier-autoscaler", wait_first=True)
 
     def tick(self) -> int:
         """One pass; returns the worker count it leaves in place."""
@@ -132,32 +128,3 @@ class LocalAutoscaler:
                 log.info("autoscaler, %s: %s", c.model, c.reason)
             self._record(changes)
         return desired
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self._interval_s)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            try:
-                self.tick()
-                self.last_error = ""
-            except Exception as e:  # the loop must outlive a database outage
-                self.last_error = f"{type(e).__name__}: {e}"
-                log.warning("autoscaler pass failed: %s", self.last_error)
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="pier-autoscaler", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
