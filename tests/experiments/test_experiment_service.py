@@ -5,7 +5,6 @@ one it cannot decide yet."""
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,14 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from control_plane.api.app import create_api
-from control_plane.backends.local.orchestrator import LocalOrchestrator
-from control_plane.services import monitoring
-from control_plane.services.replicas import ReplicaBook
 from control_plane.settings import PierSettings
 from tests.support import artifacts
-from tests.support.controlplane import bootstrap, error_message, push
-from tests.support.servers import free_port, serve, wait_until
+from tests.support.controlplane import error_message, push
+from tests.support.platform import LocalPlatform, local_platform
+from tests.support.servers import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -31,41 +27,11 @@ TRUTH_CUTS = (1.0, 2.0)  # the world: class = how many cuts lie below feature 0
 LABEL_NOISE = 0.05  # the share of labels that disagree with the world (annotators err)
 
 
-@dataclass
-class Stack:
-    api: str
-    inference: str
-    token: str
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.api, headers={"Authorization": f"Bearer {self.token}"}, timeout=60
-        )
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     home, work = tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("work")
     settings = PierSettings(home=home, database_url=f"sqlite:///{home / 'pier.db'}")
-    tokens = bootstrap(settings)
-    replicas = ReplicaBook()
-    api = create_api(settings, replicas)
-    inference_port = free_port()
-    with serve(api) as api_url:
-        orchestrator = LocalOrchestrator(
-            env={
-                **os.environ,
-                "PIER_INFERENCE_PORT": str(inference_port),
-                "PIER_INFERENCE_CONTROL_PLANE_URL": api_url,
-                "PIER_INFERENCE_TOKEN": tokens.inference,
-                "PIER_INFERENCE_CACHE_DIR": str(home / "cache"),
-                "PIER_INFERENCE_POLL_INTERVAL_S": "0.2",
-            },
-            url=f"http://127.0.0.1:{inference_port}",
-            log_path=home / "inference.log",
-        )
-        orchestrator.start()
-        stack = Stack(api_url, f"http://127.0.0.1:{inference_port}", tokens.admin)
+    with local_platform(settings) as stack:
         # iris: v2 puts its first cut at 1.3 instead of 1.0, wrong on a tenth of the inputs.
         # wine: v2 puts it at 1.06, wrong on 2 % of them: too small to decide on 600 labels.
         splits = {"iris": (1.3, 2.0), "wine": (1.06, 2.0)}
@@ -81,18 +47,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 ).raise_for_status()
         for model in splits:
             wait_until(lambda m=model: _serves_both(stack, m), timeout=60)  # type: ignore[misc]
-        try:
-            yield stack
-        finally:
-            orchestrator.stop()
-            monitoring.close_source(replicas)
+        yield stack
 
 
-def _serves_both(stack: Stack, model: str) -> bool:
+def _serves_both(stack: LocalPlatform, model: str) -> bool:
     seen = set()
     for v in ("v1", "v2"):
         r = httpx.post(
-            f"{stack.inference}/predict",
+            f"{stack.inference_url}/predict",
             json={"model": model, "inputs": [[0.5, 0, 0, 0]], "version": v},
         )
         if r.status_code == 200:
@@ -107,12 +69,12 @@ class Prediction:
     truth: int
 
 
-def _predict(stack: Stack, model: str, n: int, seed: int) -> list[Prediction]:
+def _predict(stack: LocalPlatform, model: str, n: int, seed: int) -> list[Prediction]:
     """n predictions of distinct users (sticky keys: the split is by consistent hashing),
     each remembered with the label the world will give it later."""
     rng = random.Random(seed)
     out = []
-    with httpx.Client(base_url=stack.inference, timeout=10) as c:
+    with httpx.Client(base_url=stack.inference_url, timeout=10) as c:
         for i in range(n):
             x0 = rng.uniform(0.0, 3.0)
             truth = sum(x0 > cut for cut in TRUTH_CUTS)
@@ -128,14 +90,14 @@ def _predict(stack: Stack, model: str, n: int, seed: int) -> list[Prediction]:
     return out
 
 
-def _label(stack: Stack, predictions: list[Prediction]) -> None:
-    with httpx.Client(base_url=stack.inference, timeout=10) as c:
+def _label(stack: LocalPlatform, predictions: list[Prediction]) -> None:
+    with httpx.Client(base_url=stack.inference_url, timeout=10) as c:
         for p in predictions:
             r = c.post("/feedback", json={"prediction_id": p.id, "label": p.truth})
             assert r.status_code == 200 and r.json()["result"] == "accepted", r.text
 
 
-def _experiment(stack: Stack, model: str) -> dict[str, Any]:
+def _experiment(stack: LocalPlatform, model: str) -> dict[str, Any]:
     with stack.client() as c:
         r = c.get(f"/api/v1/models/{model}/experiment", params={"window": WINDOW})
     assert r.status_code == 200, r.text
@@ -143,7 +105,7 @@ def _experiment(stack: Stack, model: str) -> dict[str, Any]:
     return body
 
 
-def _run(stack: Stack, model: str, n: int, seed: int) -> dict[str, Any]:
+def _run(stack: LocalPlatform, model: str, n: int, seed: int) -> dict[str, Any]:
     """Predict now, see the API count the requests with no verdict yet, label afterwards,
     and return the experiment once every label is counted."""
     predictions = _predict(stack, model, n, seed)
@@ -183,7 +145,7 @@ def _run(stack: Stack, model: str, n: int, seed: int) -> dict[str, Any]:
     return after
 
 
-def test_a_clearly_worse_version_is_called_out_from_delayed_feedback(stack: Stack) -> None:
+def test_a_clearly_worse_version_is_called_out_from_delayed_feedback(stack: LocalPlatform) -> None:
     e = _run(stack, "iris", n=600, seed=1)
     assert e["baseline"] == "v1" and e["canary"] is None
     assert [v["role"] for v in e["versions"]] == ["baseline", "challenger"]
@@ -210,7 +172,7 @@ def test_a_clearly_worse_version_is_called_out_from_delayed_feedback(stack: Stac
         assert c["verdict"].endswith(latency["text"])
 
 
-def test_a_small_difference_is_reported_as_not_decided_yet(stack: Stack) -> None:
+def test_a_small_difference_is_reported_as_not_decided_yet(stack: LocalPlatform) -> None:
     e = _run(stack, "wine", n=600, seed=2)
     (c,) = e["comparisons"]
     assert c["decided"] is False
@@ -224,7 +186,7 @@ def test_a_small_difference_is_reported_as_not_decided_yet(stack: Stack) -> None
     )
 
 
-def test_bad_requests_get_a_clear_4xx(stack: Stack, tmp_path: Path) -> None:
+def test_bad_requests_get_a_clear_4xx(stack: LocalPlatform, tmp_path: Path) -> None:
     with stack.client() as c:
         r = c.get("/api/v1/models/iris/experiment", params={"window": 42})
         assert r.status_code == 422 and "expected one of 300, 900" in error_message(r)
@@ -235,11 +197,11 @@ def test_bad_requests_get_a_clear_4xx(stack: Stack, tmp_path: Path) -> None:
         assert push(c, artifacts.torchscript(tmp_path / "x.pt"), name="lonely").status_code == 201
         r = c.get("/api/v1/models/lonely/experiment")
         assert r.status_code == 404 and "not deployed" in error_message(r)
-    with httpx.Client(base_url=stack.api) as anonymous:
+    with httpx.Client(base_url=stack.api_url) as anonymous:
         assert anonymous.get("/api/v1/models/iris/experiment").status_code == 401
 
 
-def test_while_a_canary_runs_its_baseline_is_the_baseline(stack: Stack) -> None:
+def test_while_a_canary_runs_its_baseline_is_the_baseline(stack: LocalPlatform) -> None:
     with stack.client() as c:
         r = c.post(
             "/api/v1/models/wine/canaries",
@@ -260,7 +222,7 @@ def test_while_a_canary_runs_its_baseline_is_the_baseline(stack: Stack) -> None:
 
 
 def test_a_shadow_version_is_judged_from_copies_of_live_traffic(
-    stack: Stack, tmp_path: Path
+    stack: LocalPlatform, tmp_path: Path
 ) -> None:
     """v2 only shadows v1 (100 % of requests copied): callers always get v1, yet the labels
     they send score v2's answers too, and the experiment judges v2 from them."""

@@ -6,55 +6,30 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from control_plane.api.app import create_api
-from control_plane.backends.local.orchestrator import LocalOrchestrator
-from control_plane.db.engine import migrate, session_scope
-from control_plane.launcher.up import ensure_inference_token
-from control_plane.services import auth
 from control_plane.settings import PierSettings
 from tests.support import artifacts
-from tests.support.servers import free_port, serve, wait_until
+from tests.support.platform import LocalPlatform, local_platform
+from tests.support.servers import wait_until
 
-PIER = str(Path(sys.executable).with_name("pier"))
 ROW = [5.1, 3.5, 1.4, 0.2]
 
 
-@dataclass
-class Platform:
-    api_url: str
-    inference_url: str
-    token: str
-    orchestrator: LocalOrchestrator
-    workdir: Path
-    stop_api: threading.Event = field(default_factory=threading.Event)
-    api_thread: threading.Thread | None = None
-
-    def pier(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "PIER_URL": self.api_url, "PIER_TOKEN": self.token, "COLUMNS": "200"}
-        return subprocess.run(
-            [PIER, *args], capture_output=True, text=True, env=env, cwd=self.workdir, timeout=180
-        )
-
-    def predict(self, client: httpx.Client, **extra: object) -> httpx.Response:
-        return client.post(
-            f"{self.inference_url}/predict", json={"model": "iris", "inputs": [ROW], **extra}
-        )
+def predict(platform: LocalPlatform, client: httpx.Client, **extra: object) -> httpx.Response:
+    return client.post(
+        f"{platform.inference_url}/predict", json={"model": "iris", "inputs": [ROW], **extra}
+    )
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     home = tmp_path_factory.mktemp("home")
     work = tmp_path_factory.mktemp("work")
     artifacts.torchscript(work / "v1.pt", seed=0)
@@ -62,56 +37,11 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     artifacts.manifest(work, work / "v1.pt", version="v1")
     artifacts.manifest(work, work / "v2.pt2", version="v2")
     settings = PierSettings(home=home, database_url=f"sqlite:///{home / 'pier.db'}")
-    migrate(settings)
-    with session_scope(settings) as session:
-        creds = auth.bootstrap_admin(session, settings.credentials_path, "http://x")
-        assert creds is not None
-    with session_scope(settings) as session:
-        inference_token = ensure_inference_token(session, home / "inference-token")
-
-    api_port, inference_port = free_port(), free_port()
-    stop_api = threading.Event()
-    api_up = threading.Event()
-
-    def run_api() -> None:
-        with serve(create_api(settings), port=api_port):
-            api_up.set()
-            stop_api.wait()
-
-    api_thread = threading.Thread(target=run_api, daemon=True)
-    api_thread.start()
-    assert api_up.wait(30)
-    api_url = f"http://127.0.0.1:{api_port}"
-    env = {
-        **os.environ,
-        "PIER_INFERENCE_PORT": str(inference_port),
-        "PIER_INFERENCE_CONTROL_PLANE_URL": api_url,
-        "PIER_INFERENCE_TOKEN": inference_token,
-        "PIER_INFERENCE_CACHE_DIR": str(home / "cache"),
-        "PIER_INFERENCE_POLL_INTERVAL_S": "0.2",
-    }
-    orchestrator = LocalOrchestrator(
-        env=env, url=f"http://127.0.0.1:{inference_port}", log_path=home / "inference.log"
-    )
-    orchestrator.start()
-    p = Platform(
-        api_url,
-        f"http://127.0.0.1:{inference_port}",
-        creds.token,
-        orchestrator,
-        work,
-        stop_api,
-        api_thread,
-    )
-    try:
+    with local_platform(settings, workdir=work) as p:
         yield p
-    finally:
-        orchestrator.stop()
-        stop_api.set()
-        api_thread.join(timeout=20)
 
 
-def test_push_deploy_and_predict_with_the_cli(platform: Platform) -> None:
+def test_push_deploy_and_predict_with_the_cli(platform: LocalPlatform) -> None:
     pushed = platform.pier("push", "iris-v1-v1.yaml")
     assert pushed.returncode == 0, pushed.stderr
     assert "pushed iris@v1" in pushed.stdout
@@ -124,7 +54,7 @@ def test_push_deploy_and_predict_with_the_cli(platform: Platform) -> None:
     assert "every replica serves revision" in deployed.stdout
 
     with httpx.Client(timeout=10) as c:
-        r = platform.predict(c)
+        r = predict(platform, c)
         assert r.status_code == 200, r.text
         body = r.json()
         assert (body["model"], body["version"]) == ("iris", "v1")
@@ -132,7 +62,7 @@ def test_push_deploy_and_predict_with_the_cli(platform: Platform) -> None:
         assert len(body["outputs"]) == 1 and len(body["outputs"][0]) == 3
         assert abs(sum(body["outputs"][0]) - 1) < 1e-5
         assert len(body["prediction_id"]) >= 16
-        many = platform.predict(c, inputs=[ROW] * 5).json()
+        many = predict(platform, c, inputs=[ROW] * 5).json()
         assert len(many["outputs"]) == 5
 
     status = platform.pier("status")
@@ -144,12 +74,12 @@ def test_push_deploy_and_predict_with_the_cli(platform: Platform) -> None:
 
 
 def _traffic(
-    platform: Platform, stop: threading.Event, seen: Counter[str], failures: list[str]
+    platform: LocalPlatform, stop: threading.Event, seen: Counter[str], failures: list[str]
 ) -> None:
     with httpx.Client(timeout=10) as c:
         while not stop.is_set():
             try:
-                r = platform.predict(c)
+                r = predict(platform, c)
             except httpx.HTTPError as e:
                 failures.append(repr(e))
                 continue
@@ -159,7 +89,7 @@ def _traffic(
                 failures.append(f"{r.status_code} {r.text[:200]}")
 
 
-def _switch_under_load(platform: Platform, change: list[str], expect: str) -> Counter[str]:
+def _switch_under_load(platform: LocalPlatform, change: list[str], expect: str) -> Counter[str]:
     stop = threading.Event()
     seen: Counter[str] = Counter()
     failures: list[str] = []
@@ -182,19 +112,19 @@ def _switch_under_load(platform: Platform, change: list[str], expect: str) -> Co
     return seen
 
 
-def test_deploy_and_rollback_under_traffic_lose_no_request(platform: Platform) -> None:
+def test_deploy_and_rollback_under_traffic_lose_no_request(platform: LocalPlatform) -> None:
     pid = platform.orchestrator.pid
     seen = _switch_under_load(platform, ["deploy", "iris", "v2"], expect="v2")
     assert seen["v1"] > 0 and seen["v2"] > 50
     with httpx.Client(timeout=10) as c:
-        assert {platform.predict(c).json()["version"] for _ in range(20)} == {"v2"}
+        assert {predict(platform, c).json()["version"] for _ in range(20)} == {"v2"}
 
     seen = _switch_under_load(platform, ["rollback", "iris", "--reason", "v2 regressed"], "v1")
     assert seen["v1"] > 50
     with httpx.Client(timeout=10) as c:
-        assert {platform.predict(c).json()["version"] for _ in range(20)} == {"v1"}
+        assert {predict(platform, c).json()["version"] for _ in range(20)} == {"v1"}
         # The rolled-back version stays loaded and can still be pinned.
-        assert platform.predict(c, version="v2").json()["version"] == "v2"
+        assert predict(platform, c, version="v2").json()["version"] == "v2"
     # Routing changes reach the running process: it was never restarted.
     assert platform.orchestrator.pid == pid
     assert platform.orchestrator.replicas()[0].restarts == 0
@@ -202,18 +132,18 @@ def test_deploy_and_rollback_under_traffic_lose_no_request(platform: Platform) -
     assert "rollback" in audit.stdout and "v2 regressed" in audit.stdout
 
 
-def test_a_split_sends_traffic_by_weight(platform: Platform) -> None:
+def test_a_split_sends_traffic_by_weight(platform: LocalPlatform) -> None:
     assert platform.pier("split", "iris", "v1=70", "v2=30").returncode == 0
     with httpx.Client(timeout=10) as c:
-        versions = Counter(platform.predict(c).json()["version"] for _ in range(400))
+        versions = Counter(predict(platform, c).json()["version"] for _ in range(400))
         # 400 draws at 30 %: the count lies in [90, 150] with probability > 0.999.
         assert 90 <= versions["v2"] <= 150, versions
-        keyed = {platform.predict(c, key="user-42").json()["version"] for _ in range(30)}
+        keyed = {predict(platform, c, key="user-42").json()["version"] for _ in range(30)}
         assert len(keyed) == 1
     assert platform.pier("deploy", "iris", "v1").returncode == 0
 
 
-def test_cli_errors_are_clear_and_exit_non_zero(platform: Platform) -> None:
+def test_cli_errors_are_clear_and_exit_non_zero(platform: LocalPlatform) -> None:
     missing = platform.pier("deploy", "iris", "v9")
     assert missing.returncode == 1
     assert "no version 'v9'" in missing.stderr and "HTTP 404" in missing.stderr
@@ -238,29 +168,26 @@ def test_cli_errors_are_clear_and_exit_non_zero(platform: Platform) -> None:
         assert helped.returncode == 0 and "Usage" in helped.stdout
 
 
-def test_a_crashed_inference_process_is_restarted(platform: Platform) -> None:
+def test_a_crashed_inference_process_is_restarted(platform: LocalPlatform) -> None:
     pid = platform.orchestrator.pid
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: platform.orchestrator.pid not in (None, pid), timeout=30)
     with httpx.Client(timeout=5) as c:
         r = wait_until(
-            lambda: (resp := platform.predict(c)).status_code == 200 and resp, timeout=60
+            lambda: (resp := predict(platform, c)).status_code == 200 and resp, timeout=60
         )
         assert r.json()["version"] == "v1"
     assert platform.orchestrator.replicas()[0].restarts == 1
 
 
-def test_inference_keeps_serving_when_the_control_plane_is_down(platform: Platform) -> None:
-    platform.stop_api.set()
-    assert platform.api_thread is not None
-    platform.api_thread.join(timeout=30)
-    assert not platform.api_thread.is_alive(), "the control plane did not stop within 30 s"
+def test_inference_keeps_serving_when_the_control_plane_is_down(platform: LocalPlatform) -> None:
+    assert platform.stop_api(timeout_s=30), "the control plane did not stop within 30 s"
     # A fresh connection each time: a pooled keep-alive one says nothing of the listener.
     wait_until(lambda: not _listening(platform.api_url), timeout=10)
     with httpx.Client(timeout=5) as c:
         for _ in range(50):
-            r = platform.predict(c)
+            r = predict(platform, c)
             assert r.status_code == 200 and r.json()["version"] == "v1"
         assert c.get(f"{platform.inference_url}/v2/health/ready").status_code == 200
 

@@ -117,19 +117,13 @@ def p99_ms(samples: list[Sample]) -> float:
     return quantile_ms(samples, 0.99)
 
 
-def worker_env(environ: dict[str, str], api_url: str, token: str, cache: str) -> dict[str, str]:
-    """What a local worker needs to follow the control plane at `api_url`."""
-    return {
-        **environ,
-        "PIER_INFERENCE_CONTROL_PLANE_URL": api_url,
-        "PIER_INFERENCE_TOKEN": token,
-        "PIER_INFERENCE_CACHE_DIR": cache,
-        "PIER_INFERENCE_POLL_INTERVAL_S": "0.2",
-        # One model call per request: a worker's cost grows with its load, as with a model
-        # too large to batch, so more workers is what brings latency down.
-        "PIER_INFERENCE_MAX_BATCH_ROWS": "1",
-        # Admission control would otherwise shed the spike with 503s (its default is
-        # 2 x cores x batch rows = 4 here); these tests are about the latency that scaling
-        # out recovers, so the one worker at the spike's start queues them instead.
-        "PIER_INFERENCE_MAX_IN_FLIGHT": "16",
-    }
+# The spike tests' workers, beyond what tests.support.platform.local_inference sets.
+WORKER_ENV = {
+    # One model call per request: a worker's cost grows with its load, as with a model
+    # too large to batch, so more workers is what brings latency down.
+    "PIER_INFERENCE_MAX_BATCH_ROWS": "1",
+    # Admission control would otherwise shed the spike with 503s (its default is
+    # 2 x cores x batch rows = 4 here); these tests are about the latency that scaling
+    # out recovers, so the one worker at the spike's start queues them instead.
+    "PIER_INFERENCE_MAX_IN_FLIGHT": "16",
+}

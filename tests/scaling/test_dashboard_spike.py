@@ -1,9 +1,6 @@
-"""Watching autoscaling in the dashboard: the model page's Replicas chart and the activity log
-during a load spike, in a real headless Chromium, as `pier up` runs it: the Reflex app (the
-dashboard and the API), local workers behind the balancer, the autoscaler beside them.
-
-The page during the spike is saved as docs/screenshots/autoscaling-spike.png.
-"""
+"""Autoscaling in the dashboard during a load spike, in headless Chromium, as `pier up` runs it.
+With PIER_UPDATE_SCREENSHOTS set, the page during the spike becomes the README's picture
+(docs/screenshots/autoscaling-spike.png)."""
 
 from __future__ import annotations
 
@@ -20,13 +17,13 @@ import pytest
 from selenium import webdriver
 
 from control_plane.backends.local.orchestrator import LocalOrchestrator
-from control_plane.runtime import local_autoscaler
 from control_plane.settings import PierSettings
-from tests.scaling.load import Load, spike_scaling, worker_env
+from tests.scaling.load import WORKER_ENV, Load, spike_scaling
 from tests.support import artifacts
 from tests.support.controlplane import bootstrap, push
 from tests.support.pg import temporary_database
-from tests.support.servers import free_port, wait_until
+from tests.support.platform import local_inference, running_autoscaler
+from tests.support.servers import free_port
 from tests.ui.harness import (
     ROOT,
     body_text,
@@ -76,23 +73,18 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
                 c.post("/api/v1/models/iris/deploy", json={"version": "v1"}).raise_for_status()
                 r = c.put("/api/v1/models/iris/scaling", json={"scaling": SCALING})
                 assert r.status_code == 200, r.text
-            env = worker_env(dict(os.environ), url, tokens.inference, str(home / "cache"))
-            env["PIER_INFERENCE_REDIS_URL"] = REDIS_URL
-            orchestrator = LocalOrchestrator(
-                env=env,
-                url=f"http://127.0.0.1:{free_port()}",
-                log_path=home / "inference.log",
-                scalable=True,
-            )
-            autoscaler = local_autoscaler(settings, orchestrator, interval_s=1.0)
-            orchestrator.start()
-            try:
-                wait_until(lambda: orchestrator.ready_count() == 1, timeout=120)
-                autoscaler.start()
-                yield Platform(url, password, orchestrator)
-            finally:
-                autoscaler.stop()
-                orchestrator.stop()
+            with (
+                local_inference(
+                    url,
+                    tokens.inference,
+                    home,
+                    scalable=True,
+                    env=WORKER_ENV,
+                    redis_url=REDIS_URL,
+                ) as inference,
+                running_autoscaler(settings, inference, interval_s=1.0),
+            ):
+                yield Platform(url, password, inference.orchestrator)
 
 
 @pytest.fixture(scope="module")
@@ -139,15 +131,15 @@ def test_the_model_page_shows_replicas_rise_and_the_reason(
             raise
         time.sleep(3)  # a few more seconds of the spike on the latency and load charts
         shot = screenshot(browser, "autoscaling-spike")
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, SCREENSHOT)
+        if os.environ.get("PIER_UPDATE_SCREENSHOTS"):  # the README's picture, on request
+            shutil.copyfile(shot, SCREENSHOT)
         spike_s = time.monotonic() - started
     finally:
         load.finish()
     failures = [s for s in load.samples if not s.ok]
     print(
         f"\nspike: {len(load.samples)} requests in {spike_s:.0f} s, {len(failures)} failed;"
-        f" screenshot {SCREENSHOT.relative_to(ROOT)}"
+        f" screenshot {shot}"
     )
     assert failures == [], [f.detail for f in failures[:5]]
 

@@ -1,4 +1,4 @@
-"""The issue's "done when": a load spike on the local orchestrator, end to end.
+"""A load spike on the local orchestrator, end to end.
 
 The real control plane API (PostgreSQL), the local orchestrator with its balancer in front of
 real `python -m inference` workers serving a torch model whose forward pass costs a few ms,
@@ -15,29 +15,24 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from control_plane.announcer import RoutingAnnouncer
-from control_plane.api.app import create_api
-from control_plane.backends.local.orchestrator import LocalOrchestrator
-from control_plane.runtime import local_autoscaler
-from control_plane.services.replicas import ReplicaBook
 from control_plane.settings import PierSettings
 from tests.scaling.load import (
     SPIKE_CLIENTS,
+    WORKER_ENV,
     Load,
     p99_ms,
     quantile_ms,
     spike_scaling,
-    worker_env,
 )
 from tests.support import artifacts
-from tests.support.controlplane import bootstrap, push
+from tests.support.controlplane import push
 from tests.support.pg import temporary_database
-from tests.support.servers import free_port, serve, wait_until
+from tests.support.platform import LocalPlatform, local_platform
+from tests.support.servers import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -45,52 +40,36 @@ SPIKE_S = 30.0
 SCALING = spike_scaling(scale_down_window_s=10)
 
 
-@dataclass
-class Stack:
-    api_url: str
-    inference_url: str
-    admin: str
-    orchestrator: LocalOrchestrator
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     home = tmp_path_factory.mktemp("home")
-    with temporary_database() as db_url:
-        settings = PierSettings(home=home, database_url=db_url, replica_stale_s=3)
-        tokens = bootstrap(settings)
-        announcer = RoutingAnnouncer("")
-        api_port, inference_port = free_port(), free_port()
-        api = create_api(settings, replicas=ReplicaBook(), announcer=announcer)
-        with serve(api, port=api_port) as api_url:
-            model = artifacts.slow(home / "slow.pt", rounds=12)
-            headers = {"Authorization": f"Bearer {tokens.admin}"}
-            with httpx.Client(base_url=api_url, headers=headers, timeout=60) as c:
-                assert push(c, model, name="iris", version="v1").status_code == 201
-                c.post("/api/v1/models/iris/deploy", json={"version": "v1"}).raise_for_status()
-                r = c.put("/api/v1/models/iris/scaling", json={"scaling": SCALING})
-                assert r.status_code == 200, r.text
-            env = worker_env(dict(os.environ), api_url, tokens.inference, str(home / "cache"))
-            inference_url = f"http://127.0.0.1:{inference_port}"
-            orchestrator = LocalOrchestrator(
-                env=env, url=inference_url, log_path=home / "inference.log", scalable=True
-            )
-            autoscaler = local_autoscaler(settings, orchestrator, interval_s=1.0)
-            announcer.listen(autoscaler.wake)
-            orchestrator.start()
-            try:
-                wait_until(lambda: orchestrator.ready_count() == 1, timeout=90)
-                autoscaler.start()
-                yield Stack(api_url, inference_url, tokens.admin, orchestrator)
-            finally:
-                autoscaler.stop()
-                orchestrator.stop()
-                print(f"\ninference log tail:\n{(home / 'inference.log').read_text()[-1500:]}")
+
+    def deploy(c: httpx.Client) -> None:
+        model = artifacts.slow(home / "slow.pt", rounds=12)
+        assert push(c, model, name="iris", version="v1").status_code == 201
+        c.post("/api/v1/models/iris/deploy", json={"version": "v1"}).raise_for_status()
+        r = c.put("/api/v1/models/iris/scaling", json={"scaling": SCALING})
+        assert r.status_code == 200, r.text
+
+    try:
+        with temporary_database() as db_url:
+            settings = PierSettings(home=home, database_url=db_url, replica_stale_s=3)
+            with local_platform(
+                settings,
+                scalable=True,
+                autoscale_every_s=1.0,
+                inference_env=WORKER_ENV,
+                prepare=deploy,
+            ) as stack:
+                yield stack
+    finally:
+        log = home / "inference.log"
+        print(f"\ninference log tail:\n{log.read_text()[-1500:] if log.exists() else ''}")
 
 
-def serving_replicas(stack: Stack) -> set[str]:
+def serving_replicas(stack: LocalPlatform) -> set[str]:
     """Replica URLs the control plane sees serving iris (as the model page counts them)."""
-    headers = {"Authorization": f"Bearer {stack.admin}"}
+    headers = {"Authorization": f"Bearer {stack.tokens.admin}"}
     status = httpx.get(f"{stack.api_url}/api/v1/status", headers=headers, timeout=10).json()
     (iris,) = [m for m in status["models"] if m["model"] == "iris"]
     return {r["url"] for r in iris["replicas"]}
@@ -100,7 +79,7 @@ def all_three(urls: set[str]) -> set[str] | None:
     return urls if len(urls) == 3 else None
 
 
-def test_a_spike_scales_up_then_down_and_no_request_fails(stack: Stack) -> None:
+def test_a_spike_scales_up_then_down_and_no_request_fails(stack: LocalPlatform) -> None:
     orch = stack.orchestrator
     load = Load(stack.inference_url, clients=1)
     counts: list[tuple[float, int, int]] = []  # (t, wanted, ready)
@@ -173,8 +152,8 @@ def test_a_spike_scales_up_then_down_and_no_request_fails(stack: Stack) -> None:
     assert p99_ms(spike_scaled) < 3000
 
 
-def test_every_change_is_audited_with_the_policys_reason(stack: Stack) -> None:
-    headers = {"Authorization": f"Bearer {stack.admin}"}
+def test_every_change_is_audited_with_the_policys_reason(stack: LocalPlatform) -> None:
+    headers = {"Authorization": f"Bearer {stack.tokens.admin}"}
     events = httpx.get(
         f"{stack.api_url}/api/v1/audit",
         params={"model": "iris", "actor": "autoscaler"},
@@ -194,8 +173,8 @@ def test_every_change_is_audited_with_the_policys_reason(stack: Stack) -> None:
     assert all(e["reason"].startswith("scale down") for e in downs)
 
 
-def test_a_settings_change_moves_the_workers_and_is_audited(stack: Stack) -> None:
-    headers = {"Authorization": f"Bearer {stack.admin}"}
+def test_a_settings_change_moves_the_workers_and_is_audited(stack: LocalPlatform) -> None:
+    headers = {"Authorization": f"Bearer {stack.tokens.admin}"}
     url = f"{stack.api_url}/api/v1/models/iris/scaling"
     with httpx.Client(headers=headers, timeout=30) as c:
         r = c.put(url, json={"scaling": {**SCALING, "min_replicas": 2}, "reason": "more room"})
@@ -212,9 +191,9 @@ def test_a_settings_change_moves_the_workers_and_is_audited(stack: Stack) -> Non
     assert "scale 1 -> 2: outside [2, 3], moved to min_replicas" in reasons[:2], reasons[:2]
 
 
-def test_a_worker_that_crashes_under_load_loses_no_request(stack: Stack) -> None:
+def test_a_worker_that_crashes_under_load_loses_no_request(stack: LocalPlatform) -> None:
     orch = stack.orchestrator
-    headers = {"Authorization": f"Bearer {stack.admin}"}
+    headers = {"Authorization": f"Bearer {stack.tokens.admin}"}
     url = f"{stack.api_url}/api/v1/models/iris/scaling"
     with httpx.Client(headers=headers, timeout=30) as c:
         c.put(url, json={"scaling": {**SCALING, "min_replicas": 2}}).raise_for_status()
