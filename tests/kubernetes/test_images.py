@@ -42,7 +42,7 @@ def test_the_inference_image_installs_what_inference_imports_at_the_tested_versi
         )
     }
     imported: set[str] = set()
-    for path in (REPO / "inference").glob("*.py"):
+    for path in (REPO / "inference").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 imported |= {a.name.split(".")[0] for a in node.names}
