@@ -16,7 +16,7 @@ from typing import Any
 import reflex as rx
 
 from control_plane.schemas import Principal, Role
-from control_plane.ui import actions, context
+from control_plane.ui import calls, context
 
 COOKIE = "pier_session"
 
@@ -95,12 +95,15 @@ class SessionState(rx.State):
         self.role = principal.role.value if principal else ""
 
     def _to_sign_in(self) -> Any:
-        path = self.router.url.path or "/"
-        return rx.redirect(f"/login?next={path}" if path not in ("/", "/login") else "/login")
+        return calls.sign_in_redirect(self.router.url.path or "/")
+
+    def _caller(self) -> calls.Caller:
+        """Who calls the services from this page; read it inside `async with self`."""
+        return calls.Caller(self.session_token, self.router.url.path or "/")
 
     async def _principal(self) -> Principal | None:
         """Resolve the session on the server; remember who it is for the navigation bar."""
-        principal = await asyncio.to_thread(actions.whoami, context.get(), self.session_token)
+        principal = await asyncio.to_thread(calls.whoami, context.get(), self.session_token)
         self._remember(principal)
         return principal
 

@@ -11,7 +11,7 @@ import pytest
 from selenium import webdriver
 
 from control_plane.db.engine import migrate, session_scope
-from control_plane.launcher.up import ensure_inference_token
+from control_plane.launcher.bootstrap import ensure_inference_token
 from control_plane.services import auth
 from control_plane.settings import PierSettings
 from tests.support.pg import temporary_database

@@ -230,3 +230,17 @@ def sign_in(driver: webdriver.Chrome, url: str, username: str, password: str) ->
 def sign_out(driver: webdriver.Chrome) -> None:
     wait_for("the sign-out button", lambda: find(driver, "sign-out")).click()
     wait_for("the sign-in page", lambda: "/login" in driver.current_url)
+
+
+def upload(driver: webdriver.Chrome, url: str, *files: Path) -> None:
+    """Choose `files` on the upload page and push them."""
+    driver.get(url + "/upload")
+    chooser = wait_for(
+        "the file chooser", lambda: driver.find_element(By.CSS_SELECTOR, "input[type=file]")
+    )
+    chooser.send_keys("\n".join(str(f) for f in files))
+    wait_for(
+        "the chosen files to be listed",
+        lambda: all(f.name in (text_of(driver, "chosen-files") or "") for f in files),
+    )
+    driver.find_element(By.CSS_SELECTOR, "#push button").click()

@@ -7,7 +7,6 @@ session would. Every page is saved as a screenshot under tests/ui/artifacts/.
 
 from __future__ import annotations
 
-import os
 import threading
 import zipfile
 from collections import Counter
@@ -21,9 +20,8 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from control_plane.backends.local.orchestrator import LocalOrchestrator
 from tests.support import artifacts
-from tests.support.servers import free_port, wait_until
+from tests.support.platform import local_inference
 from tests.ui.conftest import REDIS_URL, Dashboard
 from tests.ui.harness import (
     ROOT,
@@ -36,6 +34,7 @@ from tests.ui.harness import (
     sign_out,
     text_of,
     type_into,
+    upload,
     wait_for,
 )
 
@@ -50,24 +49,10 @@ ROLLOUT_DEADLINE_S = 90.0
 def replica(dashboard: Dashboard, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real inference process polling the dashboard's control plane, as `make run` starts it."""
     home = tmp_path_factory.mktemp("replica")
-    port = free_port()
-    env = {
-        **os.environ,
-        "PIER_INFERENCE_PORT": str(port),
-        "PIER_INFERENCE_CONTROL_PLANE_URL": dashboard.url,
-        "PIER_INFERENCE_TOKEN": dashboard.inference_token,
-        "PIER_INFERENCE_CACHE_DIR": str(home / "cache"),
-        "PIER_INFERENCE_POLL_INTERVAL_S": "0.2",
-        "PIER_INFERENCE_REDIS_URL": REDIS_URL,
-    }
-    url = f"http://127.0.0.1:{port}"
-    orchestrator = LocalOrchestrator(env=env, url=url, log_path=home / "inference.log")
-    orchestrator.start()
-    try:
-        wait_until(lambda: httpx.get(f"{url}/v2/health/live", timeout=2).status_code == 200, 60)
-        yield url
-    finally:
-        orchestrator.stop()
+    with local_inference(
+        dashboard.url, dashboard.inference_token, home, redis_url=REDIS_URL
+    ) as inference:
+        yield inference.url
 
 
 def predict(client: httpx.Client, replica: str) -> httpx.Response:
@@ -98,19 +83,6 @@ def confirm_with_reason(driver: webdriver.Chrome, reason: str) -> str:
     type_into(driver, "#reason", reason)
     click(driver, "#confirm")
     return preview
-
-
-def upload(driver: webdriver.Chrome, dashboard: Dashboard, *files: Path) -> None:
-    driver.get(dashboard.url + "/upload")
-    chooser = wait_for(
-        "the file chooser", lambda: driver.find_element(By.CSS_SELECTOR, "input[type=file]")
-    )
-    chooser.send_keys("\n".join(str(f) for f in files))
-    wait_for(
-        "the chosen files to be listed",
-        lambda: all(f.name in (text_of(driver, "chosen-files") or "") for f in files),
-    )
-    driver.find_element(By.CSS_SELECTOR, "#push button").click()
 
 
 def chart_data(driver: webdriver.Chrome, chart_id: str) -> list[dict[str, Any]] | None:
@@ -170,7 +142,7 @@ def test_upload_refuses_a_pickle_with_the_same_message_as_the_cli(
     trap = tmp_path / "trap"
     bad = artifacts.pickled_module(tmp_path / "model.pt", trap)
     manifest = artifacts.manifest(tmp_path, bad, version="bad")
-    upload(browser, dashboard, manifest, bad)
+    upload(browser, dashboard.url, manifest, bad)
     error = wait_for("the upload error", lambda: text_of(browser, "upload-error"), 120)
     screenshot(browser, "03-upload-refused")
     assert not trap.exists(), "the pickle was opened"
@@ -200,7 +172,7 @@ def test_upload_refuses_a_pickle_with_the_same_message_as_the_cli(
 def test_upload_pushes_a_manifest_with_its_artifact_and_an_archive(
     dashboard: Dashboard, browser: webdriver.Chrome, tmp_path: Path
 ) -> None:
-    upload(browser, dashboard, IRIS / "pier.yaml", IRIS / "model.pt")
+    upload(browser, dashboard.url, IRIS / "pier.yaml", IRIS / "model.pt")
     result = wait_for("the push result", lambda: text_of(browser, "upload-result"), 120)
     assert "Pushed iris@v1.0.0" in result
     assert "torchscript" in result
@@ -210,7 +182,7 @@ def test_upload_pushes_a_manifest_with_its_artifact_and_an_archive(
     with zipfile.ZipFile(bundle, "w") as z:
         z.write(IRIS / "v2" / "pier.yaml", "pier.yaml")
         z.write(IRIS / "v2" / "model.pt2", "model.pt2")
-    upload(browser, dashboard, bundle)
+    upload(browser, dashboard.url, bundle)
     result = wait_for(
         "the archive's push result",
         lambda: (t := text_of(browser, "upload-result")) and "iris@v2" in t and t,
@@ -299,7 +271,7 @@ def test_live_charts_move_with_traffic_without_a_reload(
             lambda: latest_value(browser, "chart-latency", "v2 p99"),
             60,
         )
-        # Each replica's CPU and memory sit beside the charts (monitoring, issue 4).
+        # Each replica's CPU and memory sit beside the charts.
         usage = wait_for(
             "the replica's CPU and memory",
             lambda: (t := text_of(browser, "replica-usage")) and "MiB" in t and t,

@@ -17,7 +17,7 @@ from control_plane.db.engine import migrate, session_scope
 from control_plane.db.tables import Deployment, DeploymentRevision, Model, ModelVersion, User
 from control_plane.errors import Forbidden, InvalidRequest, PayloadTooLarge, Unauthenticated
 from control_plane.schemas import Principal, Role
-from control_plane.services import audit, auth, bundles, catalog, deployments, web_sessions
+from control_plane.services import audit, auth, bundles, catalog, deployments, push, web_sessions
 from control_plane.settings import PierSettings
 from tests.support import artifacts
 from tests.support.pg import temporary_database
@@ -218,10 +218,10 @@ def test_a_bundle_is_pushed_like_the_cli_pushes_it(settings: PierSettings, tmp_p
     model = artifacts.torchscript(root / "model.pt", seed=3)
     artifacts.manifest(root, model, name="bundled", version="v1")
     with session_scope(settings) as session:
-        result = bundles.push_bundle(session, store, checker, ADMIN, root, 10_000_000)
+        result = push.push_upload(session, store, checker, ADMIN, root, 10_000_000)
     assert result.created and result.version.version == "v1"
     with session_scope(settings) as session:
-        again = bundles.push_bundle(session, store, checker, ADMIN, root, 10_000_000)
+        again = push.push_upload(session, store, checker, ADMIN, root, 10_000_000)
         events = audit.list_events(session, model="bundled")
     assert not again.created
     assert [e.action for e in events] == ["version.push", "model.create"]
@@ -237,7 +237,7 @@ def test_a_bundle_is_pushed_like_the_cli_pushes_it(settings: PierSettings, tmp_p
         "  outputs: [{name: y, dtype: float32, shape: [-1, 3]}]\n"
     )
     with session_scope(settings) as session, pytest.raises(InvalidRequest) as refused:
-        bundles.push_bundle(session, store, checker, ADMIN, sneaky, 10_000_000)
+        push.push_upload(session, store, checker, ADMIN, sneaky, 10_000_000)
     assert "must be one of the uploaded files" in refused.value.message
     assert str(tmp_path) not in refused.value.message
 
@@ -246,10 +246,10 @@ def test_a_bundle_is_pushed_like_the_cli_pushes_it(settings: PierSettings, tmp_p
     broken.mkdir()
     (broken / "pier.yaml").write_text("model:\n  name: Bad Name\n  artifact: m.pt\n")
     with session_scope(settings) as session, pytest.raises(InvalidRequest) as bad:
-        bundles.push_bundle(session, store, checker, ADMIN, broken, 10_000_000)
+        push.push_upload(session, store, checker, ADMIN, broken, 10_000_000)
     assert bad.value.message.startswith("pier.yaml: model.name")
     assert str(broken) not in bad.value.message
 
     viewer = Principal(username="v", role=Role.viewer, token_name="t")
     with session_scope(settings) as session, pytest.raises(Forbidden):
-        bundles.push_bundle(session, store, checker, viewer, root, 10_000_000)
+        push.push_upload(session, store, checker, viewer, root, 10_000_000)

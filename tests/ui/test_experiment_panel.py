@@ -4,7 +4,6 @@ aborted from the page, with its timeline from the audit log."""
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Iterator
 
@@ -13,10 +12,10 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.keys import Keys
 
-from control_plane.backends.local.orchestrator import LocalOrchestrator
 from tests.support import artifacts
 from tests.support.controlplane import push
-from tests.support.servers import free_port, wait_until
+from tests.support.platform import local_inference
+from tests.support.servers import wait_until
 from tests.ui.conftest import REDIS_URL, Dashboard
 from tests.ui.harness import click, find, screenshot, sign_in, text_of, type_into, wait_for
 
@@ -41,24 +40,11 @@ def replica(dashboard: Dashboard, tmp_path_factory: pytest.TempPathFactory) -> I
         c.put(
             f"/api/v1/models/{MODEL}/deployment", json={"weights": {"v1": 50, "v2": 50}}
         ).raise_for_status()
-    port = free_port()
-    env = {
-        **os.environ,
-        "PIER_INFERENCE_PORT": str(port),
-        "PIER_INFERENCE_CONTROL_PLANE_URL": dashboard.url,
-        "PIER_INFERENCE_TOKEN": dashboard.inference_token,
-        "PIER_INFERENCE_CACHE_DIR": str(home / "cache"),
-        "PIER_INFERENCE_POLL_INTERVAL_S": "0.2",
-        "PIER_INFERENCE_REDIS_URL": REDIS_URL,
-    }
-    url = f"http://127.0.0.1:{port}"
-    orchestrator = LocalOrchestrator(env=env, url=url, log_path=home / "inference.log")
-    orchestrator.start()
-    try:
-        wait_until(lambda: _serves(url, "v2"), 60)
-        yield url
-    finally:
-        orchestrator.stop()
+    with local_inference(
+        dashboard.url, dashboard.inference_token, home, redis_url=REDIS_URL
+    ) as inference:
+        wait_until(lambda: _serves(inference.url, "v2"), 60)
+        yield inference.url
 
 
 def _serves(url: str, version: str) -> bool:
@@ -103,8 +89,7 @@ def test_the_verdict_sentence_is_on_the_model_page(
     _signed_in_as_admin(browser, dashboard)
     browser.get(f"{dashboard.url}/models/{MODEL}")
     # The labels reach the control plane a little after the replica accepts them, and the
-    # verdict can show before the last ones count (a CI run read "n = 352" once): wait for
-    # all 400.
+    # verdict can show before the last ones count: wait for all 400.
     verdict = wait_for(
         "the verdict of v2 against v1 on all 400 labels",
         lambda: (t := text_of(browser, "verdict-v2")) and "n = 400" in t and t,

@@ -3,7 +3,7 @@
 A benchmark that prints its figures (run with `-s` to see them); it asserts what the user
 sees, never how fast. The 2,000 versions are written as rows directly: test data for the
 read path, which is what is measured (pushing 2,000 artifacts through the check would
-measure torch, not the dashboard). Every figure names the machine it ran on: this one.
+measure torch, not the dashboard). Every figure is of the machine the test runs on.
 """
 
 from __future__ import annotations
@@ -18,13 +18,10 @@ from selenium.webdriver.common.by import By
 from sqlalchemy import func
 from sqlmodel import select
 
-from control_plane.announcer import RoutingAnnouncer
-from control_plane.artifacts import ArtifactChecker, ArtifactStore
+from control_plane.composition import build_platform
 from control_plane.db.engine import session_scope
 from control_plane.db.tables import Deployment, DeploymentRevision, Model, ModelVersion
-from control_plane.services import catalog, monitoring, web_sessions
-from control_plane.services.replicas import ReplicaBook
-from control_plane.ui.context import UiContext
+from control_plane.services import catalog, web_sessions
 from control_plane.ui.pages.index_state import PAGE_SIZE, read_overview
 from control_plane.ui.session_state import COOKIE
 from tests.support import artifacts
@@ -93,15 +90,7 @@ def test_the_overview_of_100_models_of_20_versions(
         catalog_ms.append((time.perf_counter() - t0) * 1000)
     assert len(page.models) == PAGE_SIZE and page.total == total
 
-    settings = dashboard.settings
-    replicas = ReplicaBook()
-    ctx = UiContext(
-        settings=settings,
-        replicas=replicas,
-        store=ArtifactStore(settings.artifact_root),
-        checker=ArtifactChecker(),
-        announcer=RoutingAnnouncer(""),
-    )
+    ctx = build_platform(dashboard.settings)
     token = signed_in_token(dashboard)
     overview_ms = []
     try:
@@ -110,7 +99,7 @@ def test_the_overview_of_100_models_of_20_versions(
             data = read_overview(ctx, token, 0, "", datetime.now(UTC))
             overview_ms.append((time.perf_counter() - t0) * 1000)
     finally:
-        monitoring.close_source(replicas)
+        ctx.close_metrics()
     assert len(data.rows) == PAGE_SIZE
 
     # In the browser: from navigation to the first page of models on screen.

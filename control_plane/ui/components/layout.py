@@ -6,6 +6,9 @@ import reflex as rx
 
 from control_plane.ui.session_state import SessionState
 
+VIEWER_REASON = "Your role is viewer: you can look, not change. An admin can make you a deployer."
+"""Why a deployer's button is disabled for a viewer (shown on hover)."""
+
 NAV = (
     ("Overview", "/", "layout-dashboard"),
     ("Upload", "/upload", "upload"),
@@ -122,6 +125,15 @@ def guarded_button(
         title=rx.cond(allowed, title, reason),
         display="inline-block",
         id=element_id,
+    )
+
+
+def deployer_button(
+    *children: rx.Component | str, allowed: rx.Var[bool], **props: object
+) -> rx.Component:
+    """A small guarded button for deployers: a viewer finds it disabled, and why."""
+    return guarded_button(
+        *children, allowed=allowed, reason=VIEWER_REASON, **{"size": "1", **props}
     )
 
 

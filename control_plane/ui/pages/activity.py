@@ -8,6 +8,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from control_plane.ui.components.layout import empty_state, loading, page
+from control_plane.ui.components.table import table
 from control_plane.ui.pages.activity_state import ActivityState
 from control_plane.ui.views.catalog import AuditRow
 
@@ -74,18 +75,7 @@ def activity_page() -> rx.Component:
             ActivityState.loaded,
             rx.cond(
                 ActivityState.rows.length() > 0,  # type: ignore[attr-defined]
-                rx.card(
-                    rx.table.root(
-                        rx.table.header(
-                            rx.table.row(*(rx.table.column_header_cell(c) for c in _COLUMNS))
-                        ),
-                        rx.table.body(rx.foreach(ActivityState.rows, _row)),
-                        size="1",
-                        width="100%",
-                        id="audit",
-                    ),
-                    width="100%",
-                ),
+                rx.card(table(_COLUMNS, ActivityState.rows, _row, id="audit"), width="100%"),
                 empty_state(
                     "history", "Nothing recorded yet", rx.text("No event matches these filters.")
                 ),

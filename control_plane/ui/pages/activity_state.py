@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
 from sqlmodel import Session
 
-from control_plane.errors import Unauthenticated
 from control_plane.schemas import Principal
 from control_plane.services import audit
-from control_plane.ui import actions, context
-from control_plane.ui.context import UiContext
+from control_plane.ui import calls
 from control_plane.ui.session_state import SessionState
 from control_plane.ui.views.catalog import AuditRow, audit_row
 
@@ -38,7 +36,9 @@ class ActivityView:
     actions: list[str]
 
 
-def read_activity(ctx: UiContext, token: str, f: Filters) -> ActivityView:
+def read_activity(f: Filters) -> Callable[[Session, Principal], ActivityView]:
+    """A page of the audit log with the filters' choices, as one unit of work."""
+
     def work(session: Session, _p: Principal) -> ActivityView:
         events = audit.list_events(
             session,
@@ -55,7 +55,7 @@ def read_activity(ctx: UiContext, token: str, f: Filters) -> ActivityView:
             actions=[ALL, *audit.filter_choices(session, "action")],
         )
 
-    return actions.run_as(ctx, token, work)
+    return work
 
 
 class ActivityState(SessionState):
@@ -78,15 +78,11 @@ class ActivityState(SessionState):
     async def _read(self) -> Any:
         before = self.cursors[-1] if self.cursors else None
         filters = Filters(self.model_filter, self.actor_filter, self.action_filter, before)
-        try:
-            view = await asyncio.to_thread(
-                read_activity, context.get(), self.session_token, filters
-            )
-        except Exception as e:
-            if isinstance(e, Unauthenticated):
-                return self._to_sign_in()
-            self.error = actions.describe(e, "reading the activity log")
-            return None
+        view = await self._caller().call(read_activity(filters), "reading the activity log")
+        if isinstance(view, calls.Failure):
+            if view.redirect is None:
+                self.error = view.message
+            return view.redirect
         self.rows, self.models, self.actors, self.actions = (
             view.rows,
             view.models,

@@ -5,19 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import reflex as rx
 
+from control_plane.composition import Platform
 from control_plane.domain.convergence import rollout
 from control_plane.domain.health import judge
-from control_plane.errors import Unauthenticated
 from control_plane.schemas import ModelMetrics
 from control_plane.services import catalog
-from control_plane.ui import actions, context, metrics_feed
-from control_plane.ui.context import UiContext
+from control_plane.ui import calls, metrics_feed
 from control_plane.ui.session_state import SessionState
 from control_plane.ui.views.catalog import Figures, OverviewRow, figures, overview_row
 
@@ -38,10 +38,10 @@ class Overview:
     data_ms: float
 
 
-def read_overview(ctx: UiContext, token: str, offset: int, query: str, now: datetime) -> Overview:
+def read_overview(ctx: Platform, token: str, offset: int, query: str, now: datetime) -> Overview:
     """Everything the overview shows, read through the services as the signed-in user."""
     started = time.perf_counter()
-    page = actions.run_as(
+    page = calls.run_as(
         ctx,
         token,
         lambda s, _p: catalog.catalog_page(s, offset=offset, limit=PAGE_SIZE, name_contains=query),
@@ -98,11 +98,19 @@ class IndexState(SessionState):
         noun = "model" if self.total == 1 else "models"
         return f"Page {self.page + 1} of {self.pages} · {self.total} {noun}"
 
-    async def _read(self) -> Overview | None:
-        token, offset, query = self.session_token, self.page * PAGE_SIZE, self.query
-        return await asyncio.to_thread(
-            read_overview, context.get(), token, offset, query, datetime.now(UTC)
-        )
+    def _reading(self) -> Callable[[Platform, str], Overview]:
+        """One read of the overview, for the page and filter it shows now."""
+        offset, query = self.page * PAGE_SIZE, self.query
+        return lambda ctx, token: read_overview(ctx, token, offset, query, datetime.now(UTC))
+
+    def _take(self, data: Overview | calls.Failure) -> Any:
+        """Show a read, or its failure above the table (the sign-in page when signed out)."""
+        if isinstance(data, calls.Failure):
+            if data.redirect is None:
+                self.error = data.message
+            return data.redirect
+        self._show(data)
+        return None
 
     def _show(self, data: Overview) -> None:
         self.rows = data.rows
@@ -132,37 +140,19 @@ class IndexState(SessionState):
             async with self:
                 if self._generation != generation:
                     return
-                token, offset, query = self.session_token, self.page * PAGE_SIZE, self.query
-            try:
-                data = await asyncio.to_thread(
-                    read_overview, context.get(), token, offset, query, datetime.now(UTC)
-                )
-                failure = ""
-            except Exception as e:
-                if isinstance(e, Unauthenticated):
-                    yield rx.redirect("/login")
-                    return
-                data, failure = None, actions.describe(e, "reading the catalog")
+                caller, read = self._caller(), self._reading()
+            data = await caller.run(read, "reading the catalog")
             async with self:
                 if self._generation != generation:
                     return
-                if data is not None:
-                    self._show(data)
-                else:
-                    self.error = failure
+                redirect = self._take(data)
+            if redirect is not None:
+                yield redirect
+                return
             await asyncio.sleep(REFRESH_S)
 
     async def _refresh_now(self) -> Any:
-        try:
-            data = await self._read()
-        except Exception as e:
-            if isinstance(e, Unauthenticated):
-                return rx.redirect("/login")
-            self.error = actions.describe(e, "reading the catalog")
-            return None
-        if data is not None:
-            self._show(data)
-        return None
+        return self._take(await self._caller().run(self._reading(), "reading the catalog"))
 
     @rx.event
     async def search(self, query: str) -> Any:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from control_plane.ui.components.card import card
 from control_plane.ui.components.layout import loading, page
+from control_plane.ui.components.table import table
 from control_plane.ui.pages.settings_state import ROLES, SettingsState, TokenRow, UserRow
 
 
@@ -55,46 +59,33 @@ def _token_row(t: ObjectVar[TokenRow]) -> rx.Component:
     )
 
 
-def _table(headers: tuple[str, ...], body: rx.Component) -> rx.Component:
-    return rx.table.root(
-        rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in headers))),
-        body,
-        size="1",
-        width="100%",
+def _form(on_submit: Any, form_id: str, *fields: rx.Component) -> rx.Component:
+    return rx.form(
+        rx.hstack(*fields, spacing="2", align="center", wrap="wrap"),
+        on_submit=on_submit,
+        reset_on_submit=True,
+        id=form_id,
     )
 
 
 def _users() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.heading("Users", size="4"),
-            _table(
-                ("User", "Role", "Created", ""),
-                rx.table.body(rx.foreach(SettingsState.users, _user_row)),
+    return card(
+        "Users",
+        "",
+        table(("User", "Role", "Created", ""), SettingsState.users, _user_row),
+        _form(
+            SettingsState.create_user,
+            "user-form",
+            rx.input(name="username", placeholder="username", width="160px"),
+            rx.input(
+                name="password",
+                type="password",
+                placeholder="password (12+ characters)",
+                width="220px",
             ),
-            rx.form(
-                rx.hstack(
-                    rx.input(name="username", placeholder="username", width="160px"),
-                    rx.input(
-                        name="password",
-                        type="password",
-                        placeholder="password (12+ characters)",
-                        width="220px",
-                    ),
-                    rx.select(ROLES, name="role", default_value="viewer", size="2"),
-                    rx.button("Add user", type="submit", id="add-user"),
-                    spacing="2",
-                    align="center",
-                    wrap="wrap",
-                ),
-                on_submit=SettingsState.create_user,
-                reset_on_submit=True,
-                id="user-form",
-            ),
-            spacing="3",
-            width="100%",
+            rx.select(ROLES, name="role", default_value="viewer", size="2"),
+            rx.button("Add user", type="submit", id="add-user"),
         ),
-        width="100%",
     )
 
 
@@ -131,44 +122,36 @@ def _secret_once() -> rx.Component:
 
 
 def _tokens() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.heading("API tokens", size="4"),
-            rx.text(
-                "Sessions of the dashboard are tokens named web-session; revoking one signs "
-                "that browser out.",
-                size="2",
-                color_scheme="gray",
-            ),
-            _secret_once(),
-            _table(
-                ("Name", "User", "Prefix", "Role", "Created", "Expires", ""),
-                rx.table.body(rx.foreach(SettingsState.tokens, _token_row)),
-            ),
-            rx.form(
-                rx.hstack(
-                    rx.input(name="name", placeholder="name, e.g. ci-deploy", width="180px"),
-                    rx.input(name="username", placeholder="for user (default: you)", width="180px"),
-                    rx.select(ROLES, name="role", default_value="viewer", size="2"),
-                    rx.input(
-                        name="expires_in_days",
-                        type="number",
-                        placeholder="expires in days",
-                        width="140px",
-                    ),
-                    rx.button("Issue token", type="submit", id="issue-token"),
-                    spacing="2",
-                    align="center",
-                    wrap="wrap",
-                ),
-                on_submit=SettingsState.create_token,
-                reset_on_submit=True,
-                id="token-form",
-            ),
-            spacing="3",
-            width="100%",
+    return card(
+        "API tokens",
+        "",
+        # Under the heading, not beside it: a sentence too long for one line beside it.
+        rx.text(
+            "Sessions of the dashboard are tokens named web-session; revoking one signs "
+            "that browser out.",
+            size="2",
+            color_scheme="gray",
         ),
-        width="100%",
+        _secret_once(),
+        table(
+            ("Name", "User", "Prefix", "Role", "Created", "Expires", ""),
+            SettingsState.tokens,
+            _token_row,
+        ),
+        _form(
+            SettingsState.create_token,
+            "token-form",
+            rx.input(name="name", placeholder="name, e.g. ci-deploy", width="180px"),
+            rx.input(name="username", placeholder="for user (default: you)", width="180px"),
+            rx.select(ROLES, name="role", default_value="viewer", size="2"),
+            rx.input(
+                name="expires_in_days",
+                type="number",
+                placeholder="expires in days",
+                width="140px",
+            ),
+            rx.button("Issue token", type="submit", id="issue-token"),
+        ),
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -11,10 +10,9 @@ import reflex as rx
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from control_plane.errors import Unauthenticated
 from control_plane.schemas import Principal, Role, TokenCreate, UserCreate
 from control_plane.services import auth
-from control_plane.ui import actions, context
+from control_plane.ui import calls
 from control_plane.ui.session_state import SessionState
 from control_plane.ui.views.catalog import when
 
@@ -77,6 +75,16 @@ def validation_message(e: ValidationError) -> str:
     return f"{field}: {first['msg']}"
 
 
+def _parsed(build: Callable[[], T]) -> T | str:
+    """A request body built from a form's fields, or why the fields make none."""
+    try:
+        return build()
+    except ValidationError as e:
+        return validation_message(e)
+    except ValueError as e:
+        return str(e)
+
+
 def _then(*events: Any) -> list[Any]:
     """Events to send back, leaving out the ones that did not happen (None)."""
     return [e for e in events if e is not None]
@@ -93,23 +101,14 @@ class SettingsState(SessionState):
     pending_revoke_name: str = ""
     pending_disable: str = ""
 
-    async def _call(self, work: Callable[[Session, Principal], T], doing: str) -> T | None:
-        try:
-            return await asyncio.to_thread(actions.run_as, context.get(), self.session_token, work)
-        except Exception as e:
-            if isinstance(e, Unauthenticated):
-                raise
-            self.error = actions.describe(e, doing)
-            return None
-
     async def _reload(self) -> Any:
-        try:
-            view = await self._call(_read, "reading users and tokens")
-        except Unauthenticated:
-            return self._to_sign_in()
-        if view is not None:
-            self.users, self.tokens = view.users, view.tokens
-            self.loaded, self.error = True, ""
+        view = await self._caller().call(_read, "reading users and tokens")
+        if isinstance(view, calls.Failure):
+            if view.redirect is None:
+                self.error = view.message
+            return view.redirect
+        self.users, self.tokens = view.users, view.tokens
+        self.loaded, self.error = True, ""
         return None
 
     @rx.event
@@ -121,26 +120,26 @@ class SettingsState(SessionState):
             return redirect
         return await self._reload()
 
-    async def _change(self, work: Callable[[Session, Principal], Any], doing: str) -> Any:
-        try:
-            result = await self._call(work, doing)
-        except Unauthenticated:
-            return self._to_sign_in(), None
-        if result is None:
-            return rx.toast.error(self.error), None
+    async def _change(
+        self, work: Callable[[Session, Principal], T], doing: str
+    ) -> tuple[Any, T | None]:
+        """What to send back (the reload, or the failure's toast) and the change's result."""
+        result = await self._caller().call(work, doing)
+        if isinstance(result, calls.Failure):
+            return result.effect, None
         return await self._reload(), result
 
     @rx.event
     async def create_user(self, form: dict[str, Any]) -> Any:
-        try:
-            body = UserCreate(
+        body = _parsed(
+            lambda: UserCreate(
                 username=str(form.get("username", "")).strip(),
                 password=str(form.get("password", "")),
                 role=Role(str(form.get("role") or Role.viewer.value)),
             )
-        except (ValidationError, ValueError) as e:
-            message = validation_message(e) if isinstance(e, ValidationError) else str(e)
-            return rx.toast.error(f"Cannot create the user: {message}")
+        )
+        if isinstance(body, str):
+            return rx.toast.error(f"Cannot create the user: {body}")
         effect, user = await self._change(
             lambda s, p: auth.add_user(s, p, body), "creating the user"
         )
@@ -151,16 +150,16 @@ class SettingsState(SessionState):
     @rx.event
     async def create_token(self, form: dict[str, Any]) -> Any:
         days = str(form.get("expires_in_days", "")).strip()
-        try:
-            body = TokenCreate(
+        body = _parsed(
+            lambda: TokenCreate(
                 name=str(form.get("name", "")).strip(),
                 role=Role(str(form.get("role") or Role.viewer.value)),
                 username=str(form.get("username", "")).strip() or None,
                 expires_in_days=int(days) if days else None,
             )
-        except (ValidationError, ValueError) as e:
-            message = validation_message(e) if isinstance(e, ValidationError) else str(e)
-            return rx.toast.error(f"Cannot issue the token: {message}")
+        )
+        if isinstance(body, str):
+            return rx.toast.error(f"Cannot issue the token: {body}")
         effect, issued = await self._change(
             lambda s, p: auth.issue_token(s, p, body), "issuing the token"
         )

@@ -11,11 +11,11 @@ from typing import IO, Any
 import reflex as rx
 from sqlmodel import Session
 
-from control_plane.errors import InvalidRequest, PayloadTooLarge, Unauthenticated
+from control_plane.composition import Platform
+from control_plane.errors import InvalidRequest, PayloadTooLarge
 from control_plane.schemas import Principal, PushResult, Role
-from control_plane.services import auth, bundles
-from control_plane.ui import actions, context
-from control_plane.ui.context import UiContext
+from control_plane.services import auth, bundles, push
+from control_plane.ui import calls, context
 from control_plane.ui.session_state import SessionState
 
 UPLOAD_ID = "bundle"
@@ -30,17 +30,17 @@ def upload_name(filename: str) -> str:
     return name
 
 
-def _may_push(ctx: UiContext, token: str) -> None:
-    actions.run_as(ctx, token, lambda _s, p: auth.require(p, Role.deployer))
+def _may_push(ctx: Platform, token: str) -> None:
+    calls.run_as(ctx, token, lambda _s, p: auth.require(p, Role.deployer))
 
 
-def _push(ctx: UiContext, token: str, root: Path) -> PushResult:
+def _push(ctx: Platform, token: str, root: Path) -> PushResult:
     def work(session: Session, principal: Principal) -> PushResult:
-        return bundles.push_bundle(
+        return push.push_upload(
             session, ctx.store, ctx.checker, principal, root, ctx.settings.max_artifact_bytes
         )
 
-    return actions.run_as(ctx, token, work)
+    return calls.run_as(ctx, token, work)
 
 
 class UploadState(SessionState):
@@ -70,28 +70,24 @@ class UploadState(SessionState):
         """Write the streamed files to a private directory, then push them."""
         ctx = context.get()
         async with self:
-            token = self.session_token
+            caller = self._caller()
             self.phase, self.error, self.progress = "Uploading…", "", 0
             self.pushed_title = self.pushed_detail = self.pushed_href = ""
         uploads = ctx.settings.home / "uploads"
         uploads.mkdir(parents=True, exist_ok=True)
         root = Path(tempfile.mkdtemp(prefix="upload-", dir=uploads))
         try:
-            await asyncio.to_thread(_may_push, ctx, token)
-            await self._write(chunks, root, ctx.settings.max_artifact_bytes)
-            async with self:
-                self.progress = 100
-                self.phase = "Checking the artifact: loading it and running it once…"
-            result = await asyncio.to_thread(_push, ctx, token, root)
-        except Exception as e:
-            async with self:
-                self.phase = ""
-                self.error = actions.describe(e, "pushing the version")
-                redirect = self._to_sign_in() if isinstance(e, Unauthenticated) else None
-            yield redirect or rx.toast.error(self.error)
-            return
+            result = await caller.attempt(
+                self._upload(ctx, caller.token, chunks, root), "pushing the version"
+            )
         finally:
             await asyncio.to_thread(shutil.rmtree, root, True)
+        if isinstance(result, calls.Failure):
+            async with self:
+                self.phase = ""
+                self.error = result.message
+            yield result.effect
+            return
         v = result.version
         async with self:
             self.phase = ""
@@ -104,6 +100,17 @@ class UploadState(SessionState):
             message = self.pushed_title
         yield rx.clear_selected_files(UPLOAD_ID)
         yield rx.toast.success(message)
+
+    async def _upload(
+        self, ctx: Platform, token: str, chunks: rx.UploadChunkIterator, root: Path
+    ) -> PushResult:
+        """May this user push? Then the files to `root`, then the push; raises what failed."""
+        await asyncio.to_thread(_may_push, ctx, token)
+        await self._write(chunks, root, ctx.settings.max_artifact_bytes)
+        async with self:
+            self.progress = 100
+            self.phase = "Checking the artifact: loading it and running it once…"
+        return await asyncio.to_thread(_push, ctx, token, root)
 
     @staticmethod
     async def _write(chunks: rx.UploadChunkIterator, root: Path, max_bytes: int) -> None:

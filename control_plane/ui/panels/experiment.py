@@ -1,15 +1,16 @@
-"""The model page's Experiment panel (verdicts and numbers per live version) and canary
-card (where the progressive canary stands, its controls and its timeline)."""
+"""The model page's Experiment card: each challenger's verdict against the baseline, and
+each live version's numbers, over the charts' time range."""
 
 from __future__ import annotations
 
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from control_plane.ui.components.layout import guarded_button
+from control_plane.ui.components.card import card
+from control_plane.ui.components.table import table
 from control_plane.ui.components.versions import version_label
-from control_plane.ui.pages.model_state import ModelState
-from control_plane.ui.views.experiment import ExperimentRow, TimelineRow, VerdictRow
+from control_plane.ui.panels.canary_state import CanaryState
+from control_plane.ui.views.experiment import ExperimentRow, VerdictRow
 
 _NUMBERS = ("Version", "Role", "Traffic", "Accuracy [95 % CI]", "Labelled", "Errors [95 % CI]")
 _MORE = ("Requests", "p50", "p99")
@@ -65,161 +66,23 @@ def _verdict(v: ObjectVar[VerdictRow]) -> rx.Component:
 
 
 def experiment_panel() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.hstack(
-                rx.heading("Experiment", size="4"),
-                rx.text(
-                    "each challenger against the baseline, over the chart's time range",
-                    size="2",
-                    color_scheme="gray",
-                ),
-                align="baseline",
-                spacing="3",
-            ),
-            rx.cond(
-                ModelState.verdicts.length() > 0,  # type: ignore[attr-defined]
-                rx.vstack(
-                    rx.foreach(ModelState.verdicts, _verdict),
-                    rx.box(
-                        rx.table.root(
-                            rx.table.header(
-                                rx.table.row(
-                                    *(rx.table.column_header_cell(c) for c in _NUMBERS + _MORE)
-                                )
-                            ),
-                            rx.table.body(rx.foreach(ModelState.experiment_rows, _number_row)),
-                            size="1",
-                            width="100%",
-                        ),
-                        overflow_x="auto",
-                        width="100%",
-                    ),
-                    rx.text("Latency: ", ModelState.latency_method, size="1", color_scheme="gray"),
-                    width="100%",
-                    spacing="3",
-                ),
-                rx.text(
-                    "Split traffic between two or more versions to compare them here.", size="2"
-                ),
-            ),
-            width="100%",
-        ),
-        width="100%",
-        id="experiment",
-    )
-
-
-def canary_inputs() -> rx.Component:
-    """The progressive canary's plan, in the confirmation dialog."""
-    return rx.hstack(
-        rx.text("Steps (%)", size="2"),
-        rx.input(
-            value=ModelState.canary_steps,
-            on_change=ModelState.set_canary_steps,
-            width="140px",
-            id="canary-steps",
-        ),
-        rx.text("every", size="2"),
-        rx.input(
-            value=ModelState.canary_interval,
-            type="number",
-            min=1,
-            on_change=ModelState.set_canary_interval,
-            width="80px",
-            id="canary-interval",
-        ),
-        rx.text("s", size="2"),
-        align="center",
-        spacing="2",
-    )
-
-
-def _timeline_row(r: ObjectVar[TimelineRow]) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(r.at, white_space="nowrap"),
-        rx.table.cell(rx.badge(r.action, variant="soft")),
-        rx.table.cell(r.actor),
-        rx.table.cell(rx.text(r.text, size="1")),
-        class_name="timeline-row",
-    )
-
-
-def _control(label: str, action: str, viewer_reason: str, **props: object) -> rx.Component:
-    return guarded_button(
-        label,
-        allowed=ModelState.can_deploy & ~ModelState.busy,
-        reason=viewer_reason,
-        size="1",
-        variant="soft",
-        on_click=ModelState.control_canary(action),  # type: ignore[misc]
-        id=f"canary-{action}",
-        **props,
-    )
-
-
-def canary_panel(viewer_reason: str) -> rx.Component:
-    canary = ModelState.canary
-    return rx.card(
-        rx.vstack(
-            rx.hstack(
-                rx.heading("Canary", size="4"),
-                rx.text(
-                    "start one with “Canary…” on a version below; failed gates roll it back",
-                    size="2",
-                    color_scheme="gray",
-                ),
-                align="baseline",
-                spacing="3",
-            ),
-            rx.cond(
-                canary.status != "",
-                rx.vstack(
-                    rx.hstack(
-                        rx.text(canary.text, weight="bold", size="2", id="canary-status"),
-                        rx.text(canary.steps, size="2", color_scheme="gray"),
-                        rx.spacer(),
-                        rx.cond(
-                            canary.active,
-                            rx.hstack(
-                                rx.cond(
-                                    canary.paused,
-                                    _control("Resume", "resume", viewer_reason),
-                                    _control("Pause", "pause", viewer_reason),
-                                ),
-                                _control("Abort", "abort", viewer_reason, color_scheme="red"),
-                                spacing="2",
-                            ),
-                        ),
-                        width="100%",
-                        align="center",
-                    ),
-                    rx.text(canary.reason, size="1", color_scheme="gray", id="canary-reason"),
-                    width="100%",
-                ),
-                rx.text("No canary yet.", size="2"),
-            ),
-            rx.cond(
-                ModelState.timeline.length() > 0,  # type: ignore[attr-defined]
+    return card(
+        "Experiment",
+        "each challenger against the baseline, over the chart's time range",
+        rx.cond(
+            CanaryState.verdicts.length() > 0,  # type: ignore[attr-defined]
+            rx.vstack(
+                rx.foreach(CanaryState.verdicts, _verdict),
                 rx.box(
-                    rx.table.root(
-                        rx.table.header(
-                            rx.table.row(
-                                *(rx.table.column_header_cell(c) for c in ("When", "", "By", ""))
-                            )
-                        ),
-                        rx.table.body(rx.foreach(ModelState.timeline, _timeline_row)),
-                        size="1",
-                        width="100%",
-                        id="canary-timeline",
-                    ),
-                    max_height="260px",
-                    overflow_y="auto",
+                    table(_NUMBERS + _MORE, CanaryState.experiment_rows, _number_row),
+                    overflow_x="auto",
                     width="100%",
                 ),
+                rx.text("Latency: ", CanaryState.latency_method, size="1", color_scheme="gray"),
+                width="100%",
+                spacing="3",
             ),
-            width="100%",
+            rx.text("Split traffic between two or more versions to compare them here.", size="2"),
         ),
-        width="100%",
-        id="canary",
+        id="experiment",
     )

@@ -5,20 +5,16 @@ the local autoscaler and the Kubernetes reconciler the same way."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import reflex as rx
 from pydantic import ValidationError
-from sqlmodel import Session
 
-from control_plane.errors import Unauthenticated
-from control_plane.schemas import Principal, ScalingPublic, ScalingSettings
+from control_plane.schemas import ScalingPublic, ScalingSettings
 from control_plane.services import scaling
-from control_plane.services.routing_events import announce_on_commit
-from control_plane.ui import actions, context
-from control_plane.ui.components.layout import guarded_button
-from control_plane.ui.context import UiContext
+from control_plane.ui import calls
+from control_plane.ui.components.card import card
+from control_plane.ui.components.layout import deployer_button
 from control_plane.ui.pages.model_state import ModelState, model_from_path
 
 METRICS = ["inflight", "rps", "cpu"]
@@ -75,20 +71,6 @@ def form_settings(
         raise ValueError(f"{where}: {first['msg']}" if where else first["msg"]) from None
 
 
-def read_scaling(ctx: UiContext, token: str, name: str) -> ScalingPublic:
-    return actions.run_as(ctx, token, lambda session, _: scaling.get_scaling(session, name))
-
-
-def write_scaling(
-    ctx: UiContext, token: str, name: str, settings: ScalingSettings
-) -> ScalingPublic:
-    def work(session: Session, principal: Principal) -> ScalingPublic:
-        announce_on_commit(session, ctx.announcer)
-        return scaling.set_scaling(session, principal, name, settings, reason="from the dashboard")
-
-    return actions.run_as(ctx, token, work)
-
-
 class ScalingState(ModelState):
     scaling_text: str = ""
     scaling_json: dict[str, Any] = {}
@@ -110,25 +92,18 @@ class ScalingState(ModelState):
         self.form_target = f"{target:g}" if isinstance(target, float) else str(target)
         self.form_window = str(s.scale_down.stabilization_window_s)
 
-    async def _scaling_failed(self, e: Exception, doing: str) -> Any:
-        if isinstance(e, Unauthenticated):
-            async with self:
-                redirect = self._to_sign_in()
-            if redirect is not None:
-                return redirect
-        return rx.toast.error(actions.describe(e, doing))
-
     @rx.event(background=True)
     async def load_scaling(self) -> Any:
         async with self:
-            token = self.session_token
+            caller = self._caller()
             name = self.model or model_from_path(self.router.url.path)
         if not name:
             return
-        try:
-            found = await asyncio.to_thread(read_scaling, context.get(), token, name)
-        except Exception as e:
-            yield await self._scaling_failed(e, "reading the scaling settings")
+        found = await caller.call(
+            lambda session, _: scaling.get_scaling(session, name), "reading the scaling settings"
+        )
+        if isinstance(found, calls.Failure):
+            yield found.effect
             return
         async with self:
             self._show_scaling(found)
@@ -156,7 +131,7 @@ class ScalingState(ModelState):
     @rx.event(background=True)
     async def save_scaling(self) -> Any:
         async with self:
-            token, name = self.session_token, self.model
+            caller, name = self._caller(), self.model
             current = ScalingSettings.model_validate(self.scaling_json or {})
             form = (self.form_min, self.form_max, self.form_metric)
             rest = (self.form_target, self.form_window)
@@ -165,10 +140,14 @@ class ScalingState(ModelState):
         except ValueError as e:
             yield rx.toast.error(f"Scaling not changed: {e}")
             return
-        try:
-            saved = await asyncio.to_thread(write_scaling, context.get(), token, name, wanted)
-        except Exception as e:
-            yield await self._scaling_failed(e, "changing the scaling settings")
+        saved = await caller.call(
+            lambda session, principal: scaling.set_scaling(
+                session, principal, name, wanted, reason="from the dashboard"
+            ),
+            "changing the scaling settings",
+        )
+        if isinstance(saved, calls.Failure):
+            yield saved.effect
             return
         async with self:
             self._show_scaling(saved)
@@ -184,57 +163,40 @@ def _field(label: str, value: Any, on_change: Any, field_id: str) -> rx.Componen
     )
 
 
-def scaling_panel(viewer_reason: str) -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.hstack(
-                rx.heading("Scaling", size="4"),
-                rx.text(
-                    "local workers and the Kubernetes HPA follow the same settings",
-                    size="2",
-                    color_scheme="gray",
-                ),
-                align="baseline",
-                spacing="3",
+def scaling_panel() -> rx.Component:
+    return card(
+        "Scaling",
+        "local workers and the Kubernetes HPA follow the same settings",
+        rx.text(ScalingState.scaling_text, size="2", id="scaling-now"),
+        rx.hstack(
+            _field("min", ScalingState.form_min, ScalingState.set_form_min, "scaling-min"),
+            _field("max", ScalingState.form_max, ScalingState.set_form_max, "scaling-max"),
+            rx.select(
+                METRICS,
+                value=ScalingState.form_metric,
+                on_change=ScalingState.set_form_metric,
+                size="1",
+                id="scaling-metric",
             ),
-            rx.text(ScalingState.scaling_text, size="2", id="scaling-now"),
-            rx.hstack(
-                _field("min", ScalingState.form_min, ScalingState.set_form_min, "scaling-min"),
-                _field("max", ScalingState.form_max, ScalingState.set_form_max, "scaling-max"),
-                rx.select(
-                    METRICS,
-                    value=ScalingState.form_metric,
-                    on_change=ScalingState.set_form_metric,
-                    size="1",
-                    id="scaling-metric",
-                ),
-                _field(
-                    "target",
-                    ScalingState.form_target,
-                    ScalingState.set_form_target,
-                    "scaling-target",
-                ),
-                _field(
-                    "scale-down window (s)",
-                    ScalingState.form_window,
-                    ScalingState.set_form_window,
-                    "scaling-window",
-                ),
-                guarded_button(
-                    "Save",
-                    allowed=ScalingState.can_deploy,
-                    reason=viewer_reason,
-                    size="1",
-                    on_click=ScalingState.save_scaling,
-                    id="scaling-save",
-                ),
-                align="center",
-                spacing="3",
-                wrap="wrap",
+            _field(
+                "target", ScalingState.form_target, ScalingState.set_form_target, "scaling-target"
             ),
-            width="100%",
+            _field(
+                "scale-down window (s)",
+                ScalingState.form_window,
+                ScalingState.set_form_window,
+                "scaling-window",
+            ),
+            deployer_button(
+                "Save",
+                allowed=ScalingState.can_deploy,
+                on_click=ScalingState.save_scaling,
+                id="scaling-save",
+            ),
+            align="center",
+            spacing="3",
+            wrap="wrap",
         ),
-        width="100%",
         id="scaling",
         on_mount=ScalingState.load_scaling,
     )

@@ -4,36 +4,21 @@ audit event as `PUT /api/v1/models/{name}/shadow`."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import reflex as rx
 from pydantic import BaseModel
-from sqlmodel import Session
 
-from control_plane.errors import Unauthenticated
-from control_plane.schemas import DeploymentPublic, Principal
 from control_plane.services import deployments
-from control_plane.services.routing_events import announce_on_commit
-from control_plane.ui import actions, context
-from control_plane.ui.components.layout import guarded_button
-from control_plane.ui.context import UiContext
+from control_plane.ui import calls
+from control_plane.ui.components.card import card
+from control_plane.ui.components.layout import deployer_button, guarded_button
 from control_plane.ui.pages.model_state import ModelState
 
 
 class ShadowChip(BaseModel):
     version: str
     text: str
-
-
-def set_shadow(
-    ctx: UiContext, token: str, name: str, shadow: dict[str, int], reason: str
-) -> DeploymentPublic:
-    def work(session: Session, principal: Principal) -> DeploymentPublic:
-        announce_on_commit(session, ctx.announcer)
-        return deployments.set_shadow(session, principal, name, shadow, reason=reason)
-
-    return actions.run_as(ctx, token, work)
 
 
 def parse_percent(text: str) -> int | None:
@@ -69,16 +54,17 @@ class ShadowState(ModelState):
         self.shadow_percent = value
 
     async def _apply(self, wanted: dict[str, int], done: str) -> Any:
+        """The new shadow, through the same service call as `PUT .../shadow`."""
         async with self:
-            token, name = self.session_token, self.model
-        try:
-            dep = await asyncio.to_thread(set_shadow, context.get(), token, name, wanted, "")
-        except Exception as e:
-            redirect = None
-            if isinstance(e, Unauthenticated):
-                async with self:
-                    redirect = self._to_sign_in()
-            return redirect or rx.toast.error(actions.describe(e, "changing the shadow"))
+            caller, name = self._caller(), self.model
+        dep = await caller.call(
+            lambda session, principal: deployments.set_shadow(
+                session, principal, name, wanted, reason=""
+            ),
+            "changing the shadow",
+        )
+        if isinstance(dep, calls.Failure):
+            return dep.effect
         async with self:
             self.shadow = dict(dep.shadow)
         return rx.toast.success(f"{done} (revision {dep.revision})")
@@ -125,54 +111,40 @@ def _chip(c: rx.Var[ShadowChip]) -> rx.Component:
     )
 
 
-def shadow_panel(viewer_reason: str) -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.hstack(
-                rx.heading("Shadow", size="4"),
-                rx.text(
-                    "copies of live requests; answers recorded and compared, never returned",
-                    size="2",
-                    color_scheme="gray",
-                ),
-                align="baseline",
-                spacing="3",
-            ),
-            rx.cond(
-                ShadowState.shadow_chips.length() > 0,
-                rx.hstack(rx.foreach(ShadowState.shadow_chips, _chip), wrap="wrap", spacing="3"),
-                rx.text("No shadow version.", size="2", id="shadow-none"),
-            ),
-            rx.hstack(
-                rx.select(
-                    ShadowState.shadow_candidates,
-                    value=ShadowState.shadow_version,
-                    on_change=ShadowState.set_shadow_version,
-                    placeholder="version",
-                    size="1",
-                    id="shadow-version",
-                ),
-                rx.input(
-                    value=ShadowState.shadow_percent,
-                    on_change=ShadowState.set_shadow_percent,
-                    width="70px",
-                    size="1",
-                    id="shadow-percent",
-                ),
-                rx.text("% of requests", size="2"),
-                guarded_button(
-                    "Mirror",
-                    allowed=ShadowState.can_deploy,
-                    reason=viewer_reason,
-                    size="1",
-                    on_click=ShadowState.mirror,
-                    id="shadow-mirror",
-                ),
-                align="center",
-                spacing="2",
-            ),
-            width="100%",
+def shadow_panel() -> rx.Component:
+    return card(
+        "Shadow",
+        "copies of live requests; answers recorded and compared, never returned",
+        rx.cond(
+            ShadowState.shadow_chips.length() > 0,
+            rx.hstack(rx.foreach(ShadowState.shadow_chips, _chip), wrap="wrap", spacing="3"),
+            rx.text("No shadow version.", size="2", id="shadow-none"),
         ),
-        width="100%",
+        rx.hstack(
+            rx.select(
+                ShadowState.shadow_candidates,
+                value=ShadowState.shadow_version,
+                on_change=ShadowState.set_shadow_version,
+                placeholder="version",
+                size="1",
+                id="shadow-version",
+            ),
+            rx.input(
+                value=ShadowState.shadow_percent,
+                on_change=ShadowState.set_shadow_percent,
+                width="70px",
+                size="1",
+                id="shadow-percent",
+            ),
+            rx.text("% of requests", size="2"),
+            deployer_button(
+                "Mirror",
+                allowed=ShadowState.can_deploy,
+                on_click=ShadowState.mirror,
+                id="shadow-mirror",
+            ),
+            align="center",
+            spacing="2",
+        ),
         id="shadow",
     )

@@ -14,8 +14,7 @@ import plotly.graph_objects as go
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from control_plane.domain.convergence import ReplicaReport
-from control_plane.schemas import AuditEventPublic
+from control_plane.schemas import AuditEventPublic, ReplicaReport
 from control_plane.services import audit
 from control_plane.services.scaling import DECISION
 

@@ -1,0 +1,159 @@
+"""The model page's Live traffic card: the time range, the latency, requests, replicas, errors
+and accuracy charts, errors by type and each replica's CPU and memory; and their state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+import reflex as rx
+
+from control_plane.schemas import ModelMetrics
+from control_plane.ui.components.card import card
+from control_plane.ui.components.table import table
+from control_plane.ui.components.versions import version_label
+from control_plane.ui.pages.model_read import Tick
+from control_plane.ui.pages.model_state import ModelState
+from control_plane.ui.views import charts
+from control_plane.ui.views import health as health_view
+from control_plane.ui.views.charts import RANGES
+from control_plane.ui.views.replicas import ReplicaHistory, replicas_figure
+
+
+class ChartsState(ModelState):
+    range_key: str = "5m"
+    metrics: ModelMetrics | None = None
+    metrics_note: str = ""
+    replica_history: ReplicaHistory | None = None
+
+    @rx.var
+    def replicas_chart(self) -> go.Figure:
+        return replicas_figure(self.replica_history)
+
+    @rx.var
+    def latency_chart(self) -> go.Figure:
+        return charts.latency_figure(self.metrics, self.colors)
+
+    @rx.var
+    def rps_chart(self) -> go.Figure:
+        return charts.rps_figure(self.metrics, self.colors)
+
+    @rx.var
+    def error_chart(self) -> go.Figure:
+        return charts.error_figure(self.metrics, self.colors)
+
+    @rx.var
+    def accuracy_chart(self) -> go.Figure:
+        return charts.accuracy_figure(self.metrics, self.colors)
+
+    @rx.var
+    def error_types(self) -> list[health_view.ErrorTypeRow]:
+        return health_view.error_type_rows(self.metrics, self.colors)
+
+    @rx.var
+    def replica_usage(self) -> list[health_view.ReplicaRow]:
+        return health_view.replica_rows(self.metrics)
+
+    def _take(self, tick: Tick) -> None:
+        self.metrics = tick.metrics
+        self.metrics_note = tick.metrics_note
+        self.replica_history = tick.replicas
+
+    @rx.event
+    async def set_range(self, key: str | list[str]) -> Any:
+        self.range_key = charts.time_range(key if isinstance(key, str) else key[0]).key
+        return await self._refresh_now()
+
+
+def _chart(figure: rx.Var, chart_id: str) -> rx.Component:
+    return rx.box(
+        rx.plotly(
+            data=figure,
+            id=chart_id,
+            use_resize_handler=True,
+            config={"displayModeBar": False, "responsive": True},
+            style={"width": "100%", "height": "280px"},
+        ),
+        min_width="0",
+        width="100%",
+    )
+
+
+def _small_table(
+    title: str, headers: tuple[str, ...], rows: Any, row: Any, empty: str, table_id: str
+) -> rx.Component:
+    return rx.box(
+        rx.text(title, weight="medium", size="2"),
+        rx.cond(
+            rows.length() > 0,
+            table(headers, rows, row),
+            rx.text(empty, size="1", color_scheme="gray"),
+        ),
+        id=table_id,
+        min_width="0",
+    )
+
+
+def _error_types() -> rx.Component:
+    return _small_table(
+        "Errors by type (window)",
+        ("Version", "Type", "Count"),
+        ChartsState.error_types,
+        lambda r: rx.table.row(
+            rx.table.cell(version_label(r.version, r.color)),
+            rx.table.cell(rx.code(r.type, size="1")),
+            rx.table.cell(r.count),
+        ),
+        "No errors in this window.",
+        "error-types",
+    )
+
+
+def _replicas() -> rx.Component:
+    return _small_table(
+        "Replicas: CPU and memory",
+        ("Replica", "CPU", "Memory"),
+        ChartsState.replica_usage,
+        lambda r: rx.table.row(
+            rx.table.cell(rx.text(r.replica, size="1")),
+            rx.table.cell(r.cpu),
+            rx.table.cell(r.memory),
+        ),
+        "No replica reported yet.",
+        "replica-usage",
+    )
+
+
+def charts_panel() -> rx.Component:
+    return card(
+        "Live traffic",
+        "",
+        rx.cond(
+            ChartsState.metrics_note,
+            rx.callout(ChartsState.metrics_note, icon="info", color_scheme="gray", size="1"),
+        ),
+        rx.grid(
+            _chart(ChartsState.latency_chart, "chart-latency"),
+            _chart(ChartsState.rps_chart, "chart-rps"),
+            _chart(ChartsState.replicas_chart, "chart-replicas"),
+            columns="3",
+            spacing="3",
+            width="100%",
+        ),
+        rx.grid(
+            _chart(ChartsState.error_chart, "chart-errors"),
+            _chart(ChartsState.accuracy_chart, "chart-accuracy"),
+            _error_types(),
+            _replicas(),
+            columns="4",
+            spacing="3",
+            width="100%",
+        ),
+        aside=rx.segmented_control.root(
+            *(rx.segmented_control.item(r.label, value=r.key) for r in RANGES),
+            value=ChartsState.range_key,
+            on_change=ChartsState.set_range,
+            id="range",
+        ),
+        id="charts",
+    )

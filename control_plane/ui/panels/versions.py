@@ -1,0 +1,146 @@
+"""The model page's Versions card: every version, newest first, a page at a time, each with
+its Deploy, Canary… and Promote buttons; and the paging state behind it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+from reflex.vars import ObjectVar
+
+from control_plane.ui.components.card import card
+from control_plane.ui.components.layout import deployer_button
+from control_plane.ui.components.table import table
+from control_plane.ui.components.versions import version_label
+from control_plane.ui.pages.model_read import PAGE_SIZE, ModelView
+from control_plane.ui.pages.model_state import ModelState
+from control_plane.ui.panels.canary_state import CanaryState
+from control_plane.ui.panels.change_state import ChangeState
+from control_plane.ui.views.catalog import VersionRow
+
+_COLUMNS = (
+    "Version",
+    "Created",
+    "By",
+    "SHA-256",
+    "Format",
+    "Size",
+    "Inputs → outputs",
+    "Training metrics",
+    "Traffic",
+    "",
+)
+
+
+class VersionsState(ModelState):
+    versions: list[VersionRow] = []
+    vpage: int = 0
+    vtotal: int = 0
+
+    @rx.var
+    def vpages(self) -> int:
+        return max(1, -(-self.vtotal // PAGE_SIZE))
+
+    def _take(self, view: ModelView) -> None:
+        self.versions = view.rows or []
+        self.vtotal = view.total
+
+    @rx.event
+    async def next_versions(self) -> Any:
+        if self.vpage + 1 < self.vpages:
+            self.vpage += 1
+        return await self._refresh_now()
+
+    @rx.event
+    async def previous_versions(self) -> Any:
+        self.vpage = max(0, self.vpage - 1)
+        return await self._refresh_now()
+
+
+def _version_row(v: ObjectVar[VersionRow]) -> rx.Component:
+    allowed = ModelState.can_deploy & ~ModelState.busy
+    serving = ModelState.weights.length() > 0  # type: ignore[attr-defined]
+    return rx.table.row(
+        rx.table.row_header_cell(version_label(v.version, v.color)),
+        rx.table.cell(v.created_at, white_space="nowrap"),
+        rx.table.cell(v.created_by),
+        rx.table.cell(rx.code(v.short_sha, size="1"), title=v.sha256),
+        rx.table.cell(v.format),
+        rx.table.cell(v.size, white_space="nowrap"),
+        rx.table.cell(rx.text(v.inputs, " → ", v.outputs, size="1")),
+        rx.table.cell(rx.text(v.metrics, size="1")),
+        rx.table.cell(rx.text(v.traffic, weight="bold")),
+        rx.table.cell(
+            rx.hstack(
+                deployer_button(
+                    "Deploy",
+                    allowed=allowed & (v.weight != 100),
+                    on_click=ChangeState.ask_deploy(v.version),  # type: ignore[operator]
+                    id=f"deploy-{v.version}",
+                ),
+                deployer_button(
+                    "Canary…",
+                    allowed=allowed & (v.weight == 0) & serving,
+                    variant="soft",
+                    on_click=CanaryState.ask_canary(v.version),  # type: ignore[operator]
+                    id=f"canary-{v.version}",
+                ),
+                rx.cond(
+                    (v.weight > 0) & (v.weight < 100),  # type: ignore[operator]
+                    deployer_button(
+                        "Promote",
+                        allowed=allowed,
+                        variant="soft",
+                        color_scheme="green",
+                        on_click=ChangeState.ask_promote(v.version),  # type: ignore[operator]
+                        id=f"promote-{v.version}",
+                    ),
+                ),
+                spacing="2",
+            )
+        ),
+        align="center",
+        id=f"version-{v.version}",
+    )
+
+
+def _pager() -> rx.Component:
+    return rx.hstack(
+        rx.text(
+            "Page ",
+            VersionsState.vpage + 1,
+            " of ",
+            VersionsState.vpages,
+            size="1",
+            color_scheme="gray",
+        ),
+        rx.spacer(),
+        rx.button(
+            "Newer",
+            size="1",
+            variant="soft",
+            disabled=VersionsState.vpage == 0,
+            on_click=VersionsState.previous_versions,
+        ),
+        rx.button(
+            "Older",
+            size="1",
+            variant="soft",
+            disabled=VersionsState.vpage + 1 >= VersionsState.vpages,
+            on_click=VersionsState.next_versions,
+        ),
+        width="100%",
+    )
+
+
+def versions_panel() -> rx.Component:
+    return card(
+        "Versions",
+        (VersionsState.vtotal, " in all, newest first"),
+        rx.box(
+            table(_COLUMNS, VersionsState.versions, _version_row, id="versions"),
+            overflow_x="auto",
+            width="100%",
+        ),
+        _pager(),
+    )
