@@ -140,3 +140,12 @@ class ArtifactChecker:
         if proc.returncode != 0 or not answer.get("ok"):
             raise ArtifactRejected(str(answer.get("error", "the artifact was refused")))
         return CheckResult(format=str(answer["format"]))
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """What a push needs of artifacts: the store, its size limit, and the check."""
+
+    store: ArtifactStore
+    checker: ArtifactChecker
+    max_bytes: int

@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from control_plane.announcer import RoutingAnnouncer
-from control_plane.artifacts import ArtifactChecker, ArtifactStore
+from control_plane.artifacts import ArtifactChecker, Artifacts, ArtifactStore
 from control_plane.db.engine import after_commit, session_scope
 from control_plane.metrics.base import RunningSource
 from control_plane.metrics.sources import open_source
@@ -27,12 +27,11 @@ def _no_rollouts() -> list[RolloutStatus]:
 
 @dataclass
 class Platform:
-    """The artifact store and checker, the routing announcer, the replicas' reports and the
-    metrics source, shared by the REST API, the dashboard, the runtime and the launcher."""
+    """The artifacts (store, limit, check), the routing announcer, the replicas' reports and
+    the metrics source, shared by the REST API, the dashboard, the runtime and the launcher."""
 
     settings: PierSettings
-    store: ArtifactStore
-    checker: ArtifactChecker
+    artifacts: Artifacts
     announcer: RoutingAnnouncer
     replicas: ReplicaBook
     # On Kubernetes, the reconciler's view of each workload's rollout (the runtime sets it).
@@ -73,8 +72,11 @@ class Platform:
 def build_platform(settings: PierSettings) -> Platform:
     return Platform(
         settings=settings,
-        store=ArtifactStore(settings.artifact_root),
-        checker=ArtifactChecker(settings.check_python, settings.check_timeout_s),
+        artifacts=Artifacts(
+            ArtifactStore(settings.artifact_root),
+            ArtifactChecker(settings.check_python, settings.check_timeout_s),
+            settings.max_artifact_bytes,
+        ),
         announcer=RoutingAnnouncer(settings.redis_url),
         replicas=ReplicaBook(),
     )

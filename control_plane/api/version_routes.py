@@ -62,7 +62,7 @@ def push_version(
     principal: Deployer,
 ) -> PushResult:
     """Register a version from an uploaded artifact; it is loaded and run once first."""
-    result = push.push_version(session, platform.store, platform.checker, principal, name, spec)
+    result = push.push_version(session, platform.artifacts, principal, name, spec)
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return result
@@ -85,13 +85,13 @@ async def upload_artifact(
     request: Request, response: Response, platform: PlatformDep, _: Deployer
 ) -> ArtifactPublic:
     """Stream an artifact's bytes; they are hashed as they arrive and stored by sha256."""
-    limit = platform.settings.max_artifact_bytes
+    limit = platform.artifacts.max_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(
             f"artifact of {declared} bytes is larger than the limit of {limit} bytes"
         )
-    stored = await platform.store.ingest(request.stream(), limit)
+    stored = await platform.artifacts.store.ingest(request.stream(), limit)
     if not stored.created:
         response.status_code = status.HTTP_200_OK
     return ArtifactPublic(sha256=stored.sha256, size=stored.size, created=stored.created)
@@ -104,9 +104,10 @@ async def upload_artifact(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def download_artifact(sha256: str, platform: PlatformDep, _: Viewer) -> StreamingResponse:
-    size = platform.store.size(sha256)
+    store = platform.artifacts.store
+    size = store.size(sha256)  # a 404 before anything streams
     return StreamingResponse(
-        platform.store.iter_bytes(sha256),
+        store.iter_bytes(sha256),
         media_type="application/octet-stream",
         headers={"Content-Length": str(size), "ETag": f'"{sha256}"'},
     )

@@ -78,14 +78,10 @@ def register_example(platform: Platform, session: Session, manifest_path: Path) 
     """On an empty registry: push and deploy the bundled example. Returns what it deployed."""
     if session.exec(select(Model)).first() is not None or not manifest_path.is_file():
         return None
-    pushed = push.push_manifest(
-        session,
-        platform.store,
-        platform.checker,
-        SYSTEM,
-        load_manifest(manifest_path),
-        platform.settings.max_artifact_bytes,
-        deploy=True,
-        reason="bundled example",
+    manifest = load_manifest(manifest_path)
+    spec = push.stored_spec(platform.artifacts, manifest)
+    name, reason = manifest.model.name, "bundled example"
+    pushed = push.push_version(
+        session, platform.artifacts, SYSTEM, name, spec, deploy=True, reason=reason
     )
     return f"{pushed.version.model}@{pushed.version.version}"

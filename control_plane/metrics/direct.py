@@ -20,7 +20,13 @@ from control_plane.metrics.scraper import (
     ReplicaLister,
     live_targets,
 )
-from control_plane.metrics.timeline import Steps, accuracy_points, mae_points, points
+from control_plane.metrics.timeline import (
+    Steps,
+    accuracy_points,
+    mae_points,
+    model_metrics,
+    points,
+)
 from control_plane.schemas import ModelMetrics, VersionSeries, VersionSummary
 
 
@@ -118,9 +124,7 @@ class DirectSource:
                 )
                 for v in self.counters.rollup.versions(model, [tier])
             }
-        with self.feedback.lock:
-            tallies = self.feedback.ledger.totals(model, steps.start, steps.end)
-            tally_steps = self.feedback.ledger.per_step(model, steps.end, step_s, steps.points)
+        tallies, tally_steps = self.feedback.window(model, steps)
         versions = sorted(set(per_version) | {v for _, v in tallies})
         summary, series = [], []
         empty = [Slot() for _ in range(steps.points)]
@@ -128,15 +132,9 @@ class DirectSource:
             total, slots = per_version.get(v, (Slot(), empty))
             summary.append(summary_of(v, total, window_s, tallies.get((model, v))))
             series.append(_series(v, slots, steps, tally_steps.get(v)))
-        return ModelMetrics(
-            model=model,
-            window_s=window_s,
-            step_s=step_s,
-            generated_at=now,
-            summary=summary,
-            series=series,
-            replicas=self.counters.usage(model),
-        )
+        found = model_metrics(model, window_s, steps, now, (summary, series))
+        found.replicas = self.counters.usage(model)
+        return found
 
     def summaries(self, window_s: int, now: datetime) -> dict[str, list[VersionSummary]]:
         self.start()

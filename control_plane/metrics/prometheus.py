@@ -19,7 +19,13 @@ from control_plane.loops import Loop
 from control_plane.metrics.accuracy import Tally
 from control_plane.metrics.base import bucket_counts
 from control_plane.metrics.scraper import FeedbackFeed, ReplicaLister, live_targets
-from control_plane.metrics.timeline import Steps, accuracy_points, mae_points, points
+from control_plane.metrics.timeline import (
+    Steps,
+    accuracy_points,
+    mae_points,
+    model_metrics,
+    points,
+)
 from control_plane.schemas import ModelMetrics, ReplicaUsage, VersionSeries, VersionSummary
 
 QUANTILES = {"p50_ms": 0.50, "p95_ms": 0.95, "p99_ms": 0.99}
@@ -153,9 +159,7 @@ class PrometheusSource:
             for name, q in QUANTILES.items()
         }
         summaries = self._summaries(sel, window_s, now, ("version",))
-        with self.feedback.lock:
-            tallies = self.feedback.ledger.totals(model, steps.start, steps.end)
-            tally_steps = self.feedback.ledger.per_step(model, steps.end, step_s, steps.points)
+        tallies, tally_steps = self.feedback.window(model, steps)
         versions = sorted(set(rps) | {k[-1] for k in summaries} | {v for _, v in tallies})
         times = steps.times()
         nothing: list[float | None] = [None] * steps.points
@@ -175,15 +179,9 @@ class PrometheusSource:
         summary = [
             _summary(v, summaries.get((v,)), window_s, tallies.get((model, v))) for v in versions
         ]
-        return ModelMetrics(
-            model=model,
-            window_s=window_s,
-            step_s=step_s,
-            generated_at=now,
-            summary=summary,
-            series=series,
-            replicas=self._usage(sel, now, r),
-        )
+        found = model_metrics(model, window_s, steps, now, (summary, series))
+        found.replicas = self._usage(sel, now, r)
+        return found
 
     def summaries(self, window_s: int, now: datetime) -> dict[str, list[VersionSummary]]:
         self.start()

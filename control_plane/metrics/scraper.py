@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import ValidationError
 
-from control_plane.metrics.accuracy import AggregatesIn, Ledger
+from control_plane.metrics.accuracy import AggregatesIn, Ledger, Tally
 from control_plane.metrics.exposition import Key, VersionCounters, parse
 from control_plane.metrics.rollup import Rollup, delta
+from control_plane.metrics.timeline import Steps
 from control_plane.schemas import ReplicaUsage
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,14 @@ class FeedbackFeed:
         self.ledger = Ledger()
         self.lock = threading.Lock()
         self._pruned_at = 0.0
+
+    def window(
+        self, model: str, steps: Steps
+    ) -> tuple[dict[tuple[str, str], Tally], dict[str, list[Tally | None]]]:
+        """The model's tallies over the window: per version, and per version and step."""
+        with self.lock:
+            totals = self.ledger.totals(model, steps.start, steps.end)
+            return totals, self.ledger.per_step(model, steps.end, steps.step_s, steps.points)
 
     def pull(self, client: httpx.Client, targets: Sequence[Target], now: float) -> None:
         for target in targets:

@@ -6,7 +6,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from control_plane.metrics.accuracy import Tally
-from control_plane.schemas import Point
+from control_plane.schemas import (
+    ModelMetrics,
+    Point,
+    VersionSeries,
+    VersionSummary,
+)
+
+Figures = tuple[list[VersionSummary], list[VersionSeries]]
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,21 @@ class Steps:
             datetime.fromtimestamp(self.last - (self.points - 1 - k) * self.step_s, UTC)
             for k in range(self.points)
         ]
+
+
+def model_metrics(
+    model: str, window_s: int, steps: Steps, now: datetime, figures: Figures
+) -> ModelMetrics:
+    """The answer of either source for one model, before its replicas' usage is added."""
+    summary, series = figures
+    return ModelMetrics(
+        model=model,
+        window_s=window_s,
+        step_s=steps.step_s,
+        generated_at=now,
+        summary=summary,
+        series=series,
+    )
 
 
 def points(times: list[datetime], values: list[float | None]) -> list[Point]:

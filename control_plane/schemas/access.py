@@ -9,6 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from control_plane.schemas.common import Role
 
+__all__ = [
+    "AuditEventPublic",
+    "TokenCreate",
+    "TokenIssued",
+    "TokenPublic",
+    "UserCreate",
+    "UserPublic",
+]
+
 
 class AuditEventPublic(BaseModel):
     id: int

@@ -8,15 +8,24 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+__all__ = [
+    "DTYPES",
+    "LABEL_RE",
+    "NAME_RE",
+    "SHA256_RE",
+    "Batching",
+    "Principal",
+    "Resources",
+    "Role",
+    "TensorSpec",
+    "check_label",
+    "check_model_name",
+]
+
+
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-
-
 LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-
-
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-
-
 DTYPES = ("float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")
 
 
@@ -33,22 +42,20 @@ class Role(StrEnum):
         return self.rank >= needed.rank
 
 
+def _matching(pattern: re.Pattern[str], value: str, what: str, rule: str) -> str:
+    if not pattern.match(value):
+        raise ValueError(f"{what} {value!r} must be {rule}")
+    return value
+
+
 def check_model_name(name: str) -> str:
-    if not NAME_RE.match(name):
-        raise ValueError(
-            f"model name {name!r} must be 1-63 lowercase letters, digits or '-', "
-            "starting and ending with a letter or digit"
-        )
-    return name
+    rule = "1-63 lowercase letters, digits or '-', starting and ending with a letter or digit"
+    return _matching(NAME_RE, name, "model name", rule)
 
 
 def check_label(label: str) -> str:
-    if not LABEL_RE.match(label):
-        raise ValueError(
-            f"version {label!r} must be 1-63 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
-    return label
+    rule = "1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+    return _matching(LABEL_RE, label, "version", rule)
 
 
 class TensorSpec(BaseModel):

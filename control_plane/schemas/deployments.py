@@ -9,6 +9,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from control_plane.schemas.common import Batching, TensorSpec
 
+__all__ = [
+    "DeployRequest",
+    "DeploymentPublic",
+    "DeploymentSet",
+    "ModelStatus",
+    "ReplicaReport",
+    "ReplicaStatus",
+    "RollbackRequest",
+    "RolloutStatus",
+    "RouteModel",
+    "RouteVersion",
+    "RoutingTable",
+    "ShadowSet",
+    "StatusPublic",
+]
+
 
 class DeploymentPublic(BaseModel):
     model: str

@@ -6,6 +6,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+__all__ = [
+    "ModelMetrics",
+    "Point",
+    "ReplicaUsage",
+    "VersionSeries",
+    "VersionSummary",
+]
+
 
 class Point(BaseModel):
     t: datetime

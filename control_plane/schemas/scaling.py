@@ -6,6 +6,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+__all__ = [
+    "ScalingChange",
+    "ScalingPublic",
+    "ScalingRate",
+    "ScalingRules",
+    "ScalingSettings",
+]
+
 
 class ScalingRate(BaseModel):
     """At most `value` pods (or `value` % of the replicas) added or removed per `period_s`;

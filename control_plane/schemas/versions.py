@@ -10,6 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from control_plane.schemas.common import SHA256_RE, Batching, Resources, TensorSpec, check_label
 from control_plane.schemas.scaling import ScalingPublic, ScalingSettings
 
+__all__ = [
+    "ArtifactPublic",
+    "ModelPublic",
+    "PushResult",
+    "VersionCreate",
+    "VersionFields",
+    "VersionPublic",
+]
+
 
 class ArtifactPublic(BaseModel):
     sha256: str

@@ -190,7 +190,6 @@ def set_shadow(
     principal: Principal,
     name: str,
     shadow: dict[str, int],
-    *,
     reason: str = "",
 ) -> DeploymentPublic:
     """Mirror the given percent of `name`'s requests to each shadow version ({}: none)."""

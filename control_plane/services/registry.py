@@ -7,17 +7,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from control_plane.artifacts import ArtifactChecker, ArtifactStore
+from control_plane.artifacts import Artifacts
 from control_plane.db.tables import Deployment, Model, ModelVersion
 from control_plane.errors import Conflict, InvalidRequest, NotFound
 from control_plane.schemas import (
-    Batching,
     ModelPublic,
     Principal,
     PushResult,
-    Resources,
     Role,
-    TensorSpec,
     VersionCreate,
     VersionPublic,
     check_model_name,
@@ -25,25 +22,14 @@ from control_plane.schemas import (
 from control_plane.services import audit
 from control_plane.services.auth import require
 
+_AS_STORED = {"seq", "sha256", "size", "format", "framework", "inputs", "outputs", "resources"}
+_AS_STORED |= {"metrics", "description", "created_at", "created_by"}
+
 
 def to_public(model: Model, v: ModelVersion) -> VersionPublic:
-    return VersionPublic(
-        model=model.name,
-        version=v.label,
-        seq=v.seq,
-        sha256=v.sha256,
-        size=v.size,
-        format=v.format,
-        framework=v.framework,
-        inputs=[TensorSpec.model_validate(s) for s in v.inputs],
-        outputs=[TensorSpec.model_validate(s) for s in v.outputs],
-        resources=Resources.model_validate(v.resources),
-        batching=Batching.model_validate(v.batching or {}),
-        metrics=v.metrics,
-        description=v.description,
-        created_at=v.created_at,
-        created_by=v.created_by,
-    )
+    """The stored row as the API shows it; the JSON columns are validated on the way out."""
+    stored = v.model_dump(include=_AS_STORED)
+    return VersionPublic(model=model.name, version=v.label, batching=v.batching or {}, **stored)
 
 
 def get_model(session: Session, name: str) -> Model:
@@ -154,12 +140,7 @@ def _next_label(session: Session, model_id: int, seq: int) -> str:
 
 
 def register_version(
-    session: Session,
-    store: ArtifactStore,
-    checker: ArtifactChecker,
-    principal: Principal,
-    name: str,
-    spec: VersionCreate,
+    session: Session, artifacts: Artifacts, principal: Principal, name: str, spec: VersionCreate
 ) -> PushResult:
     """Register a version. Identical bytes return the existing version; labels are immutable."""
     require(principal, Role.deployer)
@@ -167,6 +148,7 @@ def register_version(
         check_model_name(name)
     except ValueError as e:
         raise InvalidRequest(str(e)) from e
+    store = artifacts.store
     if not store.exists(spec.sha256):
         raise NotFound(
             f"no uploaded artifact with sha256 {spec.sha256}: upload it to /api/v1/artifacts first"
@@ -204,7 +186,7 @@ def register_version(
                 )
 
     # Load it and run it once on the declared inputs before anything is recorded.
-    result = checker.check(store.path(spec.sha256), spec.inputs, spec.outputs)
+    result = artifacts.checker.check(store.path(spec.sha256), spec.inputs, spec.outputs)
 
     if model is None:
         model = Model(name=name, description=spec.description, created_by=principal.username)

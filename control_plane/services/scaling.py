@@ -47,7 +47,6 @@ def set_scaling(
     principal: Principal,
     name: str,
     scaling: ScalingSettings,
-    *,
     reason: str = "",
 ) -> ScalingPublic:
     """Replace the model's scaling settings; a no-op (and no audit event) when unchanged."""
