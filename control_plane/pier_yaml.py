@@ -7,17 +7,32 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from control_plane.errors import InvalidRequest
-from control_plane.schemas import ScalingSettings, VersionFields, check_label, check_model_name
+from control_plane.schemas import (
+    Batching,
+    Resources,
+    ScalingSettings,
+    TensorSpec,
+    check_label,
+    check_model_name,
+)
 
 
-class ManifestModel(VersionFields):
+class ManifestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str
     version: str | None = None
     framework: str = "pytorch"
     artifact: str
+    inputs: list[TensorSpec] = Field(min_length=1)
+    outputs: list[TensorSpec] = Field(min_length=1)
+    resources: Resources = Field(default_factory=Resources)
+    batching: Batching = Field(default_factory=Batching)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    description: str = ""
 
     @field_validator("name")
     @classmethod

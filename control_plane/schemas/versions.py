@@ -15,7 +15,6 @@ __all__ = [
     "ModelPublic",
     "PushResult",
     "VersionCreate",
-    "VersionFields",
     "VersionPublic",
 ]
 
@@ -26,33 +25,20 @@ class ArtifactPublic(BaseModel):
     created: bool = Field(description="False when these bytes were already stored.")
 
 
-class VersionFields(BaseModel):
-    """What a pier.yaml's `model:` section and a push both say of a version."""
+class VersionCreate(BaseModel):
+    """A new version: the pier.yaml `model:` section, with the artifact already uploaded."""
 
     model_config = ConfigDict(extra="forbid")
 
+    version: str | None = Field(default=None, description="Label; the next integer when absent.")
+    framework: Literal["pytorch"] = "pytorch"
+    sha256: str
     inputs: list[TensorSpec] = Field(min_length=1)
     outputs: list[TensorSpec] = Field(min_length=1)
     resources: Resources = Field(default_factory=Resources)
     batching: Batching = Field(default_factory=Batching)
     metrics: dict[str, float] = Field(default_factory=dict)
     description: str = Field(default="", max_length=2000)
-
-    @model_validator(mode="after")
-    def _unique_names(self) -> Self:
-        for group, specs in (("inputs", self.inputs), ("outputs", self.outputs)):
-            names = [s.name for s in specs]
-            if len(set(names)) != len(names):
-                raise ValueError(f"{group} names must be unique, got {names}")
-        return self
-
-
-class VersionCreate(VersionFields):
-    """A new version: the pier.yaml `model:` section, with the artifact already uploaded."""
-
-    version: str | None = Field(default=None, description="Label; the next integer when absent.")
-    framework: Literal["pytorch"] = "pytorch"
-    sha256: str
     scaling: ScalingSettings | None = Field(
         default=None,
         description="pier.yaml's `scaling:`: becomes the model's scaling settings when the "
@@ -70,6 +56,14 @@ class VersionCreate(VersionFields):
         if not SHA256_RE.match(v):
             raise ValueError("sha256 must be 64 lowercase hex digits")
         return v
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Self:
+        for group, specs in (("inputs", self.inputs), ("outputs", self.outputs)):
+            names = [s.name for s in specs]
+            if len(set(names)) != len(names):
+                raise ValueError(f"{group} names must be unique, got {names}")
+        return self
 
 
 class VersionPublic(BaseModel):

@@ -1,9 +1,8 @@
 """How a state handler reaches the services: as the signed-in user, off the event loop, with a
-failure turned into what the page shows (the sign-in page, or a sentence).
+failure turned into what the page shows (the sign-in page, or a sentence)."""
 
-Every call resolves the browser's session token again, in the same transaction as the work,
-so a revoked session or a lowered role takes effect on the very next click.
-"""
+# Every call resolves the browser's session token again, in the same transaction as the work,
+# so a revoked session or a lowered role takes effect on the very next click.
 
 from __future__ import annotations
 

@@ -1,11 +1,10 @@
-"""Who is using the dashboard: sign in, sign out, and the role every page reads.
+"""Who is using the dashboard: sign in, sign out, and the role every page reads."""
 
-The browser keeps the session token's secret in a cookie that the API sets and scripts
-cannot read (HttpOnly, SameSite=Strict; api/session_routes.py). The sign-in form posts to
-`/api/v1/session` and then loads the next page; the websocket that page opens carries the
-cookie, and every handler reads it from there and resolves it again on the server, so the
-displayed role is a convenience for disabling buttons, never what grants a change.
-"""
+# The browser keeps the session token's secret in a cookie that the API sets and scripts
+# cannot read (HttpOnly, SameSite=Strict; api/session_routes.py). The sign-in form posts to
+# `/api/v1/session` and then loads the next page; the websocket that page opens carries the
+# cookie, and every handler reads it from there and resolves it again on the server, so the
+# displayed role is a convenience for disabling buttons, never what grants a change.
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from control_plane.artifacts import ArtifactChecker, ArtifactStore
+from control_plane.artifacts import ArtifactChecker, Artifacts, ArtifactStore
 from control_plane.db.engine import migrate, session_scope
 from control_plane.db.tables import Deployment, DeploymentRevision, Model, ModelVersion, User
 from control_plane.errors import Forbidden, InvalidRequest, PayloadTooLarge, Unauthenticated
@@ -211,17 +211,20 @@ def test_archives_unpack_safely_or_not_at_all(tmp_path: Path) -> None:
 
 
 def test_a_bundle_is_pushed_like_the_cli_pushes_it(settings: PierSettings, tmp_path: Path) -> None:
-    store = ArtifactStore(settings.artifact_root)
-    checker = ArtifactChecker(timeout_s=settings.check_timeout_s)
+    stores = Artifacts(
+        ArtifactStore(settings.artifact_root),
+        ArtifactChecker(timeout_s=settings.check_timeout_s),
+        10_000_000,
+    )
     root = tmp_path / "upload"
     root.mkdir()
     model = artifacts.torchscript(root / "model.pt", seed=3)
     artifacts.manifest(root, model, name="bundled", version="v1")
     with session_scope(settings) as session:
-        result = push.push_upload(session, store, checker, ADMIN, root, 10_000_000)
+        result = push.push_upload(session, stores, ADMIN, root)
     assert result.created and result.version.version == "v1"
     with session_scope(settings) as session:
-        again = push.push_upload(session, store, checker, ADMIN, root, 10_000_000)
+        again = push.push_upload(session, stores, ADMIN, root)
         events = audit.list_events(session, model="bundled")
     assert not again.created
     assert [e.action for e in events] == ["version.push", "model.create"]
@@ -237,7 +240,7 @@ def test_a_bundle_is_pushed_like_the_cli_pushes_it(settings: PierSettings, tmp_p
         "  outputs: [{name: y, dtype: float32, shape: [-1, 3]}]\n"
     )
     with session_scope(settings) as session, pytest.raises(InvalidRequest) as refused:
-        push.push_upload(session, store, checker, ADMIN, sneaky, 10_000_000)
+        push.push_upload(session, stores, ADMIN, sneaky)
     assert "must be one of the uploaded files" in refused.value.message
     assert str(tmp_path) not in refused.value.message
 
@@ -246,10 +249,10 @@ def test_a_bundle_is_pushed_like_the_cli_pushes_it(settings: PierSettings, tmp_p
     broken.mkdir()
     (broken / "pier.yaml").write_text("model:\n  name: Bad Name\n  artifact: m.pt\n")
     with session_scope(settings) as session, pytest.raises(InvalidRequest) as bad:
-        push.push_upload(session, store, checker, ADMIN, broken, 10_000_000)
+        push.push_upload(session, stores, ADMIN, broken)
     assert bad.value.message.startswith("pier.yaml: model.name")
     assert str(broken) not in bad.value.message
 
     viewer = Principal(username="v", role=Role.viewer, token_name="t")
     with session_scope(settings) as session, pytest.raises(Forbidden):
-        push.push_upload(session, store, checker, viewer, root, 10_000_000)
+        push.push_upload(session, stores, viewer, root)

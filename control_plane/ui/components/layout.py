@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from control_plane.ui.components.basics import SCREEN, framed, muted, row
 from control_plane.ui.session_state import SessionState
 
 VIEWER_REASON = "Your role is viewer: you can look, not change. An admin can make you a deployer."
@@ -15,6 +16,8 @@ NAV = (
     ("Activity", "/activity", "history"),
     ("Settings", "/settings", "settings"),
 )
+COLUMN = {"max_width": "1400px", "margin_x": "auto"}
+"""The page's content column, centred; the navigation bar's items line up with it."""
 
 
 def _nav_link(label: str, href: str, icon: str) -> rx.Component:
@@ -35,45 +38,45 @@ def _nav_link(label: str, href: str, icon: str) -> rx.Component:
     )
 
 
+def _brand() -> rx.Component:
+    return rx.link(
+        row(rx.icon("anchor", size=22, color=rx.color("accent", 9)), rx.heading("Pier", size="5")),
+        href="/",
+        underline="none",
+        color=rx.color("gray", 12),
+    )
+
+
+def _signed_in() -> rx.Component:
+    return rx.cond(
+        SessionState.username,
+        row(
+            rx.icon("circle-user", size=18, color=rx.color("gray", 10)),
+            rx.text(SessionState.username, size="2", id="whoami"),
+            rx.badge(SessionState.role, variant="soft", id="role"),
+            rx.button(
+                rx.icon("log-out", size=14),
+                "Sign out",
+                variant="ghost",
+                size="1",
+                on_click=SessionState.sign_out,
+                id="sign-out",
+            ),
+            spacing="3",
+        ),
+    )
+
+
 def navbar() -> rx.Component:
     return rx.box(
-        rx.hstack(
-            rx.link(
-                rx.hstack(
-                    rx.icon("anchor", size=22, color=rx.color("accent", 9)),
-                    rx.heading("Pier", size="5"),
-                    spacing="2",
-                    align="center",
-                ),
-                href="/",
-                underline="none",
-                color=rx.color("gray", 12),
-            ),
+        row(
+            _brand(),
             rx.hstack(*(_nav_link(*item) for item in NAV), spacing="1"),
             rx.spacer(),
-            rx.cond(
-                SessionState.username,
-                rx.hstack(
-                    rx.icon("circle-user", size=18, color=rx.color("gray", 10)),
-                    rx.text(SessionState.username, size="2", id="whoami"),
-                    rx.badge(SessionState.role, variant="soft", id="role"),
-                    rx.button(
-                        rx.icon("log-out", size=14),
-                        "Sign out",
-                        variant="ghost",
-                        size="1",
-                        on_click=SessionState.sign_out,
-                        id="sign-out",
-                    ),
-                    spacing="3",
-                    align="center",
-                ),
-            ),
-            align="center",
+            _signed_in(),
             spacing="6",
             width="100%",
-            max_width="1400px",
-            margin_x="auto",
+            **COLUMN,
             padding_x="1.5em",
         ),
         border_bottom=f"1px solid {rx.color('gray', 5)}",
@@ -88,24 +91,10 @@ def navbar() -> rx.Component:
 
 def page(title: rx.Component | str, *children: rx.Component, subtitle: str = "") -> rx.Component:
     heading = rx.heading(title, size="6", id="page-title") if isinstance(title, str) else title
-    return rx.box(
-        navbar(),
-        rx.box(
-            rx.vstack(
-                heading,
-                rx.cond(subtitle != "", rx.text(subtitle, color_scheme="gray", size="2")),
-                *children,
-                spacing="4",
-                width="100%",
-            ),
-            max_width="1400px",
-            margin_x="auto",
-            padding="1.5em",
-            width="100%",
-        ),
-        min_height="100vh",
-        background=rx.color("gray", 2),
+    content = rx.vstack(
+        heading, rx.cond(subtitle != "", muted(subtitle)), *children, spacing="4", width="100%"
     )
+    return rx.box(navbar(), rx.box(content, **COLUMN, padding="1.5em", width="100%"), **SCREEN)
 
 
 def guarded_button(
@@ -137,6 +126,11 @@ def deployer_button(
     )
 
 
+def secondary_button(*children: rx.Component | str, **props: object) -> rx.Component:
+    """A grey button beside the main one: cancel, clear, reset, a link elsewhere."""
+    return rx.button(*children, variant="soft", color_scheme="gray", **props)
+
+
 def empty_state(icon: str, title: str, *body: rx.Component | str, **props: object) -> rx.Component:
     return rx.center(
         rx.vstack(
@@ -148,9 +142,7 @@ def empty_state(icon: str, title: str, *body: rx.Component | str, **props: objec
         ),
         padding="3em",
         width="100%",
-        border=f"1px dashed {rx.color('gray', 6)}",
-        border_radius="12px",
-        background=rx.color("gray", 1),
+        **framed("dashed", "12px"),
         **props,
     )
 

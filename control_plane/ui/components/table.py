@@ -17,3 +17,10 @@ def table(
         rx.table.body(rx.foreach(rows, row)),
         **{"size": "1", "width": "100%", **props},
     )
+
+
+def wide_table(
+    headers: Sequence[str], rows: Any, row: Callable[[Any], rx.Component], **props: Any
+) -> rx.Component:
+    """A table too wide for its card: it scrolls sideways inside a full-width box."""
+    return rx.box(table(headers, rows, row, **props), overflow_x="auto", width="100%")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from control_plane.ui.components.basics import framed
 from control_plane.ui.views.catalog import Chip
 
 
@@ -31,9 +32,7 @@ def chip(c: ObjectVar[Chip]) -> rx.Component:
         align="center",
         padding_x="0.5em",
         padding_y="0.15em",
-        border=f"1px solid {rx.color('gray', 6)}",
-        border_radius="999px",
-        background=rx.color("gray", 1),
+        **framed("solid", "999px"),
     )
 
 

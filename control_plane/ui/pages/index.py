@@ -5,7 +5,10 @@ from __future__ import annotations
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from control_plane.ui.components.basics import ERROR, NOTE, callout_if, if_any, muted, row
 from control_plane.ui.components.layout import empty_state, loading, page
+from control_plane.ui.components.pager import page_button, pager
+from control_plane.ui.components.table import table
 from control_plane.ui.components.versions import chip, sparkline
 from control_plane.ui.pages.index_state import IndexState
 from control_plane.ui.views.catalog import OverviewRow
@@ -27,7 +30,7 @@ def _row(r: ObjectVar[OverviewRow]) -> rx.Component:
         rx.table.row_header_cell(
             rx.vstack(
                 rx.link(rx.text(r.name, weight="bold", size="3"), href=r.href),
-                rx.text(r.versions, size="1", color_scheme="gray"),
+                muted(r.versions, size="1"),
                 spacing="0",
             )
         ),
@@ -41,10 +44,10 @@ def _row(r: ObjectVar[OverviewRow]) -> rx.Component:
             )
         ),
         rx.table.cell(
-            rx.cond(
-                r.deployed.length() > 0,
+            if_any(
+                r.deployed,
                 rx.flex(rx.foreach(r.deployed, chip), wrap="wrap", gap="1"),
-                rx.text("not deployed", size="1", color_scheme="gray"),
+                muted("not deployed", size="1"),
             )
         ),
         rx.table.cell(_figure(r.rps, r.rps_path, "#0090ff")),
@@ -61,11 +64,10 @@ def _empty() -> rx.Component:
         "package-open",
         "No model yet",
         rx.text("Push your first model version, then deploy it from its page:"),
-        rx.hstack(
+        row(
             rx.link(rx.button(rx.icon("upload", size=14), "Upload a version"), href="/upload"),
-            rx.text("or, from a shell:", color_scheme="gray", size="2"),
+            muted("or, from a shell:"),
             rx.code(PUSH_COMMAND),
-            align="center",
             spacing="3",
         ),
         id="empty-hint",
@@ -73,42 +75,26 @@ def _empty() -> rx.Component:
 
 
 def _table() -> rx.Component:
-    return rx.card(
-        rx.table.root(
-            rx.table.header(rx.table.row(*(rx.table.column_header_cell(h) for h in _HEADERS))),
-            rx.table.body(rx.foreach(IndexState.rows, _row)),
-            width="100%",
-            variant="ghost",
-        ),
-        width="100%",
-        id="models",
-    )
+    # Radix's own size (None), roomier than the other tables: the overview is the main one.
+    models = table(_HEADERS, IndexState.rows, _row, size=None, variant="ghost")
+    return rx.card(models, width="100%", id="models")
 
 
 def _pager() -> rx.Component:
-    return rx.hstack(
-        rx.text(IndexState.page_label, size="2", color_scheme="gray", id="page-label"),
-        rx.spacer(),
-        rx.button(
-            rx.icon("chevron-left", size=14),
-            "Previous",
-            variant="soft",
-            size="1",
-            disabled=IndexState.page == 0,
-            on_click=IndexState.previous_page,
-        ),
-        rx.button(
-            "Next",
-            rx.icon("chevron-right", size=14),
-            variant="soft",
-            size="1",
-            disabled=IndexState.page + 1 >= IndexState.pages,
-            on_click=IndexState.next_page,
-            id="next-page",
-        ),
-        width="100%",
-        align="center",
+    back = page_button(
+        rx.icon("chevron-left", size=14),
+        "Previous",
+        disabled=IndexState.page == 0,
+        on_click=IndexState.previous_page,
     )
+    forward = page_button(
+        "Next",
+        rx.icon("chevron-right", size=14),
+        disabled=IndexState.page + 1 >= IndexState.pages,
+        on_click=IndexState.next_page,
+        id="next-page",
+    )
+    return pager(muted(IndexState.page_label, id="page-label"), back, forward, align="center")
 
 
 def _body() -> rx.Component:
@@ -123,40 +109,34 @@ def _body() -> rx.Component:
     )
 
 
+def _toolbar() -> rx.Component:
+    """The name filter, and when the catalog was read and how long it took."""
+    search = rx.debounce_input(
+        rx.input(
+            placeholder="Filter by name",
+            value=IndexState.query,
+            on_change=IndexState.search,
+            width="260px",
+            id="model-filter",
+        ),
+        debounce_timeout=300,
+    )
+    read = muted(
+        "refreshed ",
+        IndexState.refreshed_at,
+        " · catalog read in ",
+        rx.el.span(IndexState.data_ms, id="data-ms"),
+        size="1",
+    )
+    return row(search, rx.spacer(), read, spacing="3", width="100%")
+
+
 def index() -> rx.Component:
     return page(
         "Models",
-        rx.hstack(
-            rx.debounce_input(
-                rx.input(
-                    placeholder="Filter by name",
-                    value=IndexState.query,
-                    on_change=IndexState.search,
-                    width="260px",
-                    id="model-filter",
-                ),
-                debounce_timeout=300,
-            ),
-            rx.spacer(),
-            rx.text(
-                "refreshed ",
-                IndexState.refreshed_at,
-                " · catalog read in ",
-                rx.el.span(IndexState.data_ms, id="data-ms"),
-                size="1",
-                color_scheme="gray",
-            ),
-            width="100%",
-            align="center",
-        ),
-        rx.cond(
-            IndexState.error,
-            rx.callout(IndexState.error, icon="triangle_alert", color_scheme="red", id="error"),
-        ),
-        rx.cond(
-            IndexState.metrics_note,
-            rx.callout(IndexState.metrics_note, icon="info", color_scheme="gray", size="1"),
-        ),
+        _toolbar(),
+        callout_if(IndexState.error, **ERROR, id="error"),
+        callout_if(IndexState.metrics_note, **NOTE),
         _body(),
         subtitle="Every model, what serves its traffic, and how it is doing right now.",
     )

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import reflex as rx
 
+from control_plane.ui.components.basics import ERROR, callout_if, if_any, muted, rich_callout, row
 from control_plane.ui.components.layout import (
     VIEWER_REASON,
     empty_state,
     guarded_button,
     loading,
     page,
+    secondary_button,
 )
 from control_plane.ui.components.versions import chip
 from control_plane.ui.pages.model_state import ModelState
@@ -25,68 +27,69 @@ from control_plane.ui.panels.split import split_panel
 from control_plane.ui.panels.versions import versions_panel
 
 
+def _serving() -> rx.Component:
+    """The versions serving now, as chips, and why the model has its health."""
+    return row(
+        muted("Serving:"),
+        if_any(
+            ModelState.deployed,
+            rx.flex(rx.foreach(ModelState.deployed, chip), gap="1", id="deployed"),
+            rx.text("nothing yet: deploy a version below", size="2", id="deployed"),
+        ),
+        muted(ModelState.health_reason, size="1"),
+    )
+
+
 def _title() -> rx.Component:
+    health = rx.badge(
+        ModelState.health,
+        color_scheme=ModelState.health_color,
+        variant="soft",
+        size="2",
+        id="health",
+        title=ModelState.health_reason,
+    )
+    back = rx.link(rx.icon("arrow-left", size=18), href="/", color=rx.color("gray", 10))
     return rx.vstack(
-        rx.hstack(
-            rx.link(rx.icon("arrow-left", size=18), href="/", color=rx.color("gray", 10)),
-            rx.heading(ModelState.model, size="7", id="page-title"),
-            rx.badge(
-                ModelState.health,
-                color_scheme=ModelState.health_color,
-                variant="soft",
-                size="2",
-                id="health",
-                title=ModelState.health_reason,
-            ),
-            align="center",
-            spacing="3",
-        ),
-        rx.hstack(
-            rx.text("Serving:", size="2", color_scheme="gray"),
-            rx.cond(
-                ModelState.deployed.length() > 0,
-                rx.flex(rx.foreach(ModelState.deployed, chip), gap="1", id="deployed"),
-                rx.text("nothing yet: deploy a version below", size="2", id="deployed"),
-            ),
-            rx.text(ModelState.health_reason, size="1", color_scheme="gray"),
-            align="center",
-            spacing="2",
-        ),
+        row(back, rx.heading(ModelState.model, size="7", id="page-title"), health, spacing="3"),
+        _serving(),
         rx.cond(
             ModelState.cluster_rollout,
-            rx.text(ModelState.cluster_rollout, size="1", color_scheme="gray", id="cluster"),
+            muted(ModelState.cluster_rollout, size="1", id="cluster"),
         ),
         spacing="1",
     )
 
 
+def _rollback() -> rx.Component:
+    return guarded_button(
+        rx.icon("undo-2", size=14),
+        "Roll back",
+        allowed=ModelState.can_deploy & (ModelState.rollback_to != "") & ~ModelState.busy,
+        reason=rx.cond(
+            ModelState.can_deploy,
+            "Nothing to roll back to yet, or a change is being applied",
+            VIEWER_REASON,
+        ),
+        on_click=ChangeState.ask_rollback,
+        color_scheme="orange",
+        variant="soft",
+        id="rollback",
+        title=rx.cond(
+            ModelState.rollback_to != "",
+            "Back to " + ModelState.rollback_to,
+            "Nothing to roll back to yet",
+        ),
+    )
+
+
 def _header() -> rx.Component:
+    activity = secondary_button(rx.icon("history", size=14), "Activity")
     return rx.hstack(
         _title(),
         rx.spacer(),
-        rx.link(
-            rx.button(rx.icon("history", size=14), "Activity", variant="soft", color_scheme="gray"),
-            href="/activity?model=" + ModelState.model,
-        ),
-        guarded_button(
-            rx.icon("undo-2", size=14),
-            "Roll back",
-            allowed=ModelState.can_deploy & (ModelState.rollback_to != "") & ~ModelState.busy,
-            reason=rx.cond(
-                ModelState.can_deploy,
-                "Nothing to roll back to yet, or a change is being applied",
-                VIEWER_REASON,
-            ),
-            on_click=ChangeState.ask_rollback,
-            color_scheme="orange",
-            variant="soft",
-            id="rollback",
-            title=rx.cond(
-                ModelState.rollback_to != "",
-                "Back to " + ModelState.rollback_to,
-                "Nothing to roll back to yet",
-            ),
-        ),
+        rx.link(activity, href="/activity?model=" + ModelState.model),
+        _rollback(),
         width="100%",
         align="start",
     )
@@ -95,16 +98,13 @@ def _header() -> rx.Component:
 def _progress() -> rx.Component:
     return rx.cond(
         ModelState.busy,
-        rx.callout.root(
-            rx.callout.icon(rx.spinner(size="2")),
-            rx.vstack(
-                rx.text(ModelState.progress_text, size="2", id="progress-text"),
-                rx.progress(value=ModelState.progress_value, max=100, width="320px"),
-                spacing="2",
-            ),
+        rich_callout(
+            rx.spinner(size="2"),
+            rx.text(ModelState.progress_text, size="2", id="progress-text"),
+            rx.progress(value=ModelState.progress_value, max=100, width="320px"),
+            spacing="2",
             color_scheme="blue",
             id="progress",
-            width="100%",
         ),
     )
 
@@ -112,10 +112,7 @@ def _progress() -> rx.Component:
 def _content() -> rx.Component:
     return rx.vstack(
         _header(),
-        rx.cond(
-            ModelState.error,
-            rx.callout(ModelState.error, icon="triangle_alert", color_scheme="red", id="error"),
-        ),
+        callout_if(ModelState.error, **ERROR, id="error"),
         _progress(),
         charts_panel(),
         rx.grid(split_panel(), columns="1", width="100%"),

@@ -7,35 +7,35 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from control_plane.ui.components.basics import ERROR, callout_if, muted, rich_callout, row
 from control_plane.ui.components.card import card
-from control_plane.ui.components.layout import loading, page
+from control_plane.ui.components.layout import loading, page, secondary_button
 from control_plane.ui.components.table import table
 from control_plane.ui.pages.settings_state import ROLES, SettingsState, TokenRow, UserRow
 
 
+def _danger(label: str, **props: object) -> rx.Component:
+    """A small red button that takes access away (after the confirmation)."""
+    return rx.button(label, size="1", variant="ghost", color_scheme="red", **props)
+
+
 def _user_row(u: ObjectVar[UserRow]) -> rx.Component:
+    disable = _danger(
+        "Disable",
+        disabled=u.username == SettingsState.username,
+        on_click=SettingsState.ask_disable(u.username),  # type: ignore[operator]
+    )
     return rx.table.row(
         rx.table.row_header_cell(u.username),
         rx.table.cell(rx.badge(u.role, variant="soft")),
         rx.table.cell(u.created_at),
-        rx.table.cell(
-            rx.cond(
-                u.disabled,
-                rx.badge("disabled", color_scheme="red"),
-                rx.button(
-                    "Disable",
-                    size="1",
-                    variant="ghost",
-                    color_scheme="red",
-                    disabled=u.username == SettingsState.username,
-                    on_click=SettingsState.ask_disable(u.username),  # type: ignore[operator]
-                ),
-            )
-        ),
+        rx.table.cell(rx.cond(u.disabled, rx.badge("disabled", color_scheme="red"), disable)),
     )
 
 
 def _token_row(t: ObjectVar[TokenRow]) -> rx.Component:
+    ask = SettingsState.ask_revoke(t.id, t.name)  # type: ignore[operator]
+    revoke = _danger("Revoke", on_click=ask)
     return rx.table.row(
         rx.table.row_header_cell(t.name),
         rx.table.cell(t.username),
@@ -44,17 +44,7 @@ def _token_row(t: ObjectVar[TokenRow]) -> rx.Component:
         rx.table.cell(t.created_at),
         rx.table.cell(t.expires_at),
         rx.table.cell(
-            rx.cond(
-                t.state == "active",
-                rx.button(
-                    "Revoke",
-                    size="1",
-                    variant="ghost",
-                    color_scheme="red",
-                    on_click=SettingsState.ask_revoke(t.id, t.name),  # type: ignore[operator]
-                ),
-                rx.badge("revoked", color_scheme="gray"),
-            )
+            rx.cond(t.state == "active", revoke, rx.badge("revoked", color_scheme="gray"))
         ),
     )
 
@@ -90,34 +80,24 @@ def _users() -> rx.Component:
 
 
 def _secret_once() -> rx.Component:
+    copy = rx.icon_button(
+        rx.icon("copy", size=14),
+        size="1",
+        variant="soft",
+        on_click=rx.set_clipboard(SettingsState.new_secret),
+        title="Copy",
+    )
+    done = rx.button("Done", size="1", variant="soft", on_click=SettingsState.hide_secret)
+    issued = rx.text(
+        "Token ",
+        SettingsState.new_secret_name,
+        " issued. Copy its secret now: it is shown this once and never stored.",
+        weight="medium",
+    )
+    secret = row(rx.code(SettingsState.new_secret, id="new-secret"), copy, done, spacing="3")
     return rx.cond(
         SettingsState.new_secret,
-        rx.callout.root(
-            rx.callout.icon(rx.icon("key-round")),
-            rx.vstack(
-                rx.text(
-                    "Token ",
-                    SettingsState.new_secret_name,
-                    " issued. Copy its secret now: it is shown this once and never stored.",
-                    weight="medium",
-                ),
-                rx.hstack(
-                    rx.code(SettingsState.new_secret, id="new-secret"),
-                    rx.icon_button(
-                        rx.icon("copy", size=14),
-                        size="1",
-                        variant="soft",
-                        on_click=rx.set_clipboard(SettingsState.new_secret),
-                        title="Copy",
-                    ),
-                    rx.button("Done", size="1", variant="soft", on_click=SettingsState.hide_secret),
-                    align="center",
-                ),
-                spacing="2",
-            ),
-            color_scheme="amber",
-            width="100%",
-        ),
+        rich_callout(rx.icon("key-round"), issued, secret, spacing="2", color_scheme="amber"),
     )
 
 
@@ -126,11 +106,9 @@ def _tokens() -> rx.Component:
         "API tokens",
         "",
         # Under the heading, not beside it: a sentence too long for one line beside it.
-        rx.text(
+        muted(
             "Sessions of the dashboard are tokens named web-session; revoking one signs "
-            "that browser out.",
-            size="2",
-            color_scheme="gray",
+            "that browser out."
         ),
         _secret_once(),
         table(
@@ -156,11 +134,18 @@ def _tokens() -> rx.Component:
 
 
 def _confirm() -> rx.Component:
+    revoking = SettingsState.pending_revoke != 0
+    confirm = rx.button(
+        "Confirm",
+        color_scheme="red",
+        on_click=rx.cond(revoking, SettingsState.confirm_revoke, SettingsState.confirm_disable),
+        id="confirm-access",
+    )
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
             rx.alert_dialog.title(
                 rx.cond(
-                    SettingsState.pending_revoke != 0,
+                    revoking,
                     "Revoke token " + SettingsState.pending_revoke_name + "?",
                     "Disable user " + SettingsState.pending_disable + "?",
                 )
@@ -169,27 +154,14 @@ def _confirm() -> rx.Component:
                 "Whatever uses it stops working at once. This cannot be undone.", size="2"
             ),
             rx.hstack(
-                rx.alert_dialog.cancel(
-                    rx.button("Cancel", variant="soft", color_scheme="gray"),
-                ),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Confirm",
-                        color_scheme="red",
-                        on_click=rx.cond(
-                            SettingsState.pending_revoke != 0,
-                            SettingsState.confirm_revoke,
-                            SettingsState.confirm_disable,
-                        ),
-                        id="confirm-access",
-                    ),
-                ),
+                rx.alert_dialog.cancel(secondary_button("Cancel")),
+                rx.alert_dialog.action(confirm),
                 justify="end",
                 spacing="3",
                 margin_top="1em",
             ),
         ),
-        open=(SettingsState.pending_revoke != 0) | (SettingsState.pending_disable != ""),
+        open=revoking | (SettingsState.pending_disable != ""),
         on_open_change=lambda _open: SettingsState.cancel(),  # type: ignore[operator]
     )
 
@@ -202,10 +174,8 @@ def settings_page() -> rx.Component:
             rx.cond(
                 SettingsState.loaded,
                 rx.vstack(_users(), _tokens(), _confirm(), spacing="4", width="100%"),
-                rx.cond(
-                    SettingsState.error,
-                    rx.callout(SettingsState.error, icon="triangle_alert", color_scheme="red"),
-                    loading("Loading users and tokens…"),
+                callout_if(
+                    SettingsState.error, otherwise=loading("Loading users and tokens…"), **ERROR
                 ),
             ),
             rx.callout(

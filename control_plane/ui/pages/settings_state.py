@@ -17,6 +17,7 @@ from control_plane.ui.session_state import SessionState
 from control_plane.ui.views.catalog import when
 
 T = TypeVar("T")
+B = TypeVar("B")
 ROLES = [r.value for r in Role]
 NEVER = "never"
 
@@ -129,6 +130,14 @@ class SettingsState(SessionState):
             return result.effect, None
         return await self._reload(), result
 
+    async def _create(
+        self, body: B | str, refused: str, work: Callable[[Session, Principal, B], T], doing: str
+    ) -> tuple[Any, T | None]:
+        """Make what a form asks for, or say why the form's fields make no request."""
+        if isinstance(body, str):
+            return rx.toast.error(f"{refused}: {body}"), None
+        return await self._change(lambda s, p: work(s, p, body), doing)
+
     @rx.event
     async def create_user(self, form: dict[str, Any]) -> Any:
         body = _parsed(
@@ -138,10 +147,8 @@ class SettingsState(SessionState):
                 role=Role(str(form.get("role") or Role.viewer.value)),
             )
         )
-        if isinstance(body, str):
-            return rx.toast.error(f"Cannot create the user: {body}")
-        effect, user = await self._change(
-            lambda s, p: auth.add_user(s, p, body), "creating the user"
+        effect, user = await self._create(
+            body, "Cannot create the user", auth.add_user, "creating the user"
         )
         if user is None:
             return effect
@@ -158,15 +165,12 @@ class SettingsState(SessionState):
                 expires_in_days=int(days) if days else None,
             )
         )
-        if isinstance(body, str):
-            return rx.toast.error(f"Cannot issue the token: {body}")
-        effect, issued = await self._change(
-            lambda s, p: auth.issue_token(s, p, body), "issuing the token"
+        effect, issued = await self._create(
+            body, "Cannot issue the token", auth.issue_token, "issuing the token"
         )
-        if issued is None:
-            return effect
-        self.new_secret = issued.secret
-        self.new_secret_name = f"{issued.username}/{issued.name} ({issued.role.value})"
+        if issued is not None:
+            self.new_secret = issued.secret
+            self.new_secret_name = f"{issued.username}/{issued.name} ({issued.role.value})"
         return effect
 
     @rx.event

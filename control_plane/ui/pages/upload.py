@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from control_plane.ui.components.layout import guarded_button, page
+from control_plane.ui.components.basics import ERROR, callout_if, muted, rich_callout
+from control_plane.ui.components.layout import guarded_button, page, secondary_button
 from control_plane.ui.pages.upload_state import UPLOAD_ID, UploadState
 
 EXAMPLE = """# pier.yaml
@@ -28,11 +29,7 @@ def _drop_zone() -> rx.Component:
         rx.vstack(
             rx.icon("cloud-upload", size=36, color=rx.color("accent", 9)),
             rx.text("Drop a pier.yaml and its artifact here, or click to choose", weight="medium"),
-            rx.text(
-                "…or one .zip / .tar.gz holding both.",
-                size="2",
-                color_scheme="gray",
-            ),
+            muted("…or one .zip / .tar.gz holding both."),
             align="center",
             spacing="2",
         ),
@@ -60,105 +57,88 @@ def _chosen() -> rx.Component:
     )
 
 
+def _pushed() -> rx.Component:
+    """What the push registered, and where to deploy it."""
+    return rich_callout(
+        rx.icon("circle-check"),
+        rx.text(UploadState.pushed_title, weight="bold"),
+        rx.text(UploadState.pushed_detail, size="2"),
+        rx.link("Open the model to deploy it →", href=UploadState.pushed_href),
+        spacing="1",
+        color_scheme="green",
+        id="upload-result",
+    )
+
+
 def _status() -> rx.Component:
+    progress = rx.progress(value=UploadState.progress, max=100, width="100%", id="upload-progress")
     return rx.vstack(
         rx.cond(
             UploadState.busy,
             rx.vstack(
-                rx.text(UploadState.phase, size="2", id="upload-phase"),
-                rx.progress(
-                    value=UploadState.progress, max=100, width="100%", id="upload-progress"
-                ),
-                width="100%",
+                rx.text(UploadState.phase, size="2", id="upload-phase"), progress, width="100%"
             ),
         ),
-        rx.cond(
-            UploadState.error,
-            rx.callout(
-                UploadState.error,
-                icon="triangle_alert",
-                color_scheme="red",
-                id="upload-error",
-                width="100%",
-            ),
-        ),
-        rx.cond(
-            UploadState.pushed_title,
-            rx.callout.root(
-                rx.callout.icon(rx.icon("circle-check")),
-                rx.vstack(
-                    rx.text(UploadState.pushed_title, weight="bold"),
-                    rx.text(UploadState.pushed_detail, size="2"),
-                    rx.link("Open the model to deploy it →", href=UploadState.pushed_href),
-                    spacing="1",
-                ),
-                color_scheme="green",
-                id="upload-result",
-                width="100%",
-            ),
-        ),
+        callout_if(UploadState.error, **ERROR, id="upload-error", width="100%"),
+        rx.cond(UploadState.pushed_title, _pushed()),
         width="100%",
+    )
+
+
+def _push() -> rx.Component:
+    return guarded_button(
+        rx.icon("upload", size=14),
+        "Push",
+        allowed=UploadState.can_deploy & ~UploadState.busy & _has_files(),
+        reason=rx.cond(
+            UploadState.can_deploy,
+            "Choose or drop a pier.yaml and its artifact first.",
+            "Your role is viewer: pushing needs the deployer role.",
+        ),
+        on_click=UploadState.receive(  # type: ignore[misc]
+            rx.upload_files_chunk(upload_id=UPLOAD_ID, on_upload_progress=UploadState.on_progress)
+        ),
+        id="push",
+    )
+
+
+def _chooser() -> rx.Component:
+    clear = secondary_button(
+        "Clear", on_click=rx.clear_selected_files(UPLOAD_ID), disabled=UploadState.busy
+    )
+    return rx.card(
+        rx.vstack(
+            _drop_zone(),
+            _chosen(),
+            rx.hstack(clear, _push(), justify="end", width="100%"),
+            _status(),
+            spacing="4",
+            width="100%",
+        ),
+    )
+
+
+def _help() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("What to upload", size="3"),
+            rx.text(
+                "The same files as `pier push`: a pier.yaml describing the version, and "
+                "the artifact it names. The artifact is loaded and run once on the "
+                "declared inputs before the version is registered; pickled modules are "
+                "refused without being opened.",
+                size="2",
+            ),
+            rx.code_block(EXAMPLE, language="yaml", width="100%"),
+            spacing="3",
+        ),
     )
 
 
 def upload_page() -> rx.Component:
     return page(
         "Upload a version",
-        rx.grid(
-            rx.card(
-                rx.vstack(
-                    _drop_zone(),
-                    _chosen(),
-                    rx.hstack(
-                        rx.button(
-                            "Clear",
-                            variant="soft",
-                            color_scheme="gray",
-                            on_click=rx.clear_selected_files(UPLOAD_ID),
-                            disabled=UploadState.busy,
-                        ),
-                        guarded_button(
-                            rx.icon("upload", size=14),
-                            "Push",
-                            allowed=UploadState.can_deploy & ~UploadState.busy & _has_files(),
-                            reason=rx.cond(
-                                UploadState.can_deploy,
-                                "Choose or drop a pier.yaml and its artifact first.",
-                                "Your role is viewer: pushing needs the deployer role.",
-                            ),
-                            on_click=UploadState.receive(  # type: ignore[misc]
-                                rx.upload_files_chunk(
-                                    upload_id=UPLOAD_ID, on_upload_progress=UploadState.on_progress
-                                )
-                            ),
-                            id="push",
-                        ),
-                        justify="end",
-                        width="100%",
-                    ),
-                    _status(),
-                    spacing="4",
-                    width="100%",
-                ),
-            ),
-            rx.card(
-                rx.vstack(
-                    rx.heading("What to upload", size="3"),
-                    rx.text(
-                        "The same files as `pier push`: a pier.yaml describing the version, and "
-                        "the artifact it names. The artifact is loaded and run once on the "
-                        "declared inputs before the version is registered; pickled modules are "
-                        "refused without being opened.",
-                        size="2",
-                    ),
-                    rx.code_block(EXAMPLE, language="yaml", width="100%"),
-                    spacing="3",
-                ),
-            ),
-            columns="2",
-            spacing="4",
-            width="100%",
-        ),
+        rx.grid(_chooser(), _help(), columns="2", spacing="4", width="100%"),
         subtitle="Push a new immutable version of a model, then deploy it from the model's page.",
     )
 

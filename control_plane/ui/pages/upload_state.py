@@ -36,9 +36,7 @@ def _may_push(ctx: Platform, token: str) -> None:
 
 def _push(ctx: Platform, token: str, root: Path) -> PushResult:
     def work(session: Session, principal: Principal) -> PushResult:
-        return push.push_upload(
-            session, ctx.store, ctx.checker, principal, root, ctx.settings.max_artifact_bytes
-        )
+        return push.push_upload(session, ctx.artifacts, principal, root)
 
     return calls.run_as(ctx, token, work)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from control_plane.ui.components.basics import if_any, muted, row
 from control_plane.ui.components.card import card
 from control_plane.ui.components.layout import deployer_button
 from control_plane.ui.components.table import table
@@ -16,26 +17,26 @@ from control_plane.ui.views.experiment import TimelineRow
 
 def canary_inputs() -> rx.Component:
     """The progressive canary's plan, in the confirmation dialog."""
-    return rx.hstack(
+    steps = rx.input(
+        value=CanaryState.canary_steps,
+        on_change=CanaryState.set_canary_steps,
+        width="140px",
+        id="canary-steps",
+    )
+    interval = rx.input(
+        value=CanaryState.canary_interval,
+        type="number",
+        min=1,
+        on_change=CanaryState.set_canary_interval,
+        width="80px",
+        id="canary-interval",
+    )
+    return row(
         rx.text("Steps (%)", size="2"),
-        rx.input(
-            value=CanaryState.canary_steps,
-            on_change=CanaryState.set_canary_steps,
-            width="140px",
-            id="canary-steps",
-        ),
+        steps,
         rx.text("every", size="2"),
-        rx.input(
-            value=CanaryState.canary_interval,
-            type="number",
-            min=1,
-            on_change=CanaryState.set_canary_interval,
-            width="80px",
-            id="canary-interval",
-        ),
+        interval,
         rx.text("s", size="2"),
-        align="center",
-        spacing="2",
     )
 
 
@@ -60,31 +61,31 @@ def _control(label: str, action: str, **props: object) -> rx.Component:
     )
 
 
+def _controls() -> rx.Component:
+    """Pause or resume, and abort, while the canary runs."""
+    return rx.hstack(
+        rx.cond(
+            CanaryState.canary.paused, _control("Resume", "resume"), _control("Pause", "pause")
+        ),
+        _control("Abort", "abort", color_scheme="red"),
+        spacing="2",
+    )
+
+
 def _status() -> rx.Component:
     canary = CanaryState.canary
     return rx.cond(
         canary.status != "",
         rx.vstack(
-            rx.hstack(
+            row(
                 rx.text(canary.text, weight="bold", size="2", id="canary-status"),
-                rx.text(canary.steps, size="2", color_scheme="gray"),
+                muted(canary.steps),
                 rx.spacer(),
-                rx.cond(
-                    canary.active,
-                    rx.hstack(
-                        rx.cond(
-                            canary.paused,
-                            _control("Resume", "resume"),
-                            _control("Pause", "pause"),
-                        ),
-                        _control("Abort", "abort", color_scheme="red"),
-                        spacing="2",
-                    ),
-                ),
+                rx.cond(canary.active, _controls()),
+                spacing="3",
                 width="100%",
-                align="center",
             ),
-            rx.text(canary.reason, size="1", color_scheme="gray", id="canary-reason"),
+            muted(canary.reason, size="1", id="canary-reason"),
             width="100%",
         ),
         rx.text("No canary yet.", size="2"),
@@ -96,8 +97,8 @@ def canary_panel() -> rx.Component:
         "Canary",
         "start one with “Canary…” on a version below; failed gates roll it back",
         _status(),
-        rx.cond(
-            CanaryState.timeline.length() > 0,  # type: ignore[attr-defined]
+        if_any(
+            CanaryState.timeline,
             rx.box(
                 table(
                     ("When", "", "By", ""),

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import reflex as rx
 
 from control_plane.schemas import ModelMetrics
+from control_plane.ui.components.basics import NOTE, callout_if, if_any, muted
 from control_plane.ui.components.card import card
 from control_plane.ui.components.table import table
 from control_plane.ui.components.versions import version_label
@@ -84,43 +85,23 @@ def _small_table(
 ) -> rx.Component:
     return rx.box(
         rx.text(title, weight="medium", size="2"),
-        rx.cond(
-            rows.length() > 0,
-            table(headers, rows, row),
-            rx.text(empty, size="1", color_scheme="gray"),
-        ),
+        if_any(rows, table(headers, rows, row), muted(empty, size="1")),
         id=table_id,
         min_width="0",
     )
 
 
-def _error_types() -> rx.Component:
-    return _small_table(
-        "Errors by type (window)",
-        ("Version", "Type", "Count"),
-        ChartsState.error_types,
-        lambda r: rx.table.row(
-            rx.table.cell(version_label(r.version, r.color)),
-            rx.table.cell(rx.code(r.type, size="1")),
-            rx.table.cell(r.count),
-        ),
-        "No errors in this window.",
-        "error-types",
+def _error_type_row(r: Any) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(version_label(r.version, r.color)),
+        rx.table.cell(rx.code(r.type, size="1")),
+        rx.table.cell(r.count),
     )
 
 
-def _replicas() -> rx.Component:
-    return _small_table(
-        "Replicas: CPU and memory",
-        ("Replica", "CPU", "Memory"),
-        ChartsState.replica_usage,
-        lambda r: rx.table.row(
-            rx.table.cell(rx.text(r.replica, size="1")),
-            rx.table.cell(r.cpu),
-            rx.table.cell(r.memory),
-        ),
-        "No replica reported yet.",
-        "replica-usage",
+def _replica_row(r: Any) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.text(r.replica, size="1")), rx.table.cell(r.cpu), rx.table.cell(r.memory)
     )
 
 
@@ -128,10 +109,7 @@ def charts_panel() -> rx.Component:
     return card(
         "Live traffic",
         "",
-        rx.cond(
-            ChartsState.metrics_note,
-            rx.callout(ChartsState.metrics_note, icon="info", color_scheme="gray", size="1"),
-        ),
+        callout_if(ChartsState.metrics_note, **NOTE),
         rx.grid(
             _chart(ChartsState.latency_chart, "chart-latency"),
             _chart(ChartsState.rps_chart, "chart-rps"),
@@ -143,8 +121,22 @@ def charts_panel() -> rx.Component:
         rx.grid(
             _chart(ChartsState.error_chart, "chart-errors"),
             _chart(ChartsState.accuracy_chart, "chart-accuracy"),
-            _error_types(),
-            _replicas(),
+            _small_table(
+                "Errors by type (window)",
+                ("Version", "Type", "Count"),
+                ChartsState.error_types,
+                _error_type_row,
+                "No errors in this window.",
+                "error-types",
+            ),
+            _small_table(
+                "Replicas: CPU and memory",
+                ("Replica", "CPU", "Memory"),
+                ChartsState.replica_usage,
+                _replica_row,
+                "No replica reported yet.",
+                "replica-usage",
+            ),
             columns="4",
             spacing="3",
             width="100%",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from control_plane.ui.components.basics import callout_if, row
+from control_plane.ui.components.layout import secondary_button
 from control_plane.ui.components.versions import swatch
 from control_plane.ui.panels.canary import canary_inputs
 from control_plane.ui.panels.canary_state import CanaryState
@@ -14,14 +16,12 @@ from control_plane.ui.views.catalog import ShareRow
 
 
 def _preview_row(r: ObjectVar[ShareRow]) -> rx.Component:
-    return rx.hstack(
+    return row(
         swatch(r.color),
         rx.text(r.version, weight="medium", width="120px"),
         rx.text(r.before, "%", color_scheme="gray"),
         rx.icon("arrow-right", size=14),
         rx.text(r.weight, "%", weight="bold"),
-        align="center",
-        spacing="2",
     )
 
 
@@ -29,6 +29,27 @@ def _confirm_button(label: str, on_click: rx.EventHandler) -> rx.Component:
     return rx.button(
         label, on_click=on_click, disabled=ChangeState.pending_problem != "", id="confirm"
     )
+
+
+def _reason() -> rx.Component:
+    """Why, for the activity log."""
+    return rx.text_area(
+        value=ChangeState.reason,
+        on_change=ChangeState.set_reason,
+        placeholder="e.g. v2 is 3 % more accurate offline",
+        width="100%",
+        id="reason",
+    )
+
+
+def _buttons(canary: rx.Var[bool] | bool) -> rx.Component:
+    cancel = secondary_button("Cancel", on_click=ChangeState.cancel)
+    confirm = rx.cond(
+        canary,
+        _confirm_button("Start the canary", CanaryState.start_canary),
+        _confirm_button("Confirm", ChangeState.confirm),
+    )
+    return rx.hstack(cancel, confirm, justify="end", width="100%")
 
 
 def confirm_dialog() -> rx.Component:
@@ -47,30 +68,10 @@ def confirm_dialog() -> rx.Component:
             rx.vstack(
                 rx.cond(canary, canary_inputs()),
                 rx.vstack(rx.foreach(ChangeState.pending_rows, _preview_row), id="pending-preview"),
-                rx.cond(
-                    ChangeState.pending_problem,
-                    rx.callout(ChangeState.pending_problem, color_scheme="red", size="1"),
-                ),
+                callout_if(ChangeState.pending_problem, color_scheme="red", size="1"),
                 rx.text("Why (kept in the activity log, optional)", size="2"),
-                rx.text_area(
-                    value=ChangeState.reason,
-                    on_change=ChangeState.set_reason,
-                    placeholder="e.g. v2 is 3 % more accurate offline",
-                    width="100%",
-                    id="reason",
-                ),
-                rx.hstack(
-                    rx.button(
-                        "Cancel", variant="soft", color_scheme="gray", on_click=ChangeState.cancel
-                    ),
-                    rx.cond(
-                        canary,
-                        _confirm_button("Start the canary", CanaryState.start_canary),
-                        _confirm_button("Confirm", ChangeState.confirm),
-                    ),
-                    justify="end",
-                    width="100%",
-                ),
+                _reason(),
+                _buttons(canary),
                 spacing="3",
                 margin_top="1em",
                 width="100%",

@@ -6,8 +6,9 @@ from __future__ import annotations
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from control_plane.ui.components.basics import if_any, muted, row
 from control_plane.ui.components.card import card
-from control_plane.ui.components.table import table
+from control_plane.ui.components.table import wide_table
 from control_plane.ui.components.versions import version_label
 from control_plane.ui.panels.canary_state import CanaryState
 from control_plane.ui.views.experiment import ExperimentRow, VerdictRow
@@ -37,15 +38,13 @@ def _verdict(v: ObjectVar[VerdictRow]) -> rx.Component:
             rx.cond(v.decided, rx.icon("flag", size=16), rx.icon("hourglass", size=16))
         ),
         rx.vstack(
-            rx.hstack(
+            row(
                 version_label(v.challenger, v.challenger_color),
-                rx.text("vs", size="2", color_scheme="gray"),
+                muted("vs"),
                 version_label(v.baseline, v.baseline_color),
-                align="center",
-                spacing="2",
             ),
             rx.text(v.verdict, size="3", weight="medium", class_name="verdict"),
-            rx.text(
+            muted(
                 "accuracy ",
                 v.accuracy_diff,
                 " · error rate ",
@@ -55,7 +54,6 @@ def _verdict(v: ObjectVar[VerdictRow]) -> rx.Component:
                 " · ",
                 v.sample,
                 size="1",
-                color_scheme="gray",
             ),
             spacing="1",
         ),
@@ -69,16 +67,12 @@ def experiment_panel() -> rx.Component:
     return card(
         "Experiment",
         "each challenger against the baseline, over the chart's time range",
-        rx.cond(
-            CanaryState.verdicts.length() > 0,  # type: ignore[attr-defined]
+        if_any(
+            CanaryState.verdicts,
             rx.vstack(
                 rx.foreach(CanaryState.verdicts, _verdict),
-                rx.box(
-                    table(_NUMBERS + _MORE, CanaryState.experiment_rows, _number_row),
-                    overflow_x="auto",
-                    width="100%",
-                ),
-                rx.text("Latency: ", CanaryState.latency_method, size="1", color_scheme="gray"),
+                wide_table(_NUMBERS + _MORE, CanaryState.experiment_rows, _number_row),
+                muted("Latency: ", CanaryState.latency_method, size="1"),
                 width="100%",
                 spacing="3",
             ),

@@ -1,7 +1,6 @@
-"""The model page's Scaling card: the model's autoscaling settings in one sentence, and a
-form to change the bounds, the target and the scale-down window. The change goes through
-the same service call and audit event as `PUT /api/v1/models/{name}/scaling`, and wakes
-the local autoscaler and the Kubernetes reconciler the same way."""
+"""The model page's Scaling card: the autoscaling settings in one sentence, and a form for the
+bounds, the target and the scale-down window, saved through the same service call and audit
+event as `PUT /api/v1/models/{name}/scaling` (which wakes the autoscalers the same way)."""
 
 from __future__ import annotations
 
@@ -13,9 +12,11 @@ from pydantic import ValidationError
 from control_plane.schemas import ScalingPublic, ScalingSettings
 from control_plane.services import scaling
 from control_plane.ui import calls
+from control_plane.ui.components.basics import row
 from control_plane.ui.components.card import card
 from control_plane.ui.components.layout import deployer_button
 from control_plane.ui.pages.model_state import ModelState, model_from_path
+from control_plane.ui.setters import setter
 
 METRICS = ["inflight", "rps", "cpu"]
 _METRIC_WORDS = {
@@ -80,6 +81,11 @@ class ScalingState(ModelState):
     form_metric: str = "inflight"
     form_target: str = ""
     form_window: str = ""
+    set_form_min = setter("form_min")
+    set_form_max = setter("form_max")
+    set_form_metric = setter("form_metric")
+    set_form_target = setter("form_target")
+    set_form_window = setter("form_window")
 
     def _show_scaling(self, found: ScalingPublic) -> None:
         s = found.scaling
@@ -108,26 +114,6 @@ class ScalingState(ModelState):
         async with self:
             self._show_scaling(found)
 
-    @rx.event
-    def set_form_min(self, value: str) -> None:
-        self.form_min = value
-
-    @rx.event
-    def set_form_max(self, value: str) -> None:
-        self.form_max = value
-
-    @rx.event
-    def set_form_metric(self, value: str) -> None:
-        self.form_metric = value
-
-    @rx.event
-    def set_form_target(self, value: str) -> None:
-        self.form_target = value
-
-    @rx.event
-    def set_form_window(self, value: str) -> None:
-        self.form_window = value
-
     @rx.event(background=True)
     async def save_scaling(self) -> Any:
         async with self:
@@ -141,9 +127,7 @@ class ScalingState(ModelState):
             yield rx.toast.error(f"Scaling not changed: {e}")
             return
         saved = await caller.call(
-            lambda session, principal: scaling.set_scaling(
-                session, principal, name, wanted, reason="from the dashboard"
-            ),
+            lambda s, p: scaling.set_scaling(s, p, name, wanted, reason="from the dashboard"),
             "changing the scaling settings",
         )
         if isinstance(saved, calls.Failure):
@@ -155,11 +139,39 @@ class ScalingState(ModelState):
 
 
 def _field(label: str, value: Any, on_change: Any, field_id: str) -> rx.Component:
-    return rx.hstack(
-        rx.text(label, size="2"),
-        rx.input(value=value, on_change=on_change, width="70px", size="1", id=field_id),
-        align="center",
-        spacing="1",
+    field = rx.input(value=value, on_change=on_change, width="70px", size="1", id=field_id)
+    return row(rx.text(label, size="2"), field, spacing="1")
+
+
+def _form() -> rx.Component:
+    """The bounds, the metric and its target, the scale-down window, and Save."""
+    metric = rx.select(
+        METRICS,
+        value=ScalingState.form_metric,
+        on_change=ScalingState.set_form_metric,
+        size="1",
+        id="scaling-metric",
+    )
+    save = deployer_button(
+        "Save",
+        allowed=ScalingState.can_deploy,
+        on_click=ScalingState.save_scaling,
+        id="scaling-save",
+    )
+    return row(
+        _field("min", ScalingState.form_min, ScalingState.set_form_min, "scaling-min"),
+        _field("max", ScalingState.form_max, ScalingState.set_form_max, "scaling-max"),
+        metric,
+        _field("target", ScalingState.form_target, ScalingState.set_form_target, "scaling-target"),
+        _field(
+            "scale-down window (s)",
+            ScalingState.form_window,
+            ScalingState.set_form_window,
+            "scaling-window",
+        ),
+        save,
+        spacing="3",
+        wrap="wrap",
     )
 
 
@@ -168,35 +180,7 @@ def scaling_panel() -> rx.Component:
         "Scaling",
         "local workers and the Kubernetes HPA follow the same settings",
         rx.text(ScalingState.scaling_text, size="2", id="scaling-now"),
-        rx.hstack(
-            _field("min", ScalingState.form_min, ScalingState.set_form_min, "scaling-min"),
-            _field("max", ScalingState.form_max, ScalingState.set_form_max, "scaling-max"),
-            rx.select(
-                METRICS,
-                value=ScalingState.form_metric,
-                on_change=ScalingState.set_form_metric,
-                size="1",
-                id="scaling-metric",
-            ),
-            _field(
-                "target", ScalingState.form_target, ScalingState.set_form_target, "scaling-target"
-            ),
-            _field(
-                "scale-down window (s)",
-                ScalingState.form_window,
-                ScalingState.set_form_window,
-                "scaling-window",
-            ),
-            deployer_button(
-                "Save",
-                allowed=ScalingState.can_deploy,
-                on_click=ScalingState.save_scaling,
-                id="scaling-save",
-            ),
-            align="center",
-            spacing="3",
-            wrap="wrap",
-        ),
+        _form(),
         id="scaling",
         on_mount=ScalingState.load_scaling,
     )

@@ -11,9 +11,11 @@ from pydantic import BaseModel
 
 from control_plane.services import deployments
 from control_plane.ui import calls
+from control_plane.ui.components.basics import if_any, row
 from control_plane.ui.components.card import card
 from control_plane.ui.components.layout import deployer_button, guarded_button
 from control_plane.ui.pages.model_state import ModelState
+from control_plane.ui.setters import setter
 
 
 class ShadowChip(BaseModel):
@@ -32,6 +34,8 @@ def parse_percent(text: str) -> int | None:
 class ShadowState(ModelState):
     shadow_version: str = ""
     shadow_percent: str = "10"
+    set_shadow_version = setter("shadow_version")
+    set_shadow_percent = setter("shadow_percent")
 
     @rx.var
     def shadow_chips(self) -> list[ShadowChip]:
@@ -44,14 +48,6 @@ class ShadowState(ModelState):
     def shadow_candidates(self) -> list[str]:
         """Versions that may shadow: registered and taking no live traffic."""
         return [v for v in self.labels if self.weights.get(v, 0) == 0]
-
-    @rx.event
-    def set_shadow_version(self, value: str) -> None:
-        self.shadow_version = value
-
-    @rx.event
-    def set_shadow_percent(self, value: str) -> None:
-        self.shadow_percent = value
 
     async def _apply(self, wanted: dict[str, int], done: str) -> Any:
         """The new shadow, through the same service call as `PUT .../shadow`."""
@@ -94,57 +90,51 @@ class ShadowState(ModelState):
 
 def _chip(c: rx.Var[ShadowChip]) -> rx.Component:
     chip: Any = c
-    return rx.hstack(
-        rx.badge(chip.text, variant="soft", color_scheme="violet"),
-        guarded_button(
-            "Stop",
-            allowed=ShadowState.can_deploy,
-            reason="Only a deployer can change the shadow",
-            size="1",
-            variant="ghost",
-            on_click=ShadowState.stop(chip.version),  # type: ignore[misc]
-            id=f"shadow-stop-{chip.version}",
-        ),
-        align="center",
-        spacing="1",
-        class_name="shadow-chip",
+    stop = guarded_button(
+        "Stop",
+        allowed=ShadowState.can_deploy,
+        reason="Only a deployer can change the shadow",
+        size="1",
+        variant="ghost",
+        on_click=ShadowState.stop(chip.version),  # type: ignore[misc]
+        id=f"shadow-stop-{chip.version}",
     )
+    badge = rx.badge(chip.text, variant="soft", color_scheme="violet")
+    return row(badge, stop, spacing="1", class_name="shadow-chip")
+
+
+def _form() -> rx.Component:
+    """A version that takes no live traffic, the share it mirrors, and Mirror."""
+    version = rx.select(
+        ShadowState.shadow_candidates,
+        value=ShadowState.shadow_version,
+        on_change=ShadowState.set_shadow_version,
+        placeholder="version",
+        size="1",
+        id="shadow-version",
+    )
+    percent = rx.input(
+        value=ShadowState.shadow_percent,
+        on_change=ShadowState.set_shadow_percent,
+        width="70px",
+        size="1",
+        id="shadow-percent",
+    )
+    mirror = deployer_button(
+        "Mirror", allowed=ShadowState.can_deploy, on_click=ShadowState.mirror, id="shadow-mirror"
+    )
+    return row(version, percent, rx.text("% of requests", size="2"), mirror)
 
 
 def shadow_panel() -> rx.Component:
     return card(
         "Shadow",
         "copies of live requests; answers recorded and compared, never returned",
-        rx.cond(
-            ShadowState.shadow_chips.length() > 0,
+        if_any(
+            ShadowState.shadow_chips,
             rx.hstack(rx.foreach(ShadowState.shadow_chips, _chip), wrap="wrap", spacing="3"),
             rx.text("No shadow version.", size="2", id="shadow-none"),
         ),
-        rx.hstack(
-            rx.select(
-                ShadowState.shadow_candidates,
-                value=ShadowState.shadow_version,
-                on_change=ShadowState.set_shadow_version,
-                placeholder="version",
-                size="1",
-                id="shadow-version",
-            ),
-            rx.input(
-                value=ShadowState.shadow_percent,
-                on_change=ShadowState.set_shadow_percent,
-                width="70px",
-                size="1",
-                id="shadow-percent",
-            ),
-            rx.text("% of requests", size="2"),
-            deployer_button(
-                "Mirror",
-                allowed=ShadowState.can_deploy,
-                on_click=ShadowState.mirror,
-                id="shadow-mirror",
-            ),
-            align="center",
-            spacing="2",
-        ),
+        _form(),
         id="shadow",
     )

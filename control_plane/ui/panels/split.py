@@ -6,8 +6,9 @@ from __future__ import annotations
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from control_plane.ui.components.basics import if_any, muted, row
 from control_plane.ui.components.card import card
-from control_plane.ui.components.layout import VIEWER_REASON, guarded_button
+from control_plane.ui.components.layout import VIEWER_REASON, guarded_button, secondary_button
 from control_plane.ui.components.versions import version_label
 from control_plane.ui.pages.model_state import ModelState
 from control_plane.ui.panels.change_state import ChangeState
@@ -39,7 +40,7 @@ def _bar(rows: rx.Var[list[ShareRow]], before: bool) -> rx.Component:
 
 def _share_row(r: ObjectVar[ShareRow]) -> rx.Component:
     editable = ModelState.can_deploy & ~ModelState.busy
-    return rx.hstack(
+    return row(
         rx.box(version_label(r.version, r.color), width="140px"),
         rx.slider(
             value=[r.weight],
@@ -60,7 +61,7 @@ def _share_row(r: ObjectVar[ShareRow]) -> rx.Component:
             width="80px",
             id=f"share-{r.version}",
         ),
-        rx.text("%  (now ", r.before, "%)", size="2", color_scheme="gray"),
+        muted("%  (now ", r.before, "%)"),
         rx.icon_button(
             rx.icon("x", size=14),
             variant="ghost",
@@ -69,38 +70,39 @@ def _share_row(r: ObjectVar[ShareRow]) -> rx.Component:
             disabled=~editable,
             title="Remove from the split",
         ),
-        align="center",
         spacing="3",
+    )
+
+
+def _shares() -> rx.Component:
+    return if_any(
+        ChangeState.draft_rows,
+        rx.vstack(rx.foreach(ChangeState.draft_rows, _share_row), spacing="2"),
+        rx.text("Deploy a version first; then split its traffic here.", size="2"),
     )
 
 
 def _totals() -> rx.Component:
-    return rx.hstack(
-        rx.select(
-            ChangeState.addable,
-            placeholder="Add a version to the split",
-            on_change=ChangeState.add_to_split,
-            value="",
-            disabled=~ModelState.can_deploy | (ChangeState.draft_rows.length() == 0),
-            size="1",
-            id="add-version",
-        ),
-        rx.text(
-            "Total ",
-            ChangeState.draft_total,
-            "%",
-            size="2",
-            weight="bold",
-            color=rx.cond(ChangeState.draft_total == 100, "inherit", rx.color("red", 11)),
-            id="split-total",
-        ),
-        rx.cond(
-            ChangeState.draft_problem,
-            rx.text(ChangeState.draft_problem, size="2", color_scheme="red", id="split-problem"),
-        ),
-        align="center",
-        spacing="3",
+    add = rx.select(
+        ChangeState.addable,
+        placeholder="Add a version to the split",
+        on_change=ChangeState.add_to_split,
+        value="",
+        disabled=~ModelState.can_deploy | (ChangeState.draft_rows.length() == 0),
+        size="1",
+        id="add-version",
     )
+    total = rx.text(
+        "Total ",
+        ChangeState.draft_total,
+        "%",
+        size="2",
+        weight="bold",
+        color=rx.cond(ChangeState.draft_total == 100, "inherit", rx.color("red", 11)),
+        id="split-total",
+    )
+    problem = rx.text(ChangeState.draft_problem, size="2", color_scheme="red", id="split-problem")
+    return row(add, total, rx.cond(ChangeState.draft_problem, problem), spacing="3")
 
 
 def _preview() -> rx.Component:
@@ -109,11 +111,11 @@ def _preview() -> rx.Component:
         rx.vstack(
             rx.text("Preview", size="2", weight="bold"),
             *(
-                rx.hstack(
+                row(
                     rx.text(label, size="1", width="40px"),
                     _bar(ChangeState.draft_rows, before=label == "now"),
+                    spacing="3",
                     width="100%",
-                    align="center",
                 )
                 for label in ("now", "after")
             ),
@@ -123,35 +125,30 @@ def _preview() -> rx.Component:
     )
 
 
+def _apply() -> rx.Component:
+    """Reset the draft, or review it in the confirmation dialog."""
+    reset = secondary_button(
+        "Reset", on_click=ChangeState.reset_split, disabled=~ChangeState.draft_changed
+    )
+    review = guarded_button(
+        "Review and apply…",
+        allowed=ModelState.can_deploy
+        & ChangeState.draft_changed
+        & (ChangeState.draft_problem == "")
+        & ~ModelState.busy,
+        reason=VIEWER_REASON,
+        on_click=ChangeState.ask_split,
+        id="apply-split",
+    )
+    return rx.hstack(reset, review, spacing="3")
+
+
 def split_panel() -> rx.Component:
     return card(
         "Traffic split",
         "Shares are whole percents; changing one moves the difference to the others.",
-        rx.cond(
-            ChangeState.draft_rows.length() > 0,
-            rx.vstack(rx.foreach(ChangeState.draft_rows, _share_row), spacing="2"),
-            rx.text("Deploy a version first; then split its traffic here.", size="2"),
-        ),
+        _shares(),
         _totals(),
         _preview(),
-        rx.hstack(
-            rx.button(
-                "Reset",
-                variant="soft",
-                color_scheme="gray",
-                on_click=ChangeState.reset_split,
-                disabled=~ChangeState.draft_changed,
-            ),
-            guarded_button(
-                "Review and apply…",
-                allowed=ModelState.can_deploy
-                & ChangeState.draft_changed
-                & (ChangeState.draft_problem == "")
-                & ~ModelState.busy,
-                reason=VIEWER_REASON,
-                on_click=ChangeState.ask_split,
-                id="apply-split",
-            ),
-            spacing="3",
-        ),
+        _apply(),
     )

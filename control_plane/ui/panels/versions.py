@@ -8,9 +8,11 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from control_plane.ui.components.basics import muted
 from control_plane.ui.components.card import card
 from control_plane.ui.components.layout import deployer_button
-from control_plane.ui.components.table import table
+from control_plane.ui.components.pager import page_button, pager
+from control_plane.ui.components.table import wide_table
 from control_plane.ui.components.versions import version_label
 from control_plane.ui.pages.model_read import PAGE_SIZE, ModelView
 from control_plane.ui.pages.model_state import ModelState
@@ -105,31 +107,11 @@ def _version_row(v: ObjectVar[VersionRow]) -> rx.Component:
 
 
 def _pager() -> rx.Component:
-    return rx.hstack(
-        rx.text(
-            "Page ",
-            VersionsState.vpage + 1,
-            " of ",
-            VersionsState.vpages,
-            size="1",
-            color_scheme="gray",
-        ),
-        rx.spacer(),
-        rx.button(
-            "Newer",
-            size="1",
-            variant="soft",
-            disabled=VersionsState.vpage == 0,
-            on_click=VersionsState.previous_versions,
-        ),
-        rx.button(
-            "Older",
-            size="1",
-            variant="soft",
-            disabled=VersionsState.vpage + 1 >= VersionsState.vpages,
-            on_click=VersionsState.next_versions,
-        ),
-        width="100%",
+    page, pages = VersionsState.vpage, VersionsState.vpages
+    return pager(
+        muted("Page ", page + 1, " of ", pages, size="1"),
+        page_button("Newer", disabled=page == 0, on_click=VersionsState.previous_versions),
+        page_button("Older", disabled=page + 1 >= pages, on_click=VersionsState.next_versions),
     )
 
 
@@ -137,10 +119,6 @@ def versions_panel() -> rx.Component:
     return card(
         "Versions",
         (VersionsState.vtotal, " in all, newest first"),
-        rx.box(
-            table(_COLUMNS, VersionsState.versions, _version_row, id="versions"),
-            overflow_x="auto",
-            width="100%",
-        ),
+        wide_table(_COLUMNS, VersionsState.versions, _version_row, id="versions"),
         _pager(),
     )

@@ -1,9 +1,6 @@
-"""The model page's "Replicas" chart: the replica count over time as a step line.
-
-Fed from what is already recorded, so it needs no table of its own: the autoscaler's audit
-events (each holds the count before and after, and when) and the replicas serving the
-model now (their routing-poll reports). Pure functions, tested without a browser.
-"""
+"""The model page's "Replicas" chart: the replica count over time as a step line, from the
+autoscaler's audit events (each holds the count before and after) and the replicas serving
+now (their routing-poll reports), so it needs no table of its own. Pure functions."""
 
 from __future__ import annotations
 
@@ -60,10 +57,8 @@ def replica_history(
 ) -> ReplicaHistory:
     """Pure: scaling events (any order) + the count now -> a step line over the window.
 
-    The line starts at the count in force when the window opens (the last change before it,
-    else the first change's "before", else the count now) and holds the last change up to
-    now; `current` (the replicas serving now) is the title's figure.
-    """
+    It starts at the count in force when the window opens (the last change before it, else the
+    first change's "before", else `current`) and holds the last change up to now."""
     start = now - timedelta(seconds=window_s)
     changes = sorted(
         (e for e in events if e.action == DECISION and _count(e.after) is not None),
