@@ -314,11 +314,11 @@ async def burst_behind_a_call(server: ServerThread, model: str, queued: int) -> 
 def test_on_a_replica_whose_cpu_is_the_limit_a_free_call_waits_for_the_most_queued(
     tmp_path: Path,
 ) -> None:
-    """The replica tells its batchers whether its CPU is the limit (inference/cpu_load.py):
-    here a model that keeps the replica's one core busy for every call. After bursts of
-    five and lone requests behind a call, a lone request waits the max wait for as many
-    as the bursts: the CPU is saturated, so waiting costs nothing. (With the CPU not
-    counted, it goes at once: one of the calls lately found a single request queued.)"""
+    """The replica tells its batchers whether its CPU is the limit
+    (inference/execution/cpu_load.py): with a model that keeps its one core busy, after
+    bursts of five a lone request waits the max wait for as many, since waiting costs
+    nothing then. (With the CPU not counted, it goes at once: one of the calls lately
+    found a single request queued.)"""
     # A call of tens of milliseconds, well inside the max wait: a request's wait counts
     # from its arrival, behind the call it queued after.
     wait_s = 0.6

@@ -1,4 +1,4 @@
-"""A worker keeps the memory a model call frees for the next call (inference/malloc.py):
+"""A worker keeps the memory a model call frees for the next call (inference/execution/malloc.py):
 a convolutional model at 32 images a call, once warm, faults in next to no pages a call.
 glibc's defaults hand the activations back to the kernel and fault them in again."""
 

@@ -1,4 +1,4 @@
-"""The HTTP protocol the service runs under (inference/protocol.py), spoken to over raw
+"""The HTTP protocol the service runs under (inference/http/protocol.py), spoken to over raw
 sockets: the prediction lane's answers straight from the connection keep HTTP/1.1's
 promises (order, keep-alive, closing), and what the lane leaves to uvicorn still works."""
 

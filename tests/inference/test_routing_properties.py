@@ -91,7 +91,7 @@ def test_any_weight_change_moves_close_to_the_minimum(
     assert moved <= 2 * expected + 4 * math.sqrt(len(keys) * 0.25), (before, after, moved)
 
 
-# ---- the slot table (control_plane/experiments/slots.py) as replicas route with it ------
+# ---- the slot table (control_plane/domain/slots.py) as replicas route with it ------
 
 
 def _slot_route(table: list[str]) -> dict[str, str]:

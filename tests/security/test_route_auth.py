@@ -5,7 +5,7 @@ each must be in EXPECTED, the least role it needs (None: public), and a new rout
 test until someone decides who may call it. Each is then called without a token and with a
 viewer, deployer and admin token: 401 without one, 403 below the role, neither above it,
 and never a 5xx. The inference service's routes are walked the same way, open by default
-and behind API keys when the deployment names some (inference/auth.py).
+and behind API keys when the deployment names some (inference/http/auth.py).
 """
 
 from __future__ import annotations
