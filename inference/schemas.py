@@ -7,7 +7,7 @@ from typing import Literal, TypeAlias
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 DType: TypeAlias = Literal[
-    "float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"
+    "float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool"
 ]
 ArtifactFormat: TypeAlias = Literal["torchscript", "torch_export"]
 
@@ -16,6 +16,7 @@ V2_DATATYPES: dict[str, str] = {
     "float32": "FP32",
     "float64": "FP64",
     "float16": "FP16",
+    "bfloat16": "BF16",
     "int64": "INT64",
     "int32": "INT32",
     "int16": "INT16",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -14,6 +15,10 @@ NUMPY_DTYPES: dict[str, np.dtype] = {
     for name in ("float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8")
 }
 NUMPY_DTYPES["bool"] = np.dtype(np.bool_)
+# numpy has no bfloat16: its values travel inside the service as float32, which holds each
+# exactly, and become bfloat16 only at the model (inference/models/loader.py) and on the wire.
+NUMPY_DTYPES["bfloat16"] = np.dtype(np.float32)
+_LITTLE = np.dtype("<u2")
 
 _KIND_NAMES = {"f": "floats", "i": "integers", "u": "integers", "b": "booleans"}
 
@@ -51,6 +56,35 @@ def native(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
     bytes where the byte order already is the machine's (no copy: a batch's concatenation,
     or the model call when it runs alone, copies it anyway), else a converted copy."""
     return array if array.dtype == dtype else array.astype(dtype)
+
+
+def wire_itemsize(dtype: str) -> int:
+    """Bytes per value in binary request and answer bodies."""
+    return 2 if dtype == "bfloat16" else NUMPY_DTYPES[dtype].itemsize
+
+
+def from_wire(
+    spec: TensorSpec, data: memoryview | bytes, shape: Sequence[int], offset: int = 0
+) -> np.ndarray:
+    """Little-endian values of `shape` read from binary data at `offset`, checked like JSON."""
+    count = math.prod(shape)
+    if spec.dtype == "bfloat16":
+        high = np.frombuffer(data, dtype=_LITTLE, count=count, offset=offset)
+        array = (high.astype(np.uint32) << 16).view(np.float32)
+    else:
+        dtype = NUMPY_DTYPES[spec.dtype]
+        flat = np.frombuffer(data, dtype=dtype.newbyteorder("<"), count=count, offset=offset)
+        array = native(flat, dtype)
+    return coerce(spec, array.reshape(shape))
+
+
+def to_wire(dtype: str, array: np.ndarray) -> bytes:
+    """An answer's values as little-endian bytes of its declared dtype."""
+    if dtype == "bfloat16":
+        # Exact: the float32 carrier holds bfloat16 values, so the low half is zero.
+        bits = np.ascontiguousarray(array, dtype=np.float32).view(np.uint32) >> 16
+        return bits.astype(_LITTLE).tobytes()
+    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
 
 
 def coerce(spec: TensorSpec, array: np.ndarray) -> np.ndarray:

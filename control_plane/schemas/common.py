@@ -26,7 +26,18 @@ __all__ = [
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-DTYPES = ("float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")
+DTYPES = (
+    "float32",
+    "float64",
+    "float16",
+    "bfloat16",
+    "int64",
+    "int32",
+    "int16",
+    "int8",
+    "uint8",
+    "bool",
+)
 
 
 class Role(StrEnum):
@@ -63,7 +74,16 @@ class TensorSpec(BaseModel):
 
     name: str = Field(min_length=1, max_length=64)
     dtype: Literal[
-        "float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"
+        "float32",
+        "float64",
+        "float16",
+        "bfloat16",
+        "int64",
+        "int32",
+        "int16",
+        "int8",
+        "uint8",
+        "bool",
     ]
     shape: list[int] = Field(min_length=1, max_length=8)
 

@@ -13,7 +13,7 @@ import numpy as np
 from inference.errors import InvalidInput, MalformedBody
 from inference.models.loaded import LoadedVersion
 from inference.schemas import TensorSpec
-from inference.tensors import NUMPY_DTYPES, coerce, native
+from inference.tensors import NUMPY_DTYPES, from_wire, to_wire, wire_itemsize
 
 MEDIA_TYPE = "application/x-pier-tensor"
 ALIASES = (MEDIA_TYPE, "application/octet-stream")
@@ -96,15 +96,13 @@ def input_array(loaded: LoadedVersion, call: CompactCall, body: bytes) -> dict[s
     spec = _single(loaded.spec.inputs, "input", loaded, "send JSON, or /v2 binary tensors")
     if call.dtype is not None and call.dtype != spec.dtype:
         raise InvalidInput(f"{spec.name}: expected dtype {spec.dtype}, got {call.dtype}")
-    dtype = NUMPY_DTYPES[spec.dtype]
-    expected = math.prod(call.shape) * dtype.itemsize
+    expected = math.prod(call.shape) * wire_itemsize(spec.dtype)
     if len(body) != expected:
         raise MalformedBody(
             f"{spec.name}: expected {expected} bytes for shape "
             f"{list(call.shape)} {spec.dtype}, got {len(body)}"
         )
-    flat = np.frombuffer(body, dtype=dtype.newbyteorder("<"))
-    return {spec.name: coerce(spec, native(flat, dtype).reshape(call.shape))}
+    return {spec.name: from_wire(spec, body, call.shape)}
 
 
 @dataclass(frozen=True)
@@ -120,9 +118,8 @@ def output_spec(loaded: LoadedVersion) -> TensorSpec:
 def output_bytes(loaded: LoadedVersion, outputs: Mapping[str, np.ndarray]) -> TensorAnswer:
     spec = output_spec(loaded)
     array = outputs[spec.name]
-    little = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
     return TensorAnswer(
-        little.tobytes(),
+        to_wire(spec.dtype, array),
         {SHAPE: ",".join(str(d) for d in array.shape), DTYPE: spec.dtype},
     )
 

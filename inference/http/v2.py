@@ -24,13 +24,11 @@ from inference.schemas import (
     V2ServerMetadata,
 )
 from inference.state import ServiceState, state_of
-from inference.tensors import NUMPY_DTYPES, coerce, native
+from inference.tensors import coerce, from_wire, to_wire, wire_itemsize
 
 router = APIRouter(prefix="/v2")
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
-# The binary data extension's tensors are little-endian, whatever the machine's order.
-WIRE_DTYPES = {name: dtype.newbyteorder("<") for name, dtype in NUMPY_DTYPES.items()}
 PLATFORMS = {"torchscript": "pytorch_torchscript", "torch_export": "pytorch_export"}
 
 
@@ -152,18 +150,17 @@ def _input_array(
     count = math.prod(tensor.shape)
     size = (tensor.parameters or {}).get("binary_data_size")
     if size is not None:
-        dtype = NUMPY_DTYPES[spec.dtype]
-        if not isinstance(size, int) or size != count * dtype.itemsize:
+        itemsize = wire_itemsize(spec.dtype)
+        if not isinstance(size, int) or size != count * itemsize:
             raise InvalidInput(
-                f"{spec.name}: expected binary_data_size {count * dtype.itemsize} for shape "
+                f"{spec.name}: expected binary_data_size {count * itemsize} for shape "
                 f"{tensor.shape} {tensor.datatype}, got {size}"
             )
         if offset + size > len(binary):
             raise InvalidInput(
                 f"{spec.name}: expected {size} bytes of binary data, got {len(binary) - offset}"
             )
-        flat = np.frombuffer(binary, dtype=WIRE_DTYPES[spec.dtype], count=count, offset=offset)
-        return coerce(spec, native(flat, dtype).reshape(tensor.shape)), offset + size
+        return from_wire(spec, binary, tensor.shape, offset), offset + size
     if tensor.data is None:
         raise InvalidInput(f"{spec.name}: expected data or parameters.binary_data_size")
     try:
@@ -244,7 +241,7 @@ async def answer_infer(
             "shape": list(array.shape),
         }
         if wanted.get(spec.name, wanted.get("*")):
-            blob = np.ascontiguousarray(array, dtype=WIRE_DTYPES[spec.dtype]).tobytes()
+            blob = to_wire(spec.dtype, array)
             entry["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
         else:

@@ -16,7 +16,8 @@ from inference.errors import UnsupportedArtifact
 # tensors are stored as they are. More inflated bytes than this is a zip bomb.
 MAX_INFLATED_BYTES = 64 * 1024 * 1024
 
-# Members of a TorchScript archive of torch 2.x, relative to its root folder.
+# Members of a TorchScript archive of torch 2.x, relative to its root folder: traced modules
+# also keep their example inputs (traced_inputs), pickled like data.pkl and checked the same way.
 _TORCHSCRIPT_MEMBERS = [
     re.compile(p)
     for p in (
@@ -28,6 +29,8 @@ _TORCHSCRIPT_MEMBERS = [
         r"\.data/serialization_id",
         r"data/\d+",
         r"constants/\d+",
+        r"traced_inputs\.pkl",
+        r"traced_inputs/\d+",
         r"code/[\w./-]+\.py",
         r"code/[\w./-]+\.(debug_pkl|pkl)",
         r"extra/[^/]+",

@@ -238,21 +238,25 @@ class LoadedModel:
                 raise ModelError(
                     f"output {spec.name}: expected a tensor, got {type(value).__name__}"
                 )
+            if (value.dtype == torch.bfloat16) != (spec.dtype == "bfloat16"):
+                got = str(value.dtype).removeprefix("torch.")
+                raise ModelError(f"output {spec.name}: expected {spec.describe()}, got {got}")
+            if value.dtype == torch.bfloat16:
+                value = value.float()  # the service's carrier for bfloat16 (inference/tensors.py)
             named[spec.name] = value.detach().cpu().numpy()
         return named
 
+    def _tensor(self, spec: TensorSpec, array: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
+        if spec.dtype == "bfloat16":
+            tensor = tensor.to(torch.bfloat16)
+        return tensor if self.device.type == "cpu" else tensor.to(self.device)
+
     def run(self, batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run one batch; raise ModelError when the model fails or breaks its output specs."""
-        tensors = [
-            torch.from_numpy(
-                batch[s.name] if batch[s.name].flags.writeable else batch[s.name].copy()
-            )
-            for s in self.inputs
-        ]
-        if self.device.type != "cpu":
-            # The answers come back through .cpu() (_named_outputs), which waits for the
-            # GPU: a call's time is its whole time on the device.
-            tensors = [t.to(self.device) for t in tensors]
+        # On a GPU the answers come back through .cpu() (_named_outputs), which waits for
+        # the device: a call's time is its whole time there.
+        tensors = [self._tensor(s, batch[s.name]) for s in self.inputs]
         try:
             with torch.inference_mode():
                 result = self.module(*tensors)
