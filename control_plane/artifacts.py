@@ -119,13 +119,18 @@ class ArtifactChecker:
             "--artifact",
             str(path),
             "--inputs",
-            json.dumps([s.model_dump() for s in inputs]),
+            json.dumps([s.stored() for s in inputs]),
             "--outputs",
-            json.dumps([s.model_dump() for s in outputs]),
+            "-",  # on stdin: a classifier's labels can outgrow a command-line argument
         ]
         try:
             proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=self.timeout_s, check=False
+                cmd,
+                input=json.dumps([s.stored() for s in outputs]),
+                capture_output=True,
+                text=True,
+                timeout=self.timeout_s,
+                check=False,
             )
         except subprocess.TimeoutExpired as e:
             raise ArtifactRejected(

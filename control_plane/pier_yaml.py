@@ -66,8 +66,8 @@ class Manifest:
             "version": m.version,
             "framework": m.framework,
             "sha256": sha256,
-            "inputs": [s.model_dump() for s in m.inputs],
-            "outputs": [s.model_dump() for s in m.outputs],
+            "inputs": [s.stored() for s in m.inputs],
+            "outputs": [s.stored() for s in m.outputs],
             "resources": m.resources.model_dump(),
             "batching": m.batching.model_dump(exclude_none=True),
             "metrics": m.metrics,
@@ -106,6 +106,7 @@ def load_manifest(path: Path) -> Manifest:
         raise InvalidRequest(
             f"{path}: unknown top-level keys {unknown}; expected {sorted(TOP_LEVEL_KEYS)}"
         )
+    _read_labels(path, doc["model"])
     try:
         model = ManifestModel.model_validate(doc["model"])
     except ValidationError as e:
@@ -136,3 +137,35 @@ def _scaling(path: Path, doc: dict[str, Any]) -> ScalingSettings | None:
             for err in e.errors()
         )
         raise InvalidRequest(f"{path}: {problems}") from e
+
+
+MAX_LABELS_BYTES = 8 * 1024 * 1024
+
+
+def _read_labels(path: Path, model: dict[str, Any]) -> None:
+    """Replace each classify output's `labels: "file"` by the file's lines, so the labels are
+    stored with the version; the file must sit in the manifest's folder."""
+    for output in model.get("outputs") or []:
+        classify = (
+            ((output or {}).get("postprocess") or {}).get("classify")
+            if isinstance(output, dict)
+            else None
+        )
+        if not isinstance(classify, dict) or not isinstance(classify.get("labels"), str):
+            continue
+        name = classify["labels"]
+        file = (path.parent / name).resolve()
+        if not file.is_relative_to(path.parent.resolve()) or not file.is_file():
+            raise InvalidRequest(
+                f"{path}: labels file {name!r} not found in the manifest's folder; it is "
+                "one label per line, beside the artifact"
+            )
+        if file.stat().st_size > MAX_LABELS_BYTES:
+            raise InvalidRequest(f"{path}: labels file {name!r} is over {MAX_LABELS_BYTES} bytes")
+        try:
+            lines = [line.rstrip() for line in file.read_text(encoding="utf-8-sig").split("\n")]
+        except UnicodeDecodeError as e:
+            raise InvalidRequest(f"{path}: labels file {name!r} is not UTF-8 text") from e
+        while lines and not lines[-1]:
+            lines.pop()
+        classify["labels"] = lines

@@ -27,12 +27,47 @@ V2_DATATYPES: dict[str, str] = {
 DTYPES_BY_V2: dict[str, str] = {v: k for k, v in V2_DATATYPES.items()}
 
 
+class ImagePreprocess(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    resize: int | None = Field(default=None, ge=1)
+    crop: int | None = Field(default=None, ge=1)
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+
+class Preprocess(BaseModel):
+    """An input the client sends as encoded images (inference/processing/image.py)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    image: ImagePreprocess
+
+
+class Classify(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    labels: list[str] = Field(min_length=1)
+    top_k: int = Field(default=5, ge=1)
+    softmax: bool = False
+
+
+class Postprocess(BaseModel):
+    """An output answered as its top labels (inference/processing/classify.py)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    classify: Classify
+
+
 class TensorSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str = Field(min_length=1)
     dtype: DType
     shape: list[int] = Field(description="-1 marks a free dimension (the batch).")
+    preprocess: Preprocess | None = None
+    postprocess: Postprocess | None = None
 
     def describe(self) -> str:
         """Human form used in error messages, e.g. ``[-1, 4] float32``."""
@@ -58,6 +93,16 @@ class VersionSpec(BaseModel):
     inputs: list[TensorSpec] = Field(min_length=1)
     outputs: list[TensorSpec] = Field(min_length=1)
     batching: VersionBatching = Field(default_factory=VersionBatching)
+
+    @property
+    def images(self) -> bool:
+        """True when an input takes encoded images (preprocess)."""
+        return any(s.preprocess is not None for s in self.inputs)
+
+    @property
+    def labels(self) -> bool:
+        """True when an output answers labels (postprocess)."""
+        return any(s.postprocess is not None for s in self.outputs)
 
 
 class ModelRoute(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -14,6 +14,10 @@ __all__ = [
     "NAME_RE",
     "SHA256_RE",
     "Batching",
+    "Classify",
+    "ImageSteps",
+    "Postprocess",
+    "Preprocess",
     "Principal",
     "Resources",
     "Role",
@@ -69,6 +73,47 @@ def check_label(label: str) -> str:
     return _matching(LABEL_RE, label, "version", rule)
 
 
+class ImageSteps(BaseModel):
+    """Decode an image, resize its shorter side, centre-crop, scale to [0, 1], normalise."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resize: int | None = Field(default=None, ge=1, le=4096)
+    crop: int | None = Field(default=None, ge=1, le=4096)
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+
+class Preprocess(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image: ImageSteps
+
+
+class Classify(BaseModel):
+    """Answer the top_k labels of each row instead of its scores."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    labels: list[str] = Field(min_length=1, max_length=100_000)
+    top_k: int = Field(default=5, ge=1, le=1000)
+    softmax: bool = False
+
+    @field_validator("labels")
+    @classmethod
+    def _short(cls, labels: list[str]) -> list[str]:
+        long = [i + 1 for i, label in enumerate(labels) if len(label) > 256]
+        if long:
+            raise ValueError(f"labels {long[:5]} are over 256 characters")
+        return labels
+
+
+class Postprocess(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    classify: Classify
+
+
 class TensorSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -87,12 +132,19 @@ class TensorSpec(BaseModel):
     ]
     shape: list[int] = Field(min_length=1, max_length=8)
 
+    preprocess: Preprocess | None = None
+    postprocess: Postprocess | None = None
+
     @field_validator("shape")
     @classmethod
     def _dims(cls, shape: list[int]) -> list[int]:
         if any(d == 0 or d < -1 for d in shape):
             raise ValueError("each dimension is a positive size or -1 (free)")
         return shape
+
+    def stored(self) -> dict[str, Any]:
+        """As the registry keeps it: no keys for the steps a spec does not declare."""
+        return self.model_dump(exclude_none=True)
 
 
 class Resources(BaseModel):

@@ -63,6 +63,13 @@ class VersionCreate(BaseModel):
             names = [s.name for s in specs]
             if len(set(names)) != len(names):
                 raise ValueError(f"{group} names must be unique, got {names}")
+        misplaced = [s.name for s in self.inputs if s.postprocess] + [
+            s.name for s in self.outputs if s.preprocess
+        ]
+        if misplaced:
+            raise ValueError(
+                f"{misplaced}: preprocess belongs to inputs and postprocess to outputs"
+            )
         return self
 
 

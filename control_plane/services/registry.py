@@ -124,8 +124,8 @@ def describe_model(session: Session, name: str) -> ModelPublic:
 
 
 def _same_schema(row: ModelVersion, spec: VersionCreate) -> bool:
-    return row.inputs == [s.model_dump() for s in spec.inputs] and row.outputs == [
-        s.model_dump() for s in spec.outputs
+    return row.inputs == [s.stored() for s in spec.inputs] and row.outputs == [
+        s.stored() for s in spec.outputs
     ]
 
 
@@ -211,8 +211,8 @@ def register_version(
         size=store.size(spec.sha256),
         format=result.format,
         framework=spec.framework,
-        inputs=[s.model_dump() for s in spec.inputs],
-        outputs=[s.model_dump() for s in spec.outputs],
+        inputs=[s.stored() for s in spec.inputs],
+        outputs=[s.stored() for s in spec.outputs],
         resources=spec.resources.model_dump(),
         batching=spec.batching.model_dump(exclude_none=True) or None,
         metrics=spec.metrics,

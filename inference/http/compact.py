@@ -69,16 +69,16 @@ def _shape(raw: str | None) -> tuple[int, ...]:
     return dims
 
 
-def parse_headers(headers: Mapping[str, str]) -> CompactCall:
+def parse_headers(headers: Mapping[str, str], image: bool = False) -> CompactCall:
+    """The call the headers make; an image body (inference/http/images.py) has no shape."""
     model = headers.get(MODEL)
     if not model:
         raise InvalidInput(f"{MODEL}: expected the name of the model to call")
     dtype = headers.get(DTYPE)
     if dtype is not None and dtype not in NUMPY_DTYPES:
         raise InvalidInput(f"{DTYPE}: expected one of {sorted(NUMPY_DTYPES)}, got {dtype!r}")
-    return CompactCall(
-        model=model, version=headers.get(VERSION), shape=_shape(headers.get(SHAPE)), dtype=dtype
-    )
+    shape = () if image else _shape(headers.get(SHAPE))
+    return CompactCall(model=model, version=headers.get(VERSION), shape=shape, dtype=dtype)
 
 
 def _single(specs: list[TensorSpec], what: str, loaded: LoadedVersion, hint: str) -> TensorSpec:
@@ -112,7 +112,13 @@ class TensorAnswer:
 
 
 def output_spec(loaded: LoadedVersion) -> TensorSpec:
-    return _single(loaded.spec.outputs, "output", loaded, "ask for application/json (Accept)")
+    spec = _single(loaded.spec.outputs, "output", loaded, "ask for application/json (Accept)")
+    if spec.postprocess is not None:
+        raise InvalidInput(
+            f"{spec.name} answers labels, which the compact form cannot carry: "
+            "ask for application/json (Accept)"
+        )
+    return spec
 
 
 def output_bytes(loaded: LoadedVersion, outputs: Mapping[str, np.ndarray]) -> TensorAnswer:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 
 from inference.dataplane import Outcome
 from inference.errors import InferenceError, InvalidInput, MalformedBody
-from inference.http import compact
+from inference.http import compact, images
 from inference.models.loaded import LoadedVersion
 from inference.schemas import ModelsResponse, PredictRequest, PredictResponse
 from inference.state import ServiceState, state_of
@@ -59,18 +59,35 @@ def parse_predict(raw: bytes, header_key: str | None) -> PredictCall:
     )
 
 
-def inputs_from_json(loaded: LoadedVersion, inputs: object) -> dict[str, np.ndarray]:
+def json_values(loaded: LoadedVersion, inputs: object) -> dict[str, object]:
+    """The request's value for each input, by name; a model with one input takes it bare."""
     specs = loaded.spec.inputs
     names = [s.name for s in specs]
-    if len(specs) == 1 and not isinstance(inputs, dict):
-        return {specs[0].name: from_json(specs[0], inputs)}
+    named = isinstance(inputs, dict) and set(inputs) == set(names)
+    bare = not isinstance(inputs, dict) or specs[0].preprocess is not None  # {"b64": ...}
+    if len(specs) == 1 and not named and bare:
+        return {names[0]: inputs}
     if not isinstance(inputs, dict):
         raise InvalidInput(f"inputs: expected an object with {names}, got {type(inputs).__name__}")
     missing = [n for n in names if n not in inputs]
     extra = sorted(set(inputs) - set(names))
     if missing or extra:
         raise InvalidInput(f"inputs: expected {names}, missing {missing}, unexpected {extra}")
-    return {s.name: from_json(s, inputs[s.name]) for s in specs}
+    return inputs
+
+
+async def inputs_from_json(
+    loaded: LoadedVersion, inputs: object, max_rows: int
+) -> dict[str, np.ndarray]:
+    values = json_values(loaded, inputs)
+    batch = {}
+    for spec in loaded.spec.inputs:
+        if spec.preprocess is None:
+            batch[spec.name] = from_json(spec, values[spec.name])
+        else:
+            rows = images.rows_from_json(spec, values[spec.name])
+            batch[spec.name] = await images.decode(spec, rows, max_rows)
+    return batch
 
 
 def _numpy_default(value: object) -> object:
@@ -99,8 +116,10 @@ async def answer_predict(state: ServiceState, headers: Mapping[str, str], raw: b
     outcome = Outcome()
     try:
         tensor_call = None
-        if compact.is_compact(headers.get("content-type")):
-            tensor_call = compact.parse_headers(headers)
+        content_type = headers.get("content-type")
+        image_body = images.is_image(content_type)
+        if compact.is_compact(content_type) or image_body:
+            tensor_call = compact.parse_headers(headers, image_body)
             call = PredictCall(
                 tensor_call.model, None, tensor_call.version, headers.get("x-pier-key")
             )
@@ -108,8 +127,15 @@ async def answer_predict(state: ServiceState, headers: Mapping[str, str], raw: b
             call = parse_predict(raw, headers.get("x-pier-key"))
         loaded = plane.resolve(call.model, call.version, call.key)
         outcome.model, outcome.version = loaded.model, loaded.version
-        if tensor_call is None:
-            batch = inputs_from_json(loaded, call.inputs)
+        if image_body:
+            spec = images.body_input(loaded)
+            batch = {spec.name: await images.decode(spec, [raw], plane.max_rows)}
+        elif tensor_call is None:
+            if loaded.spec.images:
+                batch = await inputs_from_json(loaded, call.inputs, plane.max_rows)
+            else:  # no await on the common path
+                values = json_values(loaded, call.inputs)
+                batch = {s.name: from_json(s, values[s.name]) for s in loaded.spec.inputs}
         else:
             batch = compact.input_array(loaded, tensor_call, raw)
         binary_answer = compact.wants_compact(headers.get("accept"))
@@ -133,6 +159,8 @@ async def answer_predict(state: ServiceState, headers: Mapping[str, str], raw: b
             },
         )
     specs = loaded.spec.outputs
+    if loaded.spec.labels:
+        outputs = images.answered(specs, outputs)  # type: ignore[assignment]
     payload = {
         "model": loaded.model,
         "version": loaded.version,
@@ -178,8 +206,8 @@ async def models(request: Request) -> Response:
                         "version": v.spec.version,
                         "sha256": v.spec.sha256,
                         "format": v.spec.format,
-                        "inputs": [s.model_dump() for s in v.spec.inputs],
-                        "outputs": [s.model_dump() for s in v.spec.outputs],
+                        "inputs": [s.model_dump(exclude_none=True) for s in v.spec.inputs],
+                        "outputs": [s.model_dump(exclude_none=True) for s in v.spec.outputs],
                     }
                     for v in model.versions.values()
                 ],

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 
 from inference.dataplane import Outcome
 from inference.errors import InferenceError, InvalidInput, MalformedBody, NotReady
+from inference.http import images
 from inference.http.native import Answer, dumps
 from inference.http.v2_request import InferHeader, InferInput, read_header
 from inference.models.loaded import LoadedVersion
@@ -65,9 +66,7 @@ async def ready(request: Request) -> Response:
 
 def _metadata(loaded: LoadedVersion, versions: list[str]) -> dict[str, object]:
     def tensors(specs: list[TensorSpec]) -> list[dict[str, object]]:
-        return [
-            {"name": s.name, "datatype": V2_DATATYPES[s.dtype], "shape": s.shape} for s in specs
-        ]
+        return [{"name": s.name, **_wire_form(s)} for s in specs]
 
     return {
         "name": loaded.model,
@@ -137,6 +136,56 @@ def _split_body(raw: bytes, header_length: str | None) -> tuple[InferHeader, mem
     return read_header(document), binary
 
 
+def _wire_form(spec: TensorSpec) -> dict[str, object]:
+    """Datatype and shape on the wire: images in and labels out travel as BYTES."""
+    if spec.preprocess is not None:
+        return {"datatype": "BYTES", "shape": [-1]}
+    if spec.postprocess is not None:
+        return {"datatype": "BYTES", "shape": [-1, spec.postprocess.classify.top_k]}
+    return {"datatype": V2_DATATYPES[spec.dtype], "shape": spec.shape}
+
+
+def _image_rows(
+    spec: TensorSpec, tensor: InferInput, binary: memoryview, offset: int
+) -> tuple[list[bytes], int]:
+    """An image input's rows: BYTES elements, each a 4-byte little-endian length and bytes."""
+    if (
+        tensor.datatype != "BYTES"
+        or not 1 <= len(tensor.shape) <= 2
+        or tensor.shape[1:] not in ([], [1])
+    ):
+        raise InvalidInput(
+            f"{spec.name}: expected datatype BYTES shaped [rows] (one encoded image per row), "
+            f"got {tensor.datatype} {tensor.shape}"
+        )
+    count = tensor.shape[0]
+    size = (tensor.parameters or {}).get("binary_data_size")
+    if size is None:
+        if tensor.data is None:
+            raise InvalidInput(f"{spec.name}: expected data or parameters.binary_data_size")
+        data = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in tensor.data]
+        rows = images.rows_from_json(spec, data)
+    else:
+        if not isinstance(size, int) or size < 0 or offset + size > len(binary):
+            raise InvalidInput(f"{spec.name}: binary_data_size {size} overruns the body")
+        rows, end, at = [], offset + size, offset
+        while at < end:
+            length = int.from_bytes(binary[at : at + 4], "little")
+            if at + 4 + length > end:
+                raise InvalidInput(f"{spec.name}: BYTES element {len(rows)} overruns its tensor")
+            rows.append(bytes(binary[at + 4 : at + 4 + length]))
+            at += 4 + length
+        offset = end
+    if len(rows) != count:
+        raise InvalidInput(f"{spec.name}: shape {tensor.shape} but {len(rows)} images")
+    return rows, offset
+
+
+def _bytes_blob(texts: np.ndarray) -> bytes:
+    parts = [t.encode() for t in texts.reshape(-1)]
+    return b"".join(len(p).to_bytes(4, "little") + p for p in parts)
+
+
 def _input_array(
     spec: TensorSpec, tensor: InferInput, binary: memoryview, offset: int
 ) -> tuple[np.ndarray, int]:
@@ -176,20 +225,26 @@ def _input_array(
 
 def _inputs(
     loaded: LoadedVersion, request: InferHeader, binary: memoryview
-) -> dict[str, np.ndarray]:
+) -> tuple[dict[str, np.ndarray], dict[str, list[bytes]]]:
+    """The inputs' arrays, and the encoded rows of image inputs, still to be decoded."""
     given = {t.name: t for t in request.inputs}
     names = [s.name for s in loaded.spec.inputs]
     if sorted(given) != sorted(names) or len(given) != len(request.inputs):
         raise InvalidInput(f"inputs: expected {names}, got {[t.name for t in request.inputs]}")
     by_name = {s.name: s for s in loaded.spec.inputs}
     arrays: dict[str, np.ndarray] = {}
+    encoded: dict[str, list[bytes]] = {}
     offset = 0
     # Binary blobs follow the JSON header in the order the inputs are listed.
     for tensor in request.inputs:
-        arrays[tensor.name], offset = _input_array(by_name[tensor.name], tensor, binary, offset)
+        spec = by_name[tensor.name]
+        if spec.preprocess is None:
+            arrays[tensor.name], offset = _input_array(spec, tensor, binary, offset)
+        else:
+            encoded[tensor.name], offset = _image_rows(spec, tensor, binary, offset)
     if offset != len(binary):
         raise InvalidInput(f"expected {offset} bytes of binary input data, got {len(binary)}")
-    return arrays
+    return arrays, encoded
 
 
 def _wants_binary(request: InferHeader) -> dict[str, bool | None]:
@@ -225,7 +280,11 @@ async def answer_infer(
             unknown = sorted(set(wanted) - known)
             if unknown:
                 raise InvalidInput(f"outputs: expected some of {sorted(known)}, got {unknown}")
-        outputs = await plane.run(loaded, _inputs(loaded, infer, binary))
+        batch, encoded = _inputs(loaded, infer, binary)
+        for name, rows in encoded.items():
+            spec = next(s for s in loaded.spec.inputs if s.name == name)
+            batch[name] = await images.decode(spec, rows, plane.max_rows)
+        outputs = await plane.run(loaded, batch)
     except InferenceError as error:
         plane.record_error(outcome, error, started, v2=True)
         raise
@@ -235,13 +294,16 @@ async def answer_infer(
         if "*" not in wanted and spec.name not in wanted:
             continue
         array = outputs[spec.name]
+        labels = spec.postprocess is not None
+        if labels:
+            array = images.v2_classes(spec, array)
         entry: dict[str, object] = {
             "name": spec.name,
-            "datatype": V2_DATATYPES[spec.dtype],
+            "datatype": "BYTES" if labels else V2_DATATYPES[spec.dtype],
             "shape": list(array.shape),
         }
         if wanted.get(spec.name, wanted.get("*")):
-            blob = to_wire(spec.dtype, array)
+            blob = _bytes_blob(array) if labels else to_wire(spec.dtype, array)
             entry["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
         else:

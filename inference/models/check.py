@@ -19,6 +19,7 @@ from inference.models.loader import (
     load_model,
     warm,
 )
+from inference.processing.specs import problems
 from inference.schemas import TensorSpec
 
 _SPECS = TypeAdapter(list[TensorSpec])
@@ -44,6 +45,9 @@ def check(artifact: Path, inputs_json: str, outputs_json: str) -> dict[str, obje
         return {"ok": False, "error": f"invalid tensor specs: {e.errors(include_url=False)}"}
     if not inputs or not outputs:
         return {"ok": False, "error": "expected at least one input and one output spec"}
+    steps = problems(inputs, outputs)
+    if steps:
+        return {"ok": False, "error": "; ".join(steps)}
     if not artifact.is_file():
         return {"ok": False, "error": f"no artifact file at {artifact}"}
     try:
@@ -88,10 +92,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m inference.models.check", description=__doc__)
     parser.add_argument("--artifact", required=True, type=Path)
     parser.add_argument("--inputs", required=True, help="JSON list of input tensor specs")
-    parser.add_argument("--outputs", required=True, help="JSON list of output tensor specs")
+    parser.add_argument(
+        "--outputs", required=True, help="JSON list of output tensor specs; - reads stdin"
+    )
     args = parser.parse_args(argv)
     configure_threads(1)
-    verdict = check(args.artifact, args.inputs, args.outputs)
+    outputs = sys.stdin.read() if args.outputs == "-" else args.outputs
+    verdict = check(args.artifact, args.inputs, outputs)
     sys.stdout.write(orjson.dumps(verdict).decode() + "\n")
     return 0 if verdict["ok"] else 1
 

@@ -1,5 +1,5 @@
-"""A classifier's output rows to labelled top-k answers, and the label file those names come
-from; cheap for thousands of classes because only the k best of each row are sorted."""
+"""A classifier's output rows to labelled top-k answers; cheap for thousands of classes
+because only the k best of each row are sorted."""
 
 from __future__ import annotations
 
@@ -7,15 +7,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-MAX_LABELS = 100_000
-MAX_LABEL_CHARS = 256
-
 
 def top_k(
-    scores: np.ndarray, labels: Sequence[str], k: int, softmax: bool
+    scores: np.ndarray, labels: Sequence[str], k: int, softmax: bool, index: bool = False
 ) -> list[list[dict[str, object]]]:
-    """Each row's k best classes as {"label", "score"}, best first, ties by lower class index.
-    A class past the end of ``labels`` is named by its index; NaN scores rank last."""
+    """Each row's k best classes as {"label", "score"} (and "index" if asked), best first, ties
+    by lower class index. A class past the end of ``labels`` is named by its index."""
     if k < 1:
         raise ValueError(f"top_k: k must be at least 1, got {k}")
     values = np.asarray(scores, dtype=np.float64)
@@ -37,6 +34,7 @@ def top_k(
     return [
         [
             {"label": labels[i] if i < named else str(i), "score": score}
+            | ({"index": i} if index else {})
             for i, score in zip(indices, row_scores, strict=True)
         ]
         for indices, row_scores in zip(best.tolist(), picked, strict=True)
@@ -64,20 +62,3 @@ def _best(keys: np.ndarray, k: int) -> np.ndarray:
         chosen = np.broadcast_to(np.arange(classes), (rows, classes))
     order = np.argsort(np.take_along_axis(keys, chosen, axis=1), axis=1, kind="stable")
     return np.take_along_axis(chosen, order, axis=1)
-
-
-def read_labels(text: str) -> list[str]:
-    """One label per line, trailing whitespace dropped; blank lines inside the file stay as ""
-    (their class has no name) while blank lines at its end are dropped."""
-    labels = [line.rstrip() for line in text.removeprefix("\ufeff").split("\n")]
-    while labels and not labels[-1]:
-        labels.pop()
-    if len(labels) > MAX_LABELS:
-        raise ValueError(f"labels: {len(labels)} lines, over the limit of {MAX_LABELS}")
-    for number, label in enumerate(labels, 1):
-        if len(label) > MAX_LABEL_CHARS:
-            raise ValueError(
-                f"labels: line {number} has {len(label)} characters, "
-                f"over the limit of {MAX_LABEL_CHARS}"
-            )
-    return labels

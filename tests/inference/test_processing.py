@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageFile, JpegImagePlugin
 
 from inference.errors import InvalidInput
-from inference.processing.classify import MAX_LABEL_CHARS, MAX_LABELS, read_labels, top_k
+from inference.processing.classify import top_k
 from inference.processing.image import ImageSteps, decode_image
 
 IMAGENET = ImageSteps(256, 224, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
@@ -362,20 +362,3 @@ def test_top_k_refuses_bad_arguments() -> None:
 
 
 # --- labels ---------------------------------------------------------------------------------
-
-
-def test_read_labels_strips_line_ends_and_keeps_inner_blanks() -> None:
-    text = "\ufefftench\r\ngoldfish  \r\n\r\ngreat white shark\n\n \n"
-    assert read_labels(text) == ["tench", "goldfish", "", "great white shark"]
-    assert read_labels("") == []
-    assert read_labels("\n\n") == []
-    assert read_labels("  leading kept") == ["  leading kept"]
-
-
-def test_read_labels_limits() -> None:
-    assert len(read_labels("x\n" * MAX_LABELS)) == MAX_LABELS
-    with pytest.raises(ValueError, match=f"over the limit of {MAX_LABELS}"):
-        read_labels("x\n" * (MAX_LABELS + 1))
-    assert read_labels("y" * MAX_LABEL_CHARS) == ["y" * MAX_LABEL_CHARS]
-    with pytest.raises(ValueError, match="line 2 has 257 characters"):
-        read_labels("ok\n" + "y" * (MAX_LABEL_CHARS + 1))
