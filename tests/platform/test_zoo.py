@@ -71,7 +71,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with local_platform(settings, workdir=work) as platform, platform.client() as client:
         for species, method in CASES:
             artifact = artifacts[_name(species, method)]
-            if method.startswith("trace"):  # the CLI, as the user who traced it would
+            # Traced archives through both doors a user has: the CLI and the REST API.
+            if method == "trace" and zoo.ZOO.index(species) % 2 == 0:
                 pushed = platform.pier(
                     "push", str(zoo.manifest(work, species, method, artifact)), timeout_s=300
                 )

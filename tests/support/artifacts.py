@@ -25,6 +25,14 @@ def torchscript(path: Path, *, seed: int = 0, n_in: int = 4, n_out: int = 3) -> 
     return path
 
 
+def traced(path: Path, *, seed: int = 0) -> Path:
+    """torch.jit.trace then save, as most TorchScript is made: the archive keeps the example
+    inputs (traced_inputs.pkl)."""
+    model = MLP(seed=seed).eval()
+    torch.jit.save(torch.jit.trace(model, torch.randn(2, 4)), str(path))
+    return path
+
+
 def exported(path: Path, *, seed: int = 1) -> Path:
     model = MLP(seed=seed).eval()
     batch = torch.export.Dim("batch", min=1, max=4096)

@@ -1,5 +1,5 @@
 """One pier.yaml through three doors: `pier push`, the REST API and the dashboard's upload page
-store the same version and give the deployed model the same scaling settings."""
+store the same version of a traced model and give the deployed model the same scaling."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ PER_PUSH = ("created_at",)
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("bundle")
-    artifacts.torchscript(folder / "model.pt", seed=7)
+    artifacts.traced(folder / "model.pt", seed=7)
     (folder / "pier.yaml").write_text(PIER_YAML)
     return folder
 
