@@ -24,6 +24,7 @@ from control_plane.ui.panels.experiment import experiment_panel
 from control_plane.ui.panels.scaling import scaling_panel
 from control_plane.ui.panels.shadow import shadow_panel
 from control_plane.ui.panels.split import split_panel
+from control_plane.ui.panels.try_it import try_panel
 from control_plane.ui.panels.versions import versions_panel
 
 
@@ -117,6 +118,7 @@ def _content() -> rx.Component:
         charts_panel(),
         rx.grid(split_panel(), columns="1", width="100%"),
         versions_panel(),
+        try_panel(),
         experiment_panel(),
         shadow_panel(),
         canary_panel(),
