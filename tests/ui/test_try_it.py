@@ -1,6 +1,6 @@
 """The model page's Try it card in Chromium: an image sent to a classifier comes back as
-labels, JSON inputs to a tensor model come back as outputs, each with the version that
-answered and the time; and the example requests it shows run as they are."""
+labels; a traced model uploaded through the dashboard answers JSON inputs; each with the
+version that answered and the time. The example requests it shows run as they are."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from tests.support.controlplane import push
 from tests.support.platform import local_inference
 from tests.support.servers import wait_until
 from tests.ui.conftest import REDIS_URL, Dashboard
-from tests.ui.harness import click, find, sign_in, text_of, wait_for
+from tests.ui.harness import click, find, sign_in, text_of, upload, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -42,12 +42,19 @@ LABELS_OUT = {
     "shape": [-1, 5],
     "postprocess": {"classify": {"labels": LABELS, "top_k": 3, "softmax": True}},
 }
+TABULAR_YAML = """model:
+  name: "tabular"
+  version: "v1"
+  artifact: "model.pt"
+  inputs:  [{name: "features", dtype: "float32", shape: [-1, 4]}]
+  outputs: [{name: "probabilities", dtype: "float32", shape: [-1, 3]}]
+"""
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "try-it.png"
 
 
 @pytest.fixture(scope="module")
 def replica(dashboard: Dashboard, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real inference process serving an image classifier and a tensor model."""
+    """A real inference process serving an image classifier and a tensor model (both traced)."""
     home = tmp_path_factory.mktemp("replica")
     mobilenet = next(s for s in zoo.ZOO if s.name == "mobilenet")
     zoo.save(mobilenet, "trace", home / "fish.pt")
@@ -56,17 +63,21 @@ def replica(dashboard: Dashboard, tmp_path_factory: pytest.TempPathFactory) -> I
             c, home / "fish.pt", name="fish", version="v1", inputs=[IMAGE_IN], outputs=[LABELS_OUT]
         )
         assert made.status_code == 201, made.text
-        tensor = artifacts.traced(home / "tabular.pt", seed=4)
-        assert push(c, tensor, name="tabular", version="v1").status_code == 201
-        for model in ("fish", "tabular"):
+        table = artifacts.traced(home / "table.pt", seed=5)
+        assert push(c, table, name="table", version="v1").status_code == 201
+        for model in ("fish", "table"):
             c.post(f"/api/v1/models/{model}/deploy", json={"version": "v1"}).raise_for_status()
     with local_inference(
         dashboard.url, dashboard.inference_token, home, redis_url=REDIS_URL
     ) as inference:
-        for model in ("fish", "tabular"):
-            ready = f"{inference.url}/v2/models/{model}/ready"
-            wait_until(lambda url=ready: httpx.get(url, timeout=5).status_code == 200, 60)
+        _wait_ready(inference.url, "fish")
+        _wait_ready(inference.url, "table")
         yield inference.url
+
+
+def _wait_ready(url: str, model: str) -> None:
+    ready = f"{url}/v2/models/{model}/ready"
+    wait_until(lambda: httpx.get(ready, timeout=5).status_code == 200, 60)
 
 
 def _jpeg(path: Path) -> Path:
@@ -117,10 +128,18 @@ def test_an_image_comes_back_as_labels_with_the_version_and_time(
         shutil.copyfile(shot, SCREENSHOT)
 
 
-def test_json_inputs_come_back_as_outputs(
-    replica: str, dashboard: Dashboard, browser: webdriver.Chrome
+def test_a_traced_model_uploaded_in_the_dashboard_answers_json_inputs(
+    replica: str, dashboard: Dashboard, browser: webdriver.Chrome, tmp_path: Path
 ) -> None:
+    artifacts.traced(tmp_path / "model.pt", seed=4)
+    (tmp_path / "pier.yaml").write_text(TABULAR_YAML)
     sign_in(browser, dashboard.url, "admin", dashboard.admin_password)
+    upload(browser, dashboard.url, tmp_path / "pier.yaml", tmp_path / "model.pt")
+    pushed = wait_for("the push result", lambda: text_of(browser, "upload-result"), 120)
+    assert "Pushed tabular@v1" in pushed, pushed
+    with dashboard.api() as c:
+        c.post("/api/v1/models/tabular/deploy", json={"version": "v1"}).raise_for_status()
+    _wait_ready(replica, "tabular")
     _open_try(browser, dashboard, "tabular")
     wait_for(
         "the sample inputs",
@@ -136,7 +155,7 @@ def test_the_example_requests_run_as_shown(replica: str, tmp_path: Path) -> None
     image_specs = [TensorSpec.model_validate(IMAGE_IN)]
     table_specs = [TensorSpec.model_validate(s) for s in artifacts.IRIS_INPUTS]
     _jpeg(tmp_path / "image.jpg")
-    for model, specs in (("fish", image_specs), ("tabular", table_specs)):
+    for model, specs in (("fish", image_specs), ("table", table_specs)):
         shown = examples(replica, model, "v1", specs)
         curl = subprocess.run(
             ["bash", "-c", shown["curl"]], cwd=tmp_path, capture_output=True, text=True, timeout=60
