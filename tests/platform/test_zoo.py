@@ -68,7 +68,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             zoo.save(species, method, path)
             artifacts[_name(species, method)] = path
     settings = PierSettings(home=home, database_url=f"sqlite:///{home / 'pier.db'}")
-    with local_platform(settings, workdir=work) as platform, platform.client() as client:
+    # scalable: the local balancer in front of the workers, as `make run` serves port 8080
+    platform_cm = local_platform(settings, workdir=work, scalable=True)
+    with platform_cm as platform, platform.client() as client:
         for species, method in CASES:
             artifact = artifacts[_name(species, method)]
             # Traced archives through both doors a user has: the CLI and the REST API.
