@@ -222,14 +222,19 @@ def test_bad_images_are_refused_with_the_reason(
     assert reason in r.json()["error"]["message"]
 
 
-def test_the_body_limit_holds_for_images(classifier: Classifier) -> None:
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+def test_the_body_limit_holds_for_images(classifier: Classifier, chunked: bool) -> None:
+    """17 MiB, over the workers' 16 MiB: a 413 on the public port, never a 503 to retry."""
+    body = b"\xff\xd8" + b"\x00" * (17 * 1024 * 1024)
+    content = iter([body[i : i + 65536] for i in range(0, len(body), 65536)]) if chunked else body
     r = httpx.post(
         f"{classifier.url}/predict",
-        content=b"\xff\xd8" + b"\x00" * (17 * 1024 * 1024),
+        content=content,
         headers={"Content-Type": "image/jpeg", "X-Pier-Model": "fish"},
         timeout=60,
     )
     assert r.status_code == 413, r.text
+    assert "larger than 16777216 bytes" in r.json()["error"]["message"]
 
 
 def test_a_labels_file_that_does_not_fit_is_refused_at_push(classifier: Classifier) -> None:

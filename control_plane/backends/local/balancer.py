@@ -17,6 +17,7 @@ from control_plane.backends.local.http1 import (
     MAX_HEAD_BYTES,
     BadRequest,
     Head,
+    TooLarge,
     content_length,
     error_answer,
     forwarded_head,
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 # that dies between its head and its body (a crash, SIGKILL) leaves nothing half-sent: the
 # request goes to another worker. Larger answers stream as they come.
 WHOLE_ANSWER_BYTES = 1024 * 1024
+# The workers' own default limit (PIER_INFERENCE_MAX_BODY_BYTES): over it, 413 here.
+WORKER_MAX_BODY_BYTES = 16 * 1024 * 1024
 IDLE_REUSE_S = 2.0  # uvicorn closes idle keep-alive connections after 5 s: stay well under
 
 
@@ -95,7 +98,7 @@ class Balancer:
         host: str,
         port: int,
         *,
-        max_body_bytes: int = 64 * 1024 * 1024,
+        max_body_bytes: int = WORKER_MAX_BODY_BYTES,
         timeout_s: float = 300.0,
     ) -> None:
         self.host = host
@@ -241,6 +244,10 @@ class Balancer:
                         # The body is read here before forwarding: ask for it ourselves.
                         writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                     body = await self._request_body(reader, head)
+                except TooLarge as e:  # a 503 here would be retried by clients, in vain
+                    writer.write(error_answer(413, "Payload Too Large", str(e)))
+                    await writer.drain()
+                    return
                 except BadRequest as e:
                     writer.write(error_answer(400, "Bad Request", str(e)))
                     await writer.drain()
@@ -262,7 +269,7 @@ class Balancer:
             return await read_chunked(reader, self._max_body)
         n = content_length(head)
         if n > self._max_body:
-            raise BadRequest(f"request body larger than {self._max_body} bytes")
+            raise TooLarge(f"request body of {n} bytes is larger than {self._max_body} bytes")
         return await reader.readexactly(n) if n else b""
 
     def _upstream_request(self, head: Head, body: bytes) -> bytes:
@@ -319,6 +326,9 @@ class Balancer:
             try:
                 up_w.write(request)
                 await up_w.drain()
+            except ConnectionError:
+                pass  # a worker may answer (a 413) and close before taking the whole body
+            try:
                 resp = await asyncio.wait_for(read_head(up_r), self._timeout_s)
             except (ConnectionError, BadRequest, asyncio.IncompleteReadError, TimeoutError):
                 resp = None

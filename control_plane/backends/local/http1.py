@@ -27,6 +27,10 @@ class BadRequest(Exception):
     """The client sent something that is not HTTP/1.x we can forward."""
 
 
+class TooLarge(BadRequest):
+    """A request body over the workers' limit: refused here, before it is read (413)."""
+
+
 @dataclass
 class Head:
     start: bytes  # request or status line, without CRLF
@@ -79,7 +83,7 @@ async def read_chunked(reader: asyncio.StreamReader, limit: int) -> bytes:
         body += await reader.readexactly(size)
         await reader.readexactly(2)
         if len(body) > limit:
-            raise BadRequest(f"request body larger than {limit} bytes")
+            raise TooLarge(f"request body larger than {limit} bytes")
 
 
 def status_of(resp: Head) -> bytes:

@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from control_plane.backends.base import ReplicaProcess
-from control_plane.backends.local.balancer import Balancer
+from control_plane.backends.local.balancer import WORKER_MAX_BODY_BYTES, Balancer
 from control_plane.backends.local.pool import WorkerPool, WorkerSample
 
 
@@ -29,7 +29,9 @@ class LocalOrchestrator:
         parts = urlsplit(url)
         port = parts.port or 8080
         self._url = url
-        self._balancer = Balancer(parts.hostname or "127.0.0.1", port) if scalable else None
+        limit = int(env.get("PIER_INFERENCE_MAX_BODY_BYTES", WORKER_MAX_BODY_BYTES))
+        host = parts.hostname or "127.0.0.1"
+        self._balancer = Balancer(host, port, max_body_bytes=limit) if scalable else None
         self._pool = WorkerPool(
             env=env,
             log_path=log_path,
