@@ -132,7 +132,8 @@ def _start_canary(
         weights = [int(s) for s in steps.split(",") if s.strip()]
     except ValueError:
         raise fail(f"--steps: expected percents like 5,25,50,100, got {steps!r}") from None
-    gates = {k: fields.pop(k) for k in ("max_error_rate_increase", "max_p99_ratio", "min_requests")}
+    names = ("max_error_rate_increase", "max_p99_ratio", "max_p99_increase_ms", "min_requests")
+    gates = {k: fields.pop(k) for k in names}
     body = {"version": version, "steps": weights, "interval_s": seconds(interval), "gates": gates}
     return c.start_canary(model, {**body, **fields})
 
@@ -150,6 +151,9 @@ def canary(
         float, typer.Option(help="Allowed error-rate rise over the baseline, 0..1")
     ] = 0.01,
     max_p99_ratio: Annotated[float, typer.Option(help="Allowed p99 canary/baseline")] = 1.5,
+    max_p99_increase_ms: Annotated[
+        float, typer.Option(help="And allowed p99 rise in ms: latency fails beyond both")
+    ] = 5.0,
     min_requests: Annotated[int, typer.Option(help="Requests a step needs to pass")] = 100,
     pause: Annotated[bool, typer.Option("--pause", help="Pause the canary in progress")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Resume a paused canary")] = False,
@@ -183,6 +187,7 @@ def canary(
                     reason=reason,
                     max_error_rate_increase=max_error_rate_increase,
                     max_p99_ratio=max_p99_ratio,
+                    max_p99_increase_ms=max_p99_increase_ms,
                     min_requests=min_requests,
                 )
             else:

@@ -104,6 +104,7 @@ class DeploymentRevision(SQLModel, table=True):
     created_at: datetime = _ts()
     created_by: str = Field(max_length=128)
     reason: str = Field(default="", max_length=2000)
+    action: str | None = Field(default=None, max_length=64)  # as audited; NULL: older rows
 
 
 class User(SQLModel, table=True):

@@ -40,9 +40,12 @@ class Gates:
     """Defaults that a user overrides per canary."""
 
     min_requests: int = 100
-    min_requests_to_fail: int = 20
+    min_requests_to_fail: int | None = None  # None: min_requests, the step's minimum sample
     max_error_rate_increase: float = 0.01  # absolute, e.g. 1 percentage point
     max_p99_ratio: float = 1.5
+    max_p99_increase_ms: float = 5.0  # and absolute: 1 ms more at 1 ms is no regression
+    min_p99_requests: int = 300  # a p99 of fewer is noise: the median is compared until then
+    latency_alpha: float = 0.01
     accuracy_alpha: float = 0.05
     min_labelled: int = 200
 
@@ -88,14 +91,27 @@ def _gate_errors(base: VersionStats, canary: VersionStats, g: Gates) -> GateResu
 
 
 def _gate_latency(base: VersionStats, canary: VersionStats, g: Gates) -> GateResult:
-    if canary.p99_ms is None or base.p99_ms is None or base.p99_ms <= 0:
-        return GateResult("p99 latency", "wait", "not measured yet")
-    ratio = canary.p99_ms / base.p99_ms
+    """Slower only when beyond the ratio and the absolute margin both, and (with histograms)
+    significantly so by a rank test; the p99 once each side has enough requests for it."""
+    enough = min(base.requests, canary.requests) >= g.min_p99_requests
+    q, b_ms, c_ms = ("p99", base.p99_ms, canary.p99_ms)
+    if not enough:
+        q, b_ms, c_ms = ("p50", base.p50_ms, canary.p50_ms)
+    if c_ms is None or b_ms is None or b_ms <= 0:
+        return GateResult("latency", "wait", "not measured yet")
+    ratio, extra = c_ms / b_ms, c_ms - b_ms
     detail = (
-        f"{canary.p99_ms:.1f} ms vs {base.p99_ms:.1f} ms baseline "
-        f"(x{ratio:.2f}, limit x{g.max_p99_ratio:.2f})"
+        f"{q} {c_ms:.1f} ms vs {b_ms:.1f} ms baseline (x{ratio:.2f}, {extra:+.1f} ms; "
+        f"fails beyond x{g.max_p99_ratio:.2f} and +{g.max_p99_increase_ms:g} ms)"
     )
-    return GateResult("p99 latency", "fail" if ratio > g.max_p99_ratio else "pass", detail)
+    if not enough:
+        detail += f"; the p99 is judged from {g.min_p99_requests} requests each"
+    beyond = ratio > g.max_p99_ratio and extra > g.max_p99_increase_ms
+    rank = compare_latency(base, canary, alpha=g.latency_alpha)
+    if beyond and rank is not None:
+        beyond = rank.significant and rank.prob_slower > 0.5
+        detail += f", rank test p = {rank.test.p_value:.2g}"
+    return GateResult("latency", "fail" if beyond else "pass", detail)
 
 
 def _gate_accuracy(base: VersionStats, canary: VersionStats, g: Gates) -> GateResult | None:
@@ -114,9 +130,9 @@ def _gate_accuracy(base: VersionStats, canary: VersionStats, g: Gates) -> GateRe
 
 
 def analyse(base: VersionStats, canary: VersionStats, gates: Gates) -> Analysis:
-    """One canary step. A failed gate fails it as soon as the canary has served
-    `min_requests_to_fail` requests (a broken canary goes back at once); it passes only
-    when every gate passes on at least `min_requests`; otherwise it waits."""
+    """One canary step. A failed gate fails it once the canary has served
+    `min_requests_to_fail` requests in the step (by default its minimum sample); it passes
+    only when every gate passes on at least `min_requests`; otherwise it waits."""
     results = [
         _gate_errors(base, canary, gates),
         _gate_latency(base, canary, gates),
@@ -126,7 +142,8 @@ def analyse(base: VersionStats, canary: VersionStats, gates: Gates) -> Analysis:
     if accuracy is not None:
         results.append(accuracy)
     outcomes = {r.outcome for r in results}
-    if "fail" in outcomes and canary.requests >= gates.min_requests_to_fail:
+    fail_from = gates.min_requests_to_fail or gates.min_requests
+    if "fail" in outcomes and canary.requests >= fail_from:
         return Analysis("fail", results)
     if outcomes == {"pass"}:
         return Analysis("pass", results)

@@ -102,3 +102,30 @@ def problem(weights: dict[str, int]) -> str:
     if total != 100:
         return f"The shares add up to {total} %; they must add up to 100 %."
     return ""
+
+
+# Changes that undo the one before them, and steps that continue the change in progress.
+UNDOING = frozenset({"rollback", "canary.rollback", "canary.abort"})
+CONTINUING = frozenset({"canary.step", "canary.promote"})
+
+
+def undo_history(changes: list[tuple[dict[str, int], str | None]]) -> list[dict[str, int]]:
+    """The splits a rollback walks back through, oldest first, from (weights, action) in
+    order: a change pushes its split, a canary's later steps replace its own, and a rollback
+    (a person's, or a failed or aborted canary's) pops the change it undid."""
+    stack: list[dict[str, int]] = []
+    for weights, action in changes:
+        if action in UNDOING and len(stack) > 1:
+            stack.pop()
+            stack[-1] = weights
+        elif action in CONTINUING and stack:
+            stack[-1] = weights
+        elif not stack or stack[-1] != weights:
+            stack.append(weights)
+    return stack
+
+
+def rollback_target(changes: list[tuple[dict[str, int], str | None]]) -> dict[str, int] | None:
+    """The split before the last change still in force; None when nothing is left to undo."""
+    stack = undo_history(changes)
+    return stack[-2] if len(stack) > 1 else None

@@ -34,13 +34,29 @@ class GateSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     min_requests: int = Field(default=100, ge=1, description="Requests a step needs to pass.")
-    min_requests_to_fail: int = Field(
-        default=20, ge=1, description="Requests after which a failed gate rolls back."
+    min_requests_to_fail: int | None = Field(
+        default=None,
+        ge=1,
+        description="Requests after which a failed gate rolls back; default min_requests, "
+        "so no gate fails a step on less than its minimum sample.",
     )
     max_error_rate_increase: float = Field(
         default=0.01, ge=0, le=1, description="Allowed error-rate rise over the baseline (0..1)."
     )
     max_p99_ratio: float = Field(default=1.5, gt=1, description="Allowed p99 canary/baseline.")
+    max_p99_increase_ms: float = Field(
+        default=5.0,
+        ge=0,
+        description="And allowed p99 rise in ms: latency fails only beyond both.",
+    )
+    min_p99_requests: int = Field(
+        default=300,
+        ge=1,
+        description="Requests each side needs before p99s are compared; medians until then.",
+    )
+    latency_alpha: float = Field(
+        default=0.01, gt=0, lt=1, description="Significance a slower canary must reach."
+    )
     accuracy_alpha: float = Field(default=0.05, gt=0, lt=1, description="Significance level.")
     min_labelled: int = Field(default=200, ge=1, description="Labels each side needs.")
 
@@ -247,6 +263,9 @@ def version_stats(summary: VersionSummary | None, version: str) -> VersionStats:
         p99_ms=summary.p99_ms,
         labelled=labelled,
         correct=correct,
+        latency_bounds_s=tuple(summary.latency_bounds_s),
+        latency_counts=tuple(summary.latency_counts),
+        p50_ms=summary.p50_ms,
     )
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from control_plane.db.tables import Deployment, DeploymentRevision, Model, ModelVersion, utcnow
-from control_plane.domain import slots
+from control_plane.domain import slots, traffic
 from control_plane.errors import Conflict, InvalidRequest, NotFound
 from control_plane.schemas import (
     Batching,
@@ -56,19 +56,15 @@ def validate_shadow(shadow: dict[str, int], weights: dict[str, int]) -> dict[str
     return {label: pct for label, pct in shadow.items() if pct > 0}
 
 
-def _previous_weights(
-    session: Session, model_id: int, current: dict[str, int]
-) -> dict[str, int] | None:
+def _previous_weights(session: Session, model_id: int) -> dict[str, int] | None:
+    """What a rollback returns to: the split before the last change not yet undone."""
     revisions = session.exec(
         select(DeploymentRevision)
         .where(DeploymentRevision.model_id == model_id)
         .order_by(col(DeploymentRevision.id).desc())
         .limit(50)
     ).all()
-    for rev in revisions:
-        if rev.weights != current:
-            return dict(rev.weights)
-    return None
+    return traffic.rollback_target([(dict(r.weights), r.action) for r in reversed(revisions)])
 
 
 def _public(session: Session, model: Model, dep: Deployment) -> DeploymentPublic:
@@ -79,7 +75,7 @@ def _public(session: Session, model: Model, dep: Deployment) -> DeploymentPublic
         revision=dep.revision,
         updated_at=dep.updated_at,
         updated_by=dep.updated_by,
-        previous=_previous_weights(session, model.id, dict(dep.weights)),
+        previous=_previous_weights(session, model.id),
         shadow=dict(dep.shadow or {}),
     )
 
@@ -121,7 +117,7 @@ def set_weights(
     # A version that now takes live traffic stops being a shadow.
     shadow_before = dict(dep.shadow or {}) if dep else {}
     shadow = {label: pct for label, pct in shadow_before.items() if label not in clean}
-    dep = _new_revision(session, principal, model, dep, clean, shadow, reason)
+    dep = _new_revision(session, principal, model, dep, clean, shadow, reason, action)
     before_state: dict[str, Any] | None = None
     after_state: dict[str, Any] = {"weights": clean}
     if before is not None:
@@ -141,6 +137,7 @@ def _new_revision(
     weights: dict[str, int],
     shadow: dict[str, int],
     reason: str,
+    action: str,
 ) -> Deployment:
     """Record a new desired state (its id is the routing revision) and make it current."""
     assert model.id is not None
@@ -151,6 +148,7 @@ def _new_revision(
         shadow=shadow or None,
         created_by=principal.username,
         reason=reason,
+        action=action,
     )
     session.add(rev)
     session.flush()
@@ -206,7 +204,9 @@ def set_shadow(
     before = dict(dep.shadow or {})
     if before == clean:
         return _public(session, model, dep)
-    dep = _new_revision(session, principal, model, dep, dict(dep.weights), clean, reason)
+    dep = _new_revision(
+        session, principal, model, dep, dict(dep.weights), clean, reason, "shadow.set"
+    )
     changed = ({"shadow": before}, {"shadow": clean})
     audit.model_change(session, principal.username, "shadow.set", name, *changed, reason)
     session.flush()
@@ -223,11 +223,15 @@ def deploy(
 def rollback(
     session: Session, principal: Principal, name: str, *, reason: str = ""
 ) -> DeploymentPublic:
-    """Go back to the previous distinct desired state of `name`."""
+    """Undo the last change of `name` still in force: a second rollback goes further back,
+    never forward to the split the first one left."""
     require(principal, Role.deployer)
     current = get_deployment(session, name)
     if current.previous is None:
-        raise Conflict(f"nothing to roll back to: {name!r} has had only one deployment")
+        raise Conflict(
+            f"nothing to roll back to: {name!r} has had one deployment, or every later change "
+            "has been rolled back already"
+        )
     return set_weights(session, principal, name, current.previous, reason=reason, action="rollback")
 
 
@@ -243,7 +247,7 @@ def routing_table(session: Session) -> RoutingTable:
         labels = list(dep.weights)
         shadow = dict(dep.shadow or {})
         labels += [label for label in shadow if label not in labels]
-        previous = _previous_weights(session, model.id, dict(dep.weights)) or {}
+        previous = _previous_weights(session, model.id) or {}
         labels += [label for label in previous if label not in labels]
         versions = session.exec(
             select(ModelVersion).where(

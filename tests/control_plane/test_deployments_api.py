@@ -45,14 +45,40 @@ def test_deploy_rollback_and_the_routing_table(api: Api, three_versions: str) ->
         assert back.json()["weights"] == {"v1": 100}
         assert c.get("/api/v1/models/dep/deployment").json()["weights"] == {"v1": 100}
 
-        again = c.post("/api/v1/models/dep/rollback", json={}).json()
-        assert again["weights"] == {"v2": 100}
+        # Each change is undone once: a second rollback would go forward again, to v2.
+        assert back.json()["previous"] is None
+        again = c.post("/api/v1/models/dep/rollback", json={})
+        assert again.status_code == 409, again.text
+        assert "rolled back already" in error_message(again)
 
         events = c.get("/api/v1/audit", params={"model": "dep"}).json()
         rollback = next(e for e in events if e["action"] == "rollback" and e["reason"])
         assert rollback["before"] == {"weights": {"v2": 100}}
         assert rollback["after"] == {"weights": {"v1": 100}}
         assert rollback["actor"] == "admin" and rollback["reason"] == "v2 is worse"
+
+
+def test_rollbacks_walk_back_through_the_changes_in_order(api: Api, models_dir: Path) -> None:
+    with api.client() as c:
+        for label in ("v1", "v2", "v3"):
+            assert (
+                push(c, models_dir / f"{label}.pt", name="undo", version=label).status_code == 201
+            )
+
+        def deploy(version: str) -> None:
+            c.post("/api/v1/models/undo/deploy", json={"version": version}).raise_for_status()
+
+        def rollback() -> httpx.Response:
+            return c.post("/api/v1/models/undo/rollback", json={})
+
+        deploy("v1"), deploy("v2"), deploy("v3")
+        assert rollback().json()["weights"] == {"v2": 100}
+        assert rollback().json()["weights"] == {"v1": 100}
+        assert rollback().status_code == 409
+        # A new change after rollbacks is undone back to where it started from.
+        c.put("/api/v1/models/undo/deployment", json={"weights": {"v1": 80, "v3": 20}})
+        assert c.get("/api/v1/models/undo/deployment").json()["previous"] == {"v1": 100}
+        assert rollback().json()["weights"] == {"v1": 100}
 
 
 def test_a_split_must_sum_to_100_and_name_known_versions(api: Api, three_versions: str) -> None:

@@ -21,6 +21,10 @@ DOCKERFILES = sorted((REPO / "docker").glob("*.Dockerfile"))
 REQUIREMENTS = REPO / "docker" / "inference-requirements.txt"
 
 
+# Import names whose distribution is called otherwise.
+DISTRIBUTIONS = {"pil": "pillow"}
+
+
 def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -49,7 +53,7 @@ def test_the_inference_image_installs_what_inference_imports_at_the_tested_versi
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 imported.add(node.module.split(".")[0])
     third_party = {
-        _norm(m)
+        DISTRIBUTIONS.get(_norm(m), _norm(m))
         for m in imported
         if m not in sys.stdlib_module_names and m not in ("inference", "torch")
     }

@@ -36,6 +36,7 @@ class Traffic:
     """Steady traffic with 1 request in 5 on the input the flaky version fails on."""
 
     url: str
+    clients: int = 4
     stop: threading.Event = field(default_factory=threading.Event)
     ok: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
@@ -54,7 +55,7 @@ class Traffic:
                     self.failed[version] += 1
 
     def __enter__(self) -> Traffic:
-        self.threads = [threading.Thread(target=self._run, args=(i,)) for i in range(4)]
+        self.threads = [threading.Thread(target=self._run, args=(i,)) for i in range(self.clients)]
         for t in self.threads:
             t.start()
         return self
@@ -165,7 +166,7 @@ def test_a_canary_that_is_much_slower_is_rolled_back_by_itself(stack: LocalPlatf
     with Traffic(stack.inference_url) as traffic:
         result = _canary_until_done(stack, "slow")
     assert result["status"] == "rolled_back", result
-    assert "p99 latency: fail" in result["last_reason"]
+    assert "latency: fail" in result["last_reason"]
     assert _weights(stack) == {"v1": 100}
     assert sum(traffic.failed.values()) == 0, traffic.failed
     print(f"slow canary: {result['last_reason']}")
@@ -173,10 +174,9 @@ def test_a_canary_that_is_much_slower_is_rolled_back_by_itself(stack: LocalPlatf
 
 def test_a_good_canary_is_promoted_step_by_step(stack: LocalPlatform) -> None:
     with Traffic(stack.inference_url) as traffic:
-        # v2 costs what v1 costs, but a p99 over the 40-odd requests of a 10 % step is their
-        # slowest one, and on a shared 2-core machine two such figures of equal versions
-        # differ by up to 2x: the default x1.5 gate would judge noise.
-        result = _canary_until_done(stack, "v2", "--max-p99-ratio", "3")
+        # v2 costs what v1 costs: with the default gates (x1.5 and +5 ms, medians until each
+        # side has 300 requests) the noise of a 40-request step is not a regression.
+        result = _canary_until_done(stack, "v2")
         wait_until(lambda: traffic.ok["v2"] > 0)
     assert result["status"] == "promoted", result
     assert _weights(stack) == {"v2": 100}
@@ -190,3 +190,29 @@ def test_a_good_canary_is_promoted_step_by_step(stack: LocalPlatform) -> None:
             and "v2" in (e["after"] or {}).get("weights", {})
         ]
     assert steps == [{"v1": 90, "v2": 10}, {"v1": 50, "v2": 50}, {"v2": 100}]
+
+
+def test_a_canary_as_fast_as_its_baseline_is_promoted_20_times_in_20(
+    stack: LocalPlatform,
+) -> None:
+    """v1 and v2 are the same network with other weights. One client drives a few hundred
+    requests a step; each run ramps the other version up over the one now serving."""
+    outcomes: list[tuple[str, str]] = []
+    with Traffic(stack.inference_url, clients=1) as traffic, stack.client() as c:
+        for _ in range(20):
+            (baseline,) = _weights(stack)
+            candidate = "v1" if baseline == "v2" else "v2"
+            body = {"version": candidate, "steps": [50, 100], "interval_s": 1.5}
+            c.post("/api/v1/models/iris/canaries", json=body).raise_for_status()
+
+            def finished() -> dict | None:  # type: ignore[type-arg]
+                now = c.get("/api/v1/models/iris/canaries", params={"limit": 1}).json()[0]
+                return now if now["status"] not in ("running", "paused") else None
+
+            result = wait_until(finished, timeout=60, interval=0.2)
+            outcomes.append((result["status"], result["last_reason"]))
+            wait_until(lambda: _converged(stack))
+    failed = [o for o in outcomes if o[0] != "promoted"]
+    print(f"\nequal canaries: {20 - len(failed)} of 20 promoted; last: {outcomes[-1][1]}")
+    assert failed == [], failed
+    assert sum(traffic.failed.values()) == 0, traffic.failed

@@ -298,6 +298,11 @@ def test_rollback_restores_the_previous_split(
     assert "v2" in preview
     toast_with(browser, "Rolled back iris: v1.0.0 → 100%", "serves revision")
     assert served_versions(replica, 30) == Counter({"v1.0.0": 30})
+    # Undone once: a second rollback would go forward, to the canary's split it undid.
+    button = browser.find_element(By.CSS_SELECTOR, "#rollback button")
+    wait_for("Roll back to be disabled", lambda: not button.is_enabled() or None)
+    reason = browser.find_element(By.ID, "rollback").get_attribute("title") or ""
+    assert "each change is undone once" in reason, reason
 
     browser.get(dashboard.url + "/")
     row = wait_for("iris on the overview", lambda: text_of(browser, "model-iris"))

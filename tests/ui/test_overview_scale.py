@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, delete, select
 
 from control_plane.composition import build_platform
 from control_plane.db.engine import session_scope
@@ -68,14 +69,32 @@ def seed(dashboard: Dashboard) -> float:
     return time.perf_counter() - started
 
 
+def unseed(dashboard: Dashboard) -> None:
+    """Remove the seeded models: their artifacts do not exist, so a replica that later follows
+    the shared dashboard could never load its routing table."""
+    with session_scope(dashboard.settings) as session:
+        ids = session.exec(select(Model.id).where(col(Model.name).startswith("scale-"))).all()
+        for table in (Deployment, DeploymentRevision, ModelVersion):
+            session.exec(delete(table).where(col(table.model_id).in_(ids)))
+        session.exec(delete(Model).where(col(Model.id).in_(ids)))
+
+
+@pytest.fixture
+def seeded(dashboard: Dashboard) -> Iterator[float]:
+    try:
+        yield seed(dashboard)
+    finally:
+        unseed(dashboard)
+
+
 def ms(samples: list[float]) -> str:
     return f"median {statistics.median(samples):.1f} ms, max {max(samples):.1f} ms"
 
 
 def test_the_overview_of_100_models_of_20_versions(
-    dashboard: Dashboard, browser: webdriver.Chrome
+    dashboard: Dashboard, browser: webdriver.Chrome, seeded: float
 ) -> None:
-    seconds = seed(dashboard)
+    seconds = seeded
     with session_scope(dashboard.settings) as session:
         total = session.exec(select(func.count()).select_from(Model)).one()
         versions = session.exec(select(func.count()).select_from(ModelVersion)).one()

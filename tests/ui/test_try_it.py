@@ -70,14 +70,18 @@ def replica(dashboard: Dashboard, tmp_path_factory: pytest.TempPathFactory) -> I
     with local_inference(
         dashboard.url, dashboard.inference_token, home, redis_url=REDIS_URL
     ) as inference:
-        _wait_ready(inference.url, "fish")
-        _wait_ready(inference.url, "table")
+        try:
+            _wait_ready(inference.url, "fish")
+            _wait_ready(inference.url, "table")
+        except AssertionError as e:
+            e.add_note(f"inference log tail:\n{inference.log()[-3000:]}")
+            raise
         yield inference.url
 
 
 def _wait_ready(url: str, model: str) -> None:
     ready = f"{url}/v2/models/{model}/ready"
-    wait_until(lambda: httpx.get(ready, timeout=5).status_code == 200, 60)
+    wait_until(lambda: httpx.get(ready, timeout=5).status_code == 200, 120)
 
 
 def _jpeg(path: Path) -> Path:

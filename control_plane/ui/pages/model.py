@@ -69,7 +69,7 @@ def _rollback() -> rx.Component:
         allowed=ModelState.can_deploy & (ModelState.rollback_to != "") & ~ModelState.busy,
         reason=rx.cond(
             ModelState.can_deploy,
-            "Nothing to roll back to yet, or a change is being applied",
+            "Nothing left to roll back (each change is undone once), or a change is being applied",
             VIEWER_REASON,
         ),
         on_click=ChangeState.ask_rollback,
@@ -79,7 +79,7 @@ def _rollback() -> rx.Component:
         title=rx.cond(
             ModelState.rollback_to != "",
             "Back to " + ModelState.rollback_to,
-            "Nothing to roll back to yet",
+            "Nothing left to roll back: each change is undone once",
         ),
     )
 
