@@ -252,6 +252,7 @@ def control(
 
 
 def version_stats(summary: VersionSummary | None, version: str) -> VersionStats:
+    """A version's figures for the gates and verdicts, its latency histogram included."""
     if summary is None:
         return VersionStats(version, 0, 0, None)
     labelled = summary.labelled

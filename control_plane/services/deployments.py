@@ -56,15 +56,29 @@ def validate_shadow(shadow: dict[str, int], weights: dict[str, int]) -> dict[str
     return {label: pct for label, pct in shadow.items() if pct > 0}
 
 
-def _previous_weights(session: Session, model_id: int) -> dict[str, int] | None:
-    """What a rollback returns to: the split before the last change not yet undone."""
+def _history(session: Session, model_id: int) -> list[tuple[dict[str, int], str | None]]:
+    """The model's recent splits and the actions that made them, oldest first."""
     revisions = session.exec(
         select(DeploymentRevision)
         .where(DeploymentRevision.model_id == model_id)
         .order_by(col(DeploymentRevision.id).desc())
         .limit(50)
     ).all()
-    return traffic.rollback_target([(dict(r.weights), r.action) for r in reversed(revisions)])
+    return [(dict(r.weights), r.action) for r in reversed(revisions)]
+
+
+def _previous_weights(session: Session, model_id: int) -> dict[str, int] | None:
+    """What a rollback returns to: the split before the last change not yet undone."""
+    return traffic.rollback_target(_history(session, model_id))
+
+
+def _kept_warm(session: Session, model_id: int, current: dict[str, int]) -> list[str]:
+    """Versions replicas keep loaded beside the split: the rollback target's, and the last
+    different split's (a rollback just undone, which a person may deploy again)."""
+    history = _history(session, model_id)
+    target = traffic.rollback_target(history) or {}
+    last = next((w for w, _ in reversed(history) if w != current), {})
+    return [*target, *(v for v in last if v not in target)]
 
 
 def _public(session: Session, model: Model, dep: Deployment) -> DeploymentPublic:
@@ -247,8 +261,8 @@ def routing_table(session: Session) -> RoutingTable:
         labels = list(dep.weights)
         shadow = dict(dep.shadow or {})
         labels += [label for label in shadow if label not in labels]
-        previous = _previous_weights(session, model.id) or {}
-        labels += [label for label in previous if label not in labels]
+        warm = _kept_warm(session, model.id, dict(dep.weights))
+        labels += [label for label in warm if label not in labels]
         versions = session.exec(
             select(ModelVersion).where(
                 ModelVersion.model_id == model.id, col(ModelVersion.label).in_(labels)

@@ -3,7 +3,6 @@ against the baseline (the canary's, else the largest share) (docs/monitoring.md)
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -185,19 +184,6 @@ def _shadow_note(base: str, summary: VersionSummary | None) -> str:
     )
 
 
-def measured_stats(summary: VersionSummary | None, version: str) -> VersionStats:
-    """The canary's figures of a version, with its latency histogram for the rank test."""
-    s = canaries.version_stats(summary, version)
-    if summary is None:
-        return s
-    return dataclasses.replace(
-        s,
-        p50_ms=summary.p50_ms,
-        latency_bounds_s=tuple(summary.latency_bounds_s),
-        latency_counts=tuple(summary.latency_counts),
-    )
-
-
 def _result(
     s: VersionStats, weight: int, role: str, summary: VersionSummary | None, shadow: int = 0
 ) -> VersionResult:
@@ -248,7 +234,7 @@ def experiment(
     baseline = _baseline(weights, current.baseline if current else None)
     by_version = {s.version: s for s in monitoring.summaries(source, window_s, now).get(model, [])}
     shadows = {v: pct for v, pct in dep.shadow.items() if pct > 0 and v not in weights}
-    measured = {v: measured_stats(by_version.get(v), v) for v in [*weights, *shadows]}
+    measured = {v: canaries.version_stats(by_version.get(v), v) for v in [*weights, *shadows]}
     order = [
         baseline,
         *sorted((v for v in weights if v != baseline), key=lambda v: (-weights[v], v)),

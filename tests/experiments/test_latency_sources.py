@@ -18,7 +18,7 @@ from control_plane.metrics.base import MetricsSource
 from control_plane.metrics.direct import DirectSource
 from control_plane.metrics.prometheus import PrometheusSource
 from control_plane.schemas import ReplicaReport, VersionSummary
-from control_plane.services import canaries, experiments
+from control_plane.services import canaries
 from control_plane.services.replicas import ReplicaBook
 from inference.app import create_app
 from inference.schemas import ModelRoute, RoutingTable
@@ -150,9 +150,9 @@ def test_each_source_returns_latency_buckets_and_the_slow_version_is_slower(
             # depending on when its first scrape lands
             off = sum(abs(a - b) for a, b in zip(s.latency_counts, setup.counted[v], strict=True))
             assert off <= 2, (s.latency_counts, setup.counted[v])
-    base = experiments.measured_stats(found["v1"], "v1")
-    slow = experiments.measured_stats(found["v2"], "v2")
-    assert base != canaries.version_stats(found["v1"], "v1")  # it carries the histogram
+    base = canaries.version_stats(found["v1"], "v1")
+    slow = canaries.version_stats(found["v2"], "v2")
+    assert base.latency_counts and base.p50_ms is not None  # the gates see the histogram
     latency = compare_latency(base, slow)
     assert latency is not None and latency.significant and latency.prob_slower > 0.9
     print(f"\n{name}: {latency.text}")

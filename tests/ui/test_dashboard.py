@@ -210,6 +210,20 @@ def test_deploy_from_the_model_page_waits_for_the_replica(
     wait_for("the serving badge", lambda: text_of(browser, "health") == "serving")
     assert served_versions(replica, 20) == Counter({"v1.0.0": 20})
 
+    # Disabled controls say the real reason to an admin, never the viewer's.
+    def reason(element_id: str) -> str:
+        return browser.find_element(By.ID, element_id).get_attribute("title") or ""
+
+    wait_for(
+        "Deploy v1.0.0 to say why it is disabled",
+        lambda: "v1.0.0 already takes all of the traffic" in reason("deploy-v1.0.0"),
+    )
+    assert "from 0 %; v1.0.0 takes 100% now" in reason("canary-v1.0.0")
+    assert browser.find_element(By.CSS_SELECTOR, "#canary-v2 button").is_enabled()
+    assert "Change a share first" in reason("apply-split")
+    every = [reason(i) for i in ("deploy-v1.0.0", "canary-v1.0.0", "apply-split", "rollback")]
+    assert not any("viewer" in r for r in every), every
+
 
 def test_a_90_10_split_is_previewed_then_applied(
     dashboard: Dashboard, browser: webdriver.Chrome, replica: str

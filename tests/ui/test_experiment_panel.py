@@ -123,13 +123,24 @@ def test_a_progressive_canary_starts_pauses_and_aborts_from_the_page(
         lambda: "v3 vs v1: running at 10 %" in (text_of(browser, "canary-status") or ""),
         30,
     )
+    # Pause and abort ask first, like deploy and rollback, with a reason for the log.
     click(browser, "#canary-pause button")
+    wait_for("the pause dialog", lambda: find(browser, "reason"))
+    type_into(browser, "#reason", "holding for the weekend")
+    click(browser, "#confirm")
     wait_for(
         "the canary paused",
         lambda: "paused at 10 %" in (text_of(browser, "canary-status") or ""),
         30,
     )
     click(browser, "#canary-abort button")
+    preview = wait_for(
+        "the abort dialog's preview",
+        lambda: (t := text_of(browser, "pending-preview")) and "100%" in t and t,
+    )
+    assert "v1" in preview and "v3" in preview, preview
+    type_into(browser, "#reason", "v3 answers slower in the evening")
+    click(browser, "#confirm")
     wait_for(
         "the canary aborted",
         lambda: "aborted" in (text_of(browser, "canary-status") or ""),
@@ -143,6 +154,7 @@ def test_a_progressive_canary_starts_pauses_and_aborts_from_the_page(
     for action in ("start", "pause", "abort"):
         assert action in timeline, timeline
     assert "v3 from the dashboard" in timeline
+    assert "holding for the weekend" in timeline and "v3 answers slower" in timeline
     screenshot(browser, "21-model-canary-timeline")
     with httpx.Client(
         base_url=dashboard.url, headers={"Authorization": f"Bearer {dashboard.admin_token}"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from control_plane.ui.components.basics import SCREEN, framed, muted, row
@@ -117,12 +119,41 @@ def guarded_button(
     )
 
 
+def role_reason() -> rx.Var[str]:
+    """Why the signed-in user may not change anything ("" when they may)."""
+    return rx.cond(
+        SessionState.can_deploy,
+        "",
+        rx.cond(
+            SessionState.role == "",
+            "Sign in (again) to change anything: the page does not know who you are.",
+            VIEWER_REASON,
+        ),
+    )
+
+
+def first_reason(*checks: tuple[Any, Any]) -> rx.Var[str]:
+    """The first reason whose check holds, else "": one rule both disables a control and
+    says why, so the two never disagree."""
+    reason: rx.Var[str] = rx.Var.create("")
+    for check, text in reversed(checks):
+        reason = rx.cond(check, text, reason)
+    return reason
+
+
+def blocked_button(
+    *children: rx.Component | str, blocked: rx.Var[str], **props: object
+) -> rx.Component:
+    """A button disabled while `blocked` says why (on hover), enabled when it is ""."""
+    return guarded_button(*children, allowed=blocked == "", reason=blocked, **props)
+
+
 def deployer_button(
     *children: rx.Component | str, allowed: rx.Var[bool], **props: object
 ) -> rx.Component:
     """A small guarded button for deployers: a viewer finds it disabled, and why."""
     return guarded_button(
-        *children, allowed=allowed, reason=VIEWER_REASON, **{"size": "1", **props}
+        *children, allowed=allowed, reason=role_reason(), **{"size": "1", **props}
     )
 
 

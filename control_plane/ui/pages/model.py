@@ -7,11 +7,12 @@ import reflex as rx
 
 from control_plane.ui.components.basics import ERROR, callout_if, if_any, muted, rich_callout, row
 from control_plane.ui.components.layout import (
-    VIEWER_REASON,
     empty_state,
+    first_reason,
     guarded_button,
     loading,
     page,
+    role_reason,
     secondary_button,
 )
 from control_plane.ui.components.versions import chip
@@ -25,7 +26,7 @@ from control_plane.ui.panels.scaling import scaling_panel
 from control_plane.ui.panels.shadow import shadow_panel
 from control_plane.ui.panels.split import split_panel
 from control_plane.ui.panels.try_it import try_panel
-from control_plane.ui.panels.versions import versions_panel
+from control_plane.ui.panels.versions import BUSY, versions_panel
 
 
 def _serving() -> rx.Component:
@@ -63,24 +64,22 @@ def _title() -> rx.Component:
 
 
 def _rollback() -> rx.Component:
+    role = role_reason()
+    blocked = first_reason(
+        (role != "", role),
+        (ModelState.busy, BUSY),
+        (ModelState.rollback_to == "", "Nothing left to roll back: each change is undone once."),
+    )
     return guarded_button(
         rx.icon("undo-2", size=14),
         "Roll back",
-        allowed=ModelState.can_deploy & (ModelState.rollback_to != "") & ~ModelState.busy,
-        reason=rx.cond(
-            ModelState.can_deploy,
-            "Nothing left to roll back (each change is undone once), or a change is being applied",
-            VIEWER_REASON,
-        ),
+        allowed=blocked == "",
+        reason=blocked,
         on_click=ChangeState.ask_rollback,
         color_scheme="orange",
         variant="soft",
         id="rollback",
-        title=rx.cond(
-            ModelState.rollback_to != "",
-            "Back to " + ModelState.rollback_to,
-            "Nothing left to roll back: each change is undone once",
-        ),
+        title="Back to " + ModelState.rollback_to,
     )
 
 

@@ -176,6 +176,12 @@ class ModelState(SessionState):
             generation = self._generation
             await self._open(model_from_path(self.router.url.path))
             caller = self._caller()
+            # Who this is, on every load: a page opened from a sign-in link starts afresh.
+            principal = await self._principal()
+            to_sign_in = self._to_sign_in() if principal is None else None
+        if to_sign_in is not None:
+            yield to_sign_in
+            return
         ticks = 0
         while True:
             started = time.monotonic()

@@ -4,6 +4,7 @@ A canary is a change waiting in the same dialog, hence a substate of ChangeState
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -131,13 +132,40 @@ class CanaryState(ChangeState):
 
     @rx.event(background=True)
     async def control_canary(self, action: str) -> Any:
-        """Pause, resume or abort the canary in progress, as `POST .../current/{action}` does."""
+        """Resume the canary at once; pause and abort ask first, with a reason for the log."""
         async with self:
             if self.busy:
                 return
+            if action in ("pause", "abort"):
+                after = dict(self.weights)
+                if action == "abort":
+                    after = {self.canary.baseline: 100}
+                title = f"{action.capitalize()} the canary of {self.model}"
+                self._ask(f"canary-{action}", title, after)
+                return
             caller, name = self._caller(), self.model
+        async for effect in self._control(caller, name, action, ""):
+            yield effect
+
+    @rx.event(background=True)
+    async def confirm_control(self) -> Any:
+        """Pause or abort, as the dialog confirmed it, with its reason."""
+        async with self:
+            kind = self.pending_kind
+            if not kind.startswith("canary-") or self.busy:
+                return
+            action, reason = kind.removeprefix("canary-"), self.reason
+            caller, name = self._caller(), self.model
+            self.pending_kind = ""
+        async for effect in self._control(caller, name, action, reason):
+            yield effect
+
+    async def _control(
+        self, caller: calls.Caller, name: str, action: str, reason: str
+    ) -> AsyncIterator[Any]:
+        """As `POST .../canaries/current/{action}` does it: the same service call and audit."""
         done = await caller.call(
-            lambda s, p: canaries.control(s, p, name, action, datetime.now(UTC)),
+            lambda s, p: canaries.control(s, p, name, action, datetime.now(UTC), reason),
             f"trying to {action} the canary",
         )
         if isinstance(done, calls.Failure):

@@ -47,7 +47,11 @@ def _buttons(canary: rx.Var[bool] | bool) -> rx.Component:
     confirm = rx.cond(
         canary,
         _confirm_button("Start the canary", CanaryState.start_canary),
-        _confirm_button("Confirm", ChangeState.confirm),
+        rx.cond(
+            ChangeState.pending_kind.startswith("canary-"),
+            _confirm_button("Confirm", CanaryState.confirm_control),
+            _confirm_button("Confirm", ChangeState.confirm),
+        ),
     )
     return rx.hstack(cancel, confirm, justify="end", width="100%")
 
@@ -58,9 +62,18 @@ def confirm_dialog() -> rx.Component:
         rx.dialog.content(
             rx.dialog.title(ChangeState.pending_title),
             rx.dialog.description(
-                rx.cond(
-                    ChangeState.pending_kind == "rollback",
-                    "Traffic goes back to the previous split; its versions are still loaded.",
+                rx.match(
+                    ChangeState.pending_kind,
+                    (
+                        "rollback",
+                        "Traffic goes back to the previous split; its versions are loaded.",
+                    ),
+                    (
+                        "canary-abort",
+                        "All traffic goes back to the baseline; the canary's results stay on this "
+                        "page and in the activity log.",
+                    ),
+                    ("canary-pause", "The canary holds its weight until it is resumed."),
                     "Replicas load and warm every version before they switch; no request drops.",
                 ),
                 size="2",

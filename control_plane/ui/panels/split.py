@@ -8,7 +8,12 @@ from reflex.vars import ObjectVar
 
 from control_plane.ui.components.basics import if_any, muted, row
 from control_plane.ui.components.card import card
-from control_plane.ui.components.layout import VIEWER_REASON, guarded_button, secondary_button
+from control_plane.ui.components.layout import (
+    blocked_button,
+    first_reason,
+    role_reason,
+    secondary_button,
+)
 from control_plane.ui.components.versions import version_label
 from control_plane.ui.pages.model_state import ModelState
 from control_plane.ui.panels.change_state import ChangeState
@@ -130,13 +135,15 @@ def _apply() -> rx.Component:
     reset = secondary_button(
         "Reset", on_click=ChangeState.reset_split, disabled=~ChangeState.draft_changed
     )
-    review = guarded_button(
+    role = role_reason()
+    review = blocked_button(
         "Review and apply…",
-        allowed=ModelState.can_deploy
-        & ChangeState.draft_changed
-        & (ChangeState.draft_problem == "")
-        & ~ModelState.busy,
-        reason=VIEWER_REASON,
+        blocked=first_reason(
+            (role != "", role),
+            (ModelState.busy, "A change is being applied: wait until every replica serves it."),
+            (~ChangeState.draft_changed, "Change a share first: this is the split in force."),
+            (ChangeState.draft_problem != "", ChangeState.draft_problem),
+        ),
         on_click=ChangeState.ask_split,
         id="apply-split",
     )

@@ -10,7 +10,12 @@ from reflex.vars import ObjectVar
 
 from control_plane.ui.components.basics import muted
 from control_plane.ui.components.card import card
-from control_plane.ui.components.layout import deployer_button
+from control_plane.ui.components.layout import (
+    blocked_button,
+    deployer_button,
+    first_reason,
+    role_reason,
+)
 from control_plane.ui.components.pager import page_button, pager
 from control_plane.ui.components.table import wide_table
 from control_plane.ui.components.versions import version_label
@@ -59,9 +64,36 @@ class VersionsState(ModelState):
         return await self._refresh_now()
 
 
+BUSY = "A change is being applied: wait until every replica serves it."
+
+
+def _deploy_blocked(v: Any) -> rx.Var[str]:
+    role = role_reason()
+    return first_reason(
+        (role != "", role),
+        (ModelState.busy, BUSY),
+        (v.weight == 100, f"{v.version} already takes all of the traffic."),
+    )
+
+
+def _canary_blocked(v: Any) -> rx.Var[str]:
+    role = role_reason()
+    serving: Any = ModelState.weights
+    return first_reason(
+        (role != "", role),
+        (ModelState.busy, BUSY),
+        (serving.length() == 0, "Nothing serves yet: deploy a version, then ramp the next up."),
+        (CanaryState.canary.active, "A canary is already running: pause, abort or let it end."),
+        (
+            v.weight != 0,
+            f"A canary ramps a version up from 0 %; {v.version} takes {v.traffic} now. "
+            "Set it to 0 % in the split first.",
+        ),
+    )
+
+
 def _version_row(v: ObjectVar[VersionRow]) -> rx.Component:
     allowed = ModelState.can_deploy & ~ModelState.busy
-    serving = ModelState.weights.length() > 0  # type: ignore[attr-defined]
     return rx.table.row(
         rx.table.row_header_cell(version_label(v.version, v.color)),
         rx.table.cell(v.created_at, white_space="nowrap"),
@@ -74,15 +106,17 @@ def _version_row(v: ObjectVar[VersionRow]) -> rx.Component:
         rx.table.cell(rx.text(v.traffic, weight="bold")),
         rx.table.cell(
             rx.hstack(
-                deployer_button(
+                blocked_button(
                     "Deploy",
-                    allowed=allowed & (v.weight != 100),
+                    blocked=_deploy_blocked(v),
+                    size="1",
                     on_click=ChangeState.ask_deploy(v.version),  # type: ignore[operator]
                     id=f"deploy-{v.version}",
                 ),
-                deployer_button(
+                blocked_button(
                     "Canary…",
-                    allowed=allowed & (v.weight == 0) & serving,
+                    blocked=_canary_blocked(v),
+                    size="1",
                     variant="soft",
                     on_click=CanaryState.ask_canary(v.version),  # type: ignore[operator]
                     id=f"canary-{v.version}",

@@ -58,6 +58,7 @@ class CanaryView:
     status: str
     steps: str
     reason: str
+    baseline: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +147,7 @@ def canary_view(latest: CanaryPublic | None) -> CanaryView:
         status=latest.status,
         steps=f"steps {steps}, every {latest.interval_s:g} s",
         reason=latest.last_reason,
+        baseline=latest.baseline,
     )
 
 
