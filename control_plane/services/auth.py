@@ -125,10 +125,11 @@ def create_token(
     role: Role,
     actor: str,
     expires_at: datetime | None = None,
+    action: str = "token.create",
 ) -> IssuedToken:
-    """A new token; its secret is returned here once and never stored."""
+    """A new token, audited as `action`; its secret is returned here once and never stored."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = _store_token(session, user, name, role, secret, actor, "token.create", expires_at)
+    token = _store_token(session, user, name, role, secret, actor, action, expires_at)
     return IssuedToken(secret, token)
 
 

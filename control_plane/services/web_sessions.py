@@ -50,8 +50,15 @@ def sign_in(
         throttle.succeeded(key)
     role = Role(user.role)
     expires_at = now + ttl
+    # Audited as a sign-in: the session's token is how it works, not a token someone made.
     issued = auth.create_token(
-        session, user, SESSION_TOKEN_NAME, role, actor=user.username, expires_at=expires_at
+        session,
+        user,
+        SESSION_TOKEN_NAME,
+        role,
+        actor=user.username,
+        expires_at=expires_at,
+        action="user.sign_in",
     )
     principal = Principal(username=user.username, role=role, token_name=SESSION_TOKEN_NAME)
     return WebSession(secret=issued.secret, principal=principal, expires_at=expires_at)

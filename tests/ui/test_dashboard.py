@@ -362,6 +362,7 @@ KNOWN_ACTIONS = (
     "token.create",
     "token.revoke",
     "user.create",
+    "user.sign_in",
 )
 
 

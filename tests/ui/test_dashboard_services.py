@@ -49,6 +49,10 @@ def test_signing_in_opens_a_session_that_resolves_until_signed_out(settings: Pie
     with session_scope(settings) as session:
         opened = web_sessions.sign_in(session, "dora", "a long password!", NOW)
     assert opened.principal.role is Role.deployer
+    with session_scope(settings) as session:
+        (event,) = audit.list_events(session, actor="dora", limit=1)
+    # A sign-in, not a token someone made: the activity log says so.
+    assert event.action == "user.sign_in" and event.actor == "dora"
     assert opened.expires_at == NOW + web_sessions.SESSION_TTL
     with session_scope(settings) as session:
         assert web_sessions.principal(session, opened.secret).username == "dora"
