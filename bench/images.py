@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -96,23 +94,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.images", description=__doc__)
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
-    from bench.serving import free_port, stop, wait_ready
+    from bench.serving import free_port, launch, stop, wait_ready
 
     work = Path(tempfile.mkdtemp(prefix="bench-images-"))
     _artifact(work / "cnn.pt")
     _stock(work / "cache", work / "cnn.pt")
     port = free_port()
-    env = {**os.environ, "PIER_INFERENCE_CACHE_DIR": str(work / "cache")}
-    env |= {"PIER_INFERENCE_PORT": str(port), "PIER_INFERENCE_MODEL_THREADS": "1"}
-    with (work / "inference.log").open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "inference"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    env = {"PIER_INFERENCE_CACHE_DIR": str(work / "cache"), "PIER_INFERENCE_PORT": str(port)}
+    env["PIER_INFERENCE_MODEL_THREADS"] = "1"
+    process = launch([sys.executable, "-m", "inference"], work / "inference.log", REPO, env)
     tensor = np.random.default_rng(2).standard_normal((1, 3, 224, 224)).astype("<f4")
     cases = [
         (

@@ -94,16 +94,6 @@ class VersionSpec(BaseModel):
     outputs: list[TensorSpec] = Field(min_length=1)
     batching: VersionBatching = Field(default_factory=VersionBatching)
 
-    @property
-    def images(self) -> bool:
-        """True when an input takes encoded images (preprocess)."""
-        return any(s.preprocess is not None for s in self.inputs)
-
-    @property
-    def labels(self) -> bool:
-        """True when an output answers labels (postprocess)."""
-        return any(s.postprocess is not None for s in self.outputs)
-
 
 class ModelRoute(BaseModel):
     model_config = ConfigDict(frozen=True)

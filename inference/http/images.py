@@ -76,11 +76,28 @@ def _decode_all(spec: TensorSpec, rows: Sequence[bytes]) -> np.ndarray:
     return coerce(spec, np.stack(images))
 
 
-async def decode(spec: TensorSpec, rows: Sequence[bytes], max_rows: int) -> np.ndarray:
-    """The rows' images as the input's batch; the rows are counted before any is decoded."""
-    if len(rows) > max_rows:
-        raise TooManyRows(f"expected at most {max_rows} rows per request, got {len(rows)}")
-    return await asyncio.to_thread(_decode_all, spec, rows)
+def _decode_inputs(
+    specs: Sequence[TensorSpec], encoded: Mapping[str, Sequence[bytes]]
+) -> dict[str, np.ndarray]:
+    return {s.name: _decode_all(s, encoded[s.name]) for s in specs if s.name in encoded}
+
+
+async def decode(
+    loaded: LoadedVersion, encoded: Mapping[str, Sequence[bytes]], max_rows: int
+) -> dict[str, np.ndarray]:
+    """Each image input's encoded rows as its batch, in one hop off the event loop; the rows
+    are counted before any is decoded. Every door (raw body, JSON, v2 BYTES) comes here."""
+    for name, rows in encoded.items():
+        if len(rows) > max_rows:
+            raise TooManyRows(
+                f"{name}: expected at most {max_rows} rows per request, got {len(rows)}"
+            )
+    return await asyncio.to_thread(_decode_inputs, loaded.spec.inputs, encoded)
+
+
+def json_rows(loaded: LoadedVersion, values: Mapping[str, object]) -> dict[str, list[bytes]]:
+    """The encoded rows of each image input of a JSON request."""
+    return {s.name: rows_from_json(s, values[s.name]) for s in loaded.spec.inputs if s.preprocess}
 
 
 def answered(specs: Sequence[TensorSpec], outputs: Mapping[str, np.ndarray]) -> dict[str, object]:

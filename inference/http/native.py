@@ -76,18 +76,9 @@ def json_values(loaded: LoadedVersion, inputs: object) -> dict[str, object]:
     return inputs
 
 
-async def inputs_from_json(
-    loaded: LoadedVersion, inputs: object, max_rows: int
-) -> dict[str, np.ndarray]:
-    values = json_values(loaded, inputs)
-    batch = {}
-    for spec in loaded.spec.inputs:
-        if spec.preprocess is None:
-            batch[spec.name] = from_json(spec, values[spec.name])
-        else:
-            rows = images.rows_from_json(spec, values[spec.name])
-            batch[spec.name] = await images.decode(spec, rows, max_rows)
-    return batch
+def tensor_inputs(loaded: LoadedVersion, values: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """Every input but the image ones (inference/http/images.py), checked against its spec."""
+    return {s.name: from_json(s, values[s.name]) for s in loaded.spec.inputs if not s.preprocess}
 
 
 def _numpy_default(value: object) -> object:
@@ -128,14 +119,15 @@ async def answer_predict(state: ServiceState, headers: Mapping[str, str], raw: b
         loaded = plane.resolve(call.model, call.version, call.key)
         outcome.model, outcome.version = loaded.model, loaded.version
         if image_body:
-            spec = images.body_input(loaded)
-            batch = {spec.name: await images.decode(spec, [raw], plane.max_rows)}
+            raw_rows = {images.body_input(loaded).name: [raw]}
+            batch = await images.decode(loaded, raw_rows, plane.max_rows)
         elif tensor_call is None:
-            if loaded.spec.images:
-                batch = await inputs_from_json(loaded, call.inputs, plane.max_rows)
-            else:  # no await on the common path
-                values = json_values(loaded, call.inputs)
-                batch = {s.name: from_json(s, values[s.name]) for s in loaded.spec.inputs}
+            values = json_values(loaded, call.inputs)
+            batch = tensor_inputs(loaded, values)
+            if loaded.images:  # no await on the common path
+                batch |= await images.decode(
+                    loaded, images.json_rows(loaded, values), plane.max_rows
+                )
         else:
             batch = compact.input_array(loaded, tensor_call, raw)
         binary_answer = compact.wants_compact(headers.get("accept"))
@@ -159,7 +151,7 @@ async def answer_predict(state: ServiceState, headers: Mapping[str, str], raw: b
             },
         )
     specs = loaded.spec.outputs
-    if loaded.spec.labels:
+    if loaded.labels:
         outputs = images.answered(specs, outputs)  # type: ignore[assignment]
     payload = {
         "model": loaded.model,

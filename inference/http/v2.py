@@ -281,9 +281,8 @@ async def answer_infer(
             if unknown:
                 raise InvalidInput(f"outputs: expected some of {sorted(known)}, got {unknown}")
         batch, encoded = _inputs(loaded, infer, binary)
-        for name, rows in encoded.items():
-            spec = next(s for s in loaded.spec.inputs if s.name == name)
-            batch[name] = await images.decode(spec, rows, plane.max_rows)
+        if encoded:
+            batch |= await images.decode(loaded, encoded, plane.max_rows)
         outputs = await plane.run(loaded, batch)
     except InferenceError as error:
         plane.record_error(outcome, error, started, v2=True)

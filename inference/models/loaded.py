@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
@@ -19,6 +19,13 @@ class LoadedVersion:
     model: str
     spec: VersionSpec
     runner: LoadedModel
+    # Read on every request: whether an input takes images, an output answers labels.
+    images: bool = field(init=False)
+    labels: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "images", any(s.preprocess for s in self.spec.inputs))
+        object.__setattr__(self, "labels", any(s.postprocess for s in self.spec.outputs))
 
     @property
     def version(self) -> str:

@@ -11,6 +11,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from control_plane.composition import Platform
+from control_plane.errors import Unauthenticated
 from control_plane.schemas import Principal, VersionPublic
 from control_plane.services import registry, replicas
 from control_plane.ui import calls, context
@@ -25,7 +26,8 @@ MEDIA = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".web
 
 
 def _send(ctx: Platform, token: str, model: str, version: str, body: bytes, media: str) -> Any:
-    calls.run_as(ctx, token, lambda _s, _p: None)  # signed in, whatever the role
+    if calls.whoami(ctx, token) is None:  # any role may try; a signed-out page may not
+        raise Unauthenticated("sign in again to try a version")
     replica = replicas.pick_replica(
         ctx.replicas.all(), model, version, datetime.now(UTC), ctx.stale_after
     )
