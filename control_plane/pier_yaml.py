@@ -12,11 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from control_plane.errors import InvalidRequest
 from control_plane.schemas import (
     Batching,
+    FieldProblem,
     Resources,
     ScalingSettings,
     TensorSpec,
     check_label,
     check_model_name,
+    explain,
+    unknown_key,
 )
 
 
@@ -103,17 +106,13 @@ def load_manifest(path: Path) -> Manifest:
         raise InvalidRequest(f"{path}: expected a top-level 'model:' mapping")
     unknown = sorted(str(k) for k in doc if k not in TOP_LEVEL_KEYS)
     if unknown:
-        raise InvalidRequest(
-            f"{path}: unknown top-level keys {unknown}; expected {sorted(TOP_LEVEL_KEYS)}"
-        )
+        known = sorted(TOP_LEVEL_KEYS)
+        raise _refused(path, [FieldProblem(k, unknown_key(k, k, known)) for k in unknown])
     _read_labels(path, doc["model"])
     try:
         model = ManifestModel.model_validate(doc["model"])
     except ValidationError as e:
-        problems = "; ".join(
-            f"model.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
-        )
-        raise InvalidRequest(f"{path}: {problems}") from e
+        raise _refused(path, explain(e, prefix="model", model=ManifestModel)) from e
     artifact = (path.parent / model.artifact).resolve()
     if not artifact.is_relative_to(path.parent.resolve()):
         raise InvalidRequest(
@@ -132,11 +131,14 @@ def _scaling(path: Path, doc: dict[str, Any]) -> ScalingSettings | None:
     try:
         return ScalingSettings.model_validate(raw)
     except ValidationError as e:
-        problems = "; ".join(
-            f"scaling{''.join('.' + str(p) for p in err['loc'])}: {err['msg']}"
-            for err in e.errors()
-        )
-        raise InvalidRequest(f"{path}: {problems}") from e
+        raise _refused(path, explain(e, prefix="scaling", model=ScalingSettings)) from e
+
+
+def _refused(path: Path, problems: list[FieldProblem]) -> InvalidRequest:
+    """The file, then each problem's sentence on a line of its own."""
+    if len(problems) == 1:
+        return InvalidRequest(f"{path}: {problems[0].message}")
+    return InvalidRequest(f"{path}:\n" + "\n".join(p.message for p in problems))
 
 
 MAX_LABELS_BYTES = 8 * 1024 * 1024

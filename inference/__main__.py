@@ -7,13 +7,14 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
-from inference.settings import InferenceSettings
+from inference.settings import METRICS_STARTED_FILE, InferenceSettings
 
 log = logging.getLogger("inference")
 APP = "inference.__main__:app"
@@ -51,6 +52,7 @@ def prepare_multiproc_dir(settings: InferenceSettings) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for stale in [*directory.glob("*.db"), *directory.glob("pier_worker_*")]:
         stale.unlink(missing_ok=True)
+    (directory / METRICS_STARTED_FILE).write_text(repr(time.time()))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
     return directory
 

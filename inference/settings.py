@@ -8,6 +8,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+METRICS_STARTED_FILE = "pier_started"
+"""In the multiprocess directory: when the replica's main process started (unix seconds)."""
+
 
 class InferenceSettings(BaseSettings):
     """Every field is an environment variable prefixed with ``PIER_INFERENCE_``."""

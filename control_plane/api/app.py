@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -20,6 +26,7 @@ from control_plane.api import (
 from control_plane.composition import Platform
 from control_plane.db.engine import is_unavailable, unavailable
 from control_plane.errors import PierError, http_status
+from control_plane.schemas import FieldProblem, explain_errors, sentences
 
 
 async def _pier_error(request: Request, exc: Exception) -> JSONResponse:
@@ -30,6 +37,49 @@ async def _pier_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after_s)
     return JSONResponse(
         {"error": {"type": exc.kind, "message": exc.message}}, status_code=code, headers=headers
+    )
+
+
+def _body_model(request: Request) -> type[BaseModel] | None:
+    """The model the route reads its body into: where unknown keys find their suggestion."""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    annotation = getattr(getattr(field, "field_info", None), "annotation", None)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def request_problems(
+    errors: Iterable[Mapping[str, Any]], body: type[BaseModel] | None
+) -> list[FieldProblem]:
+    """FastAPI's errors, located by field name: the body's fields, or the query, path or
+    header parameter's name (its source word left out)."""
+    problems: list[FieldProblem] = []
+    for err in errors:
+        source, *loc = tuple(err.get("loc") or ("body",))
+        if err.get("type") == "json_invalid":
+            loc = []
+        problems += explain_errors(
+            [{**err, "loc": tuple(loc)}],
+            prefix="" if loc else str(source),
+            model=body if source == "body" else None,
+        )
+    return problems
+
+
+async def _invalid_input(request: Request, exc: Exception) -> JSONResponse:
+    """422 with one sentence per problem: `detail` for people, `errors` beside each field,
+    and the `error` object every other refusal of this API carries."""
+    assert isinstance(exc, RequestValidationError)
+    problems = request_problems(exc.errors(), _body_model(request))
+    text = sentences(problems)
+    return JSONResponse(
+        {
+            "detail": text,
+            "errors": [asdict(p) for p in problems],
+            "error": {"type": "invalid_request", "message": text},
+        },
+        status_code=422,
     )
 
 
@@ -55,6 +105,7 @@ def create_api(platform: Platform) -> FastAPI:
     )
     api.state.platform = platform
     api.add_exception_handler(PierError, _pier_error)
+    api.add_exception_handler(RequestValidationError, _invalid_input)
     guards.install(api)
     api.add_exception_handler(DBAPIError, _sql_error)
     api.add_exception_handler(PoolTimeout, _sql_error)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from control_plane.api.deps import Deployer, SessionDep, Viewer
+from control_plane.api.deps import Deployer, PlatformDep, SessionDep, Viewer
 from control_plane.services import canaries
 from control_plane.services.canaries import CanaryCreate, CanaryPublic
 
@@ -49,9 +49,11 @@ def control_canary(
     action: Literal["pause", "resume", "abort"],
     session: SessionDep,
     principal: Deployer,
+    platform: PlatformDep,
     body: CanaryControl | None = None,
 ) -> CanaryPublic:
     """Pause, resume or abort the canary in progress (abort returns all traffic to the
-    baseline)."""
+    baseline, and keeps the canary's gates and verdict at that moment in its summary)."""
     reason = body.reason if body else ""
-    return canaries.control(session, principal, name, action, datetime.now(UTC), reason)
+    now, source = datetime.now(UTC), platform.metrics()
+    return canaries.control(session, principal, name, action, now, reason, source)

@@ -7,10 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from control_plane.api.deps import PlatformDep, SessionDep, Viewer
-from control_plane.schemas import ModelMetrics, VersionSummary
+from control_plane.api.deps import Deployer, PlatformDep, SessionDep, Viewer
+from control_plane.schemas import (
+    ExperimentPublic,
+    ModelMetrics,
+    ThresholdsPublic,
+    ThresholdsSet,
+    VersionSummary,
+)
 from control_plane.services import experiments, monitoring, registry
-from control_plane.services.experiments import ExperimentPublic
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"])
 
@@ -56,11 +61,29 @@ def model_experiment(
     _: Viewer,
     window: WindowQuery = 3600,
     min_effect: Annotated[
-        float,
-        Query(description="Smallest accuracy difference worth detecting, 0..1 (0.02 = 2 points)."),
-    ] = 0.02,
+        float | None,
+        Query(
+            description="Accuracy difference to size the sample for, 0..1 (0.02 = 2 points); "
+            "default: the model's accuracy threshold."
+        ),
+    ] = None,
 ) -> ExperimentPublic:
-    """Each live version's accuracy, error rate and latency, and each challenger against
-    the baseline: differences with intervals, p-values, the sample size needed, a verdict."""
+    """Each live version's accuracy, error rate and latency since the current split took
+    effect (within the window), and each challenger against the baseline: effects with
+    intervals, judged against the model's thresholds, and a verdict."""
     source = platform.metrics()
     return experiments.experiment(session, source, name, window, datetime.now(UTC), min_effect)
+
+
+@router.get("/models/{name}/thresholds", tags=["experiments"])
+def get_thresholds(name: str, session: SessionDep, _: Viewer) -> ThresholdsPublic:
+    """The smallest differences the model's experiments declare (defaults until set)."""
+    return experiments.get_thresholds(session, name)
+
+
+@router.put("/models/{name}/thresholds", tags=["experiments"])
+def set_thresholds(
+    name: str, body: ThresholdsSet, session: SessionDep, principal: Deployer
+) -> ThresholdsPublic:
+    """Replace the model's experiment thresholds; fields left out take their defaults."""
+    return experiments.set_thresholds(session, principal, name, body.thresholds, body.reason)

@@ -43,6 +43,7 @@ class Model(SQLModel, table=True):
     description: str = Field(default="", max_length=2000)
     created_at: datetime = _ts()
     created_by: str = Field(max_length=128)
+    thresholds: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class ModelVersion(SQLModel, table=True):
@@ -166,6 +167,7 @@ class Canary(SQLModel, table=True):
     step: int = 0
     step_started_at: datetime = _ts()
     last_reason: str = Field(default="", max_length=4000)
+    summary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = _ts()
     created_by: str = Field(max_length=128)
     updated_at: datetime = _ts()

@@ -1,7 +1,7 @@
-"""Canary analysis and experiment verdicts: pure functions of measured numbers.
+"""Canary analysis: pure functions of measured numbers.
 
 `analyse` decides one canary step (pass, fail or wait) on gates a user can override;
-`verdict` compares a challenger with its baseline and says so in plain words.
+`compare_latency` is the rank test both the latency gate and experiments use.
 """
 
 from __future__ import annotations
@@ -205,62 +205,3 @@ def compare_latency(
             f"(p = {t.p_value:.3g}, n = {n:,})"
         )
     return LatencyComparison(t, significant, text)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    decided: bool
-    text: str
-
-
-def verdict(
-    base: VersionStats,
-    challenger: VersionStats,
-    *,
-    min_effect: float = 0.02,
-    alpha: float = 0.05,
-    power: float = 0.8,
-) -> Verdict:
-    """Accuracy first (when labelled), else error rate: which is better, or what is missing."""
-    if base.labelled and challenger.labelled:
-        t = stats.two_proportion_test(
-            base.correct, base.labelled, challenger.correct, challenger.labelled
-        )
-        n = base.labelled + challenger.labelled
-        needed = 2 * stats.sample_size_two_proportions(
-            min(max(t.p_a, 0.01), 0.99), min_effect, alpha, power
-        )
-        if t.p_value < alpha:
-            gain = t.diff > 0
-            who, other = (challenger, base) if gain else (base, challenger)
-            hi, lo = (t.p_b, t.p_a) if gain else (t.p_a, t.p_b)
-            return Verdict(
-                True,
-                f"{who.version} is more accurate than {other.version}: {100 * hi:.1f} % vs "
-                f"{100 * lo:.1f} % (p = {t.p_value:.3g}, n = {n:,})",
-            )
-        if n < needed:
-            return Verdict(
-                False,
-                f"not enough data yet: {n:,} of about {needed:,} labelled predictions needed "
-                f"to detect a {100 * min_effect:.1f}-point difference",
-            )
-        return Verdict(
-            False,
-            f"no significant accuracy difference between {challenger.version} and "
-            f"{base.version}: {100 * t.p_b:.1f} % vs {100 * t.p_a:.1f} % "
-            f"(p = {t.p_value:.3g}, n = {n:,})",
-        )
-    if base.requests and challenger.requests:
-        t = stats.two_proportion_test(
-            base.errors, base.requests, challenger.errors, challenger.requests
-        )
-        if t.p_value < alpha:
-            failing, other = (challenger, base) if t.diff > 0 else (base, challenger)
-            return Verdict(
-                True,
-                f"{failing.version} fails more often than {other.version}: "
-                f"{_pct(max(t.p_a, t.p_b))} vs {_pct(min(t.p_a, t.p_b))} "
-                f"(p = {t.p_value:.3g}, n = {base.requests + challenger.requests:,})",
-            )
-    return Verdict(False, "not enough data yet: no labelled predictions for both versions")

@@ -73,6 +73,7 @@ class Ledger:
         self._buckets: dict[tuple[str, str, str, int], Tally] = {}
         self._cursors: dict[str, dict[str, int]] = {}  # replica -> epoch -> revision
         self._seen: dict[str, float] = {}
+        self.bucket_s = 1  # the replicas' bucket of prediction time, once one has answered
 
     def after(self, replica: str) -> list[str]:
         """The `after` query values to send to this replica."""
@@ -80,6 +81,7 @@ class Ledger:
 
     def apply(self, replica: str, body: AggregatesIn, now: float) -> None:
         cursors = self._cursors.setdefault(replica, {})
+        self.bucket_s = max(self.bucket_s, body.bucket_s)
         horizon = now - self.retention_s
         for book in body.books:
             for b in book.buckets:
@@ -99,10 +101,11 @@ class Ledger:
             self._cursors.pop(replica, None)
 
     def totals(self, model: str | None, start: float, end: float) -> dict[tuple[str, str], Tally]:
-        """Per (model, version): the tallies of predictions made in [start, end)."""
+        """Per (model, version): the tallies of buckets of prediction time that overlap
+        [start, end): a window starting mid-bucket keeps the labels of its first seconds."""
         out: dict[tuple[str, str], Tally] = {}
         for (_, m, v, s), tally in self._buckets.items():
-            if (model is None or m == model) and start <= s < end:
+            if (model is None or m == model) and start < s + self.bucket_s and s < end:
                 out.setdefault((m, v), Tally()).add(tally)
         return out
 

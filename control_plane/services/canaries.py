@@ -19,14 +19,18 @@ from control_plane.domain.canary import (
     pause,
     resume,
 )
+from control_plane.domain.effects import Thresholds
+from control_plane.domain.verdicts import judge
 from control_plane.errors import Conflict, InvalidRequest, NotFound
 from control_plane.metrics.base import MetricsSource
-from control_plane.schemas import Principal, Role, VersionSummary
+from control_plane.schemas import Principal, Role, ThresholdSettings, VersionSummary
 from control_plane.services import audit, deployments
 from control_plane.services.auth import require
 from control_plane.services.registry import get_model, get_version_row
 
 ACTOR = "canary"
+ENDINGS = {"promoted": "promoted", "rolled_back": "rolled back", "aborted": "aborted"}
+"""A canary's final statuses, as its summary says them."""
 MAX_WINDOW_S = 3600
 
 
@@ -77,6 +81,26 @@ class CanaryCreate(BaseModel):
     reason: str = Field(default="", max_length=2000)
 
 
+class GateOutcome(BaseModel):
+    gate: str
+    outcome: str
+    detail: str
+
+
+class CanarySummary(BaseModel):
+    """A finished canary's last word: what ended it, its gates then, and the verdict on the
+    canary against its baseline over its last step."""
+
+    outcome: str = Field(description="promoted, rolled back or aborted")
+    analysis: str = Field(description="What the gates said then: pass, fail or wait.")
+    at: datetime
+    by: str
+    weight: int = Field(description="The canary's share when it ended.")
+    reason: str
+    gates: list[GateOutcome]
+    verdict: str
+
+
 class CanaryPublic(BaseModel):
     id: int
     model: str
@@ -90,6 +114,9 @@ class CanaryPublic(BaseModel):
     weight: int
     step_started_at: datetime
     last_reason: str
+    summary: CanarySummary | None = Field(
+        default=None, description="How it ended: its last gates and verdict; None while it runs."
+    )
     created_at: datetime
     created_by: str
 
@@ -109,6 +136,7 @@ def _public(model: str, row: Canary) -> CanaryPublic:
         weight=row.steps[row.step],
         step_started_at=row.step_started_at,
         last_reason=row.last_reason,
+        summary=CanarySummary.model_validate(row.summary) if row.summary else None,
         created_at=row.created_at,
         created_by=row.created_by,
     )
@@ -212,10 +240,12 @@ def control(
     action: str,
     now: datetime,
     reason: str = "",
+    source: MetricsSource | None = None,
 ) -> CanaryPublic:
-    """A person pauses, resumes or aborts the rollout of `name`."""
+    """A person pauses, resumes or aborts the rollout of `name`; an abort keeps the
+    canary's gates and verdict at that moment when `source` is given."""
     require(principal, Role.deployer)
-    _, row = _require_active(session, name)
+    model, row = _require_active(session, name)
     state = _state(row, name)
     try:
         if action == "pause":
@@ -223,6 +253,10 @@ def control(
         elif action == "resume":
             new, why = resume(state, now), f"resumed at {state.weight} %"
         elif action == "abort":
+            if source is not None:
+                why = f"aborted at {state.weight} %" + (f": {reason}" if reason else "")
+                summary = _summary(row, model, source, now, "aborted", principal.username, why)
+                _record_summary(session, row, name, summary)
             decision = abort(state)
             deployments.set_weights(
                 session,
@@ -270,12 +304,60 @@ def version_stats(summary: VersionSummary | None, version: str) -> VersionStats:
     )
 
 
-def _analysis_for(row: Canary, model: str, source: MetricsSource, now: datetime) -> Analysis:
+def _step_figures(
+    row: Canary, model: str, source: MetricsSource, now: datetime
+) -> tuple[VersionStats, VersionStats, Analysis]:
+    """Baseline and canary over the current step, and the gates on them."""
     window = int(min(MAX_WINDOW_S, max(1.0, (now - row.step_started_at).total_seconds())))
     by_version = {s.version: s for s in source.summaries(window, now).get(model, [])}
     base = version_stats(by_version.get(row.baseline), row.baseline)
     canary = version_stats(by_version.get(row.canary), row.canary)
-    return analyse(base, canary, GateSettings.model_validate(row.gates).gates())
+    return base, canary, analyse(base, canary, GateSettings.model_validate(row.gates).gates())
+
+
+def _summary(
+    row: Canary,
+    model: Model,
+    source: MetricsSource,
+    now: datetime,
+    outcome: str,
+    by: str,
+    reason: str,
+) -> CanarySummary:
+    """The gates and the verdict over the canary's last step, kept once it has ended."""
+    base, canary, analysis = _step_figures(row, model.name, source, now)
+    thresholds = ThresholdSettings.model_validate(model.thresholds or {})
+    said = judge(base, canary, Thresholds(**thresholds.model_dump()))
+    return CanarySummary(
+        outcome=outcome,
+        analysis=analysis.outcome,
+        at=now,
+        by=by,
+        weight=row.steps[row.step],
+        reason=reason,
+        gates=[
+            GateOutcome(gate=g.name, outcome=g.outcome, detail=g.detail) for g in analysis.gates
+        ],
+        verdict=said.text,
+    )
+
+
+def _record_summary(session: Session, row: Canary, model: str, summary: CanarySummary) -> None:
+    row.summary = summary.model_dump(mode="json")
+    audit.record(
+        session,
+        actor=summary.by,
+        action="canary.analysis",
+        model=model,
+        target=f"{model}@{row.canary}",
+        after={
+            "outcome": summary.analysis,
+            "ended": summary.outcome,
+            "gates": [g.model_dump() for g in summary.gates],
+            "verdict": summary.verdict,
+        },
+        reason=summary.reason,
+    )
 
 
 def tick(session: Session, source: MetricsSource, now: datetime) -> list[Decision]:
@@ -289,7 +371,7 @@ def tick(session: Session, source: MetricsSource, now: datetime) -> list[Decisio
     system = Principal(username=ACTOR, role=Role.deployer, token_name="canary-driver")
     for row, model in rows:
         state = _state(row, model.name)
-        analysis = _analysis_for(row, model.name, source, now)
+        _, _, analysis = _step_figures(row, model.name, source, now)
         decision = advance(state, analysis, now)
         if decision.kind == "wait":
             if row.last_reason != decision.reason:
@@ -305,21 +387,26 @@ def tick(session: Session, source: MetricsSource, now: datetime) -> list[Decisio
             reason=decision.reason,
             action=f"canary.{decision.kind}",
         )
-        audit.record(
-            session,
-            actor=ACTOR,
-            action="canary.analysis",
-            model=model.name,
-            target=f"{model.name}@{row.canary}",
-            after={
-                "outcome": analysis.outcome,
-                "gates": [
-                    {"gate": g.name, "outcome": g.outcome, "detail": g.detail}
-                    for g in analysis.gates
-                ],
-            },
-            reason=decision.reason,
-        )
+        ended = ENDINGS.get(decision.state.status)
+        if ended is not None:
+            summary = _summary(row, model, source, now, ended, ACTOR, decision.reason)
+            _record_summary(session, row, model.name, summary)
+        else:
+            audit.record(
+                session,
+                actor=ACTOR,
+                action="canary.analysis",
+                model=model.name,
+                target=f"{model.name}@{row.canary}",
+                after={
+                    "outcome": analysis.outcome,
+                    "gates": [
+                        {"gate": g.name, "outcome": g.outcome, "detail": g.detail}
+                        for g in analysis.gates
+                    ],
+                },
+                reason=decision.reason,
+            )
         _store(row, decision.state, decision.reason, now)
         session.add(row)
         acted.append(decision)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -100,6 +101,28 @@ def get_deployment(session: Session, name: str) -> DeploymentPublic:
     if dep is None:
         raise NotFound(f"model {name!r} is not deployed; deploy a version first")
     return _public(session, model, dep)
+
+
+def split_since(session: Session, name: str) -> tuple[int, datetime]:
+    """The revision (id, time) from which the current split has held: shadow changes and
+    re-applied equal splits do not end it."""
+    model = get_model(session, name)
+    revisions = session.exec(
+        select(DeploymentRevision)
+        .where(DeploymentRevision.model_id == model.id)
+        .order_by(col(DeploymentRevision.id).desc())
+        .limit(200)
+    ).all()
+    if not revisions:
+        raise NotFound(f"model {name!r} is not deployed; deploy a version first")
+    current = {v: w for v, w in revisions[0].weights.items() if w > 0}
+    first = revisions[0]
+    for r in revisions[1:]:
+        if {v: w for v, w in r.weights.items() if w > 0} != current:
+            break
+        first = r
+    assert first.id is not None
+    return first.id, first.created_at
 
 
 def is_deployed(session: Session, name: str) -> bool:

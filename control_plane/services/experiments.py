@@ -1,109 +1,44 @@
-"""Experiments: how the live and shadow versions of a model compare, in numbers and words,
-against the baseline (the canary's, else the largest share) (docs/monitoring.md)."""
+"""Experiments: how the live and shadow versions of a model compare since the current split
+took effect, against the baseline (the canary's, else the largest share) (docs/monitoring.md)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 
-from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from control_plane.domain import stats
-from control_plane.domain.analysis import VersionStats, compare_latency, verdict
+from control_plane.domain.analysis import VersionStats, compare_latency
+from control_plane.domain.effects import Effect, Thresholds
+from control_plane.domain.verdicts import judge
 from control_plane.errors import InvalidRequest
 from control_plane.metrics.base import MetricsSource
-from control_plane.schemas import VersionSummary
-from control_plane.services import canaries, deployments, monitoring
+from control_plane.schemas import (
+    Comparison,
+    Difference,
+    EffectPublic,
+    Estimate,
+    ExperimentPublic,
+    LatencyTest,
+    Principal,
+    Role,
+    ThresholdSettings,
+    ThresholdsPublic,
+    VersionResult,
+    VersionSummary,
+)
+from control_plane.services import audit, canaries, deployments, monitoring
+from control_plane.services.auth import require
+from control_plane.services.registry import get_model
 
 ALPHA = 0.05
 POWER = 0.8
 LATENCY_METHOD = (
-    "Mann-Whitney U on the request-latency histograms of challenger and baseline (each "
-    "bucket a group of ties), two-sided, normal approximation with tie correction; "
-    "plus the p99 ratio"
+    "the difference of the medians read off both request-latency histograms, its 95 % "
+    "interval from each median's order-statistic interval; tested by Mann-Whitney U on the "
+    "histograms (each bucket a group of ties), two-sided, with tie correction"
 )
-
-
-class Estimate(BaseModel):
-    """A proportion with its 95 % Wilson interval; None values where nothing was counted."""
-
-    value: float | None = Field(description="0..1")
-    low: float | None
-    high: float | None
-    n: int = Field(description="What the proportion is of: requests or labelled rows.")
-
-
-class VersionResult(BaseModel):
-    version: str
-    weight: int = Field(description="Percent of traffic it takes now.")
-    role: str = Field(description="baseline, challenger or shadow")
-    shadow: int = Field(default=0, description="Shadow: percent of requests mirrored to it.")
-    agreement: Estimate | None = Field(
-        default=None,
-        description="Shadow: share of classifier rows where it predicted the live answer.",
-    )
-    requests: int
-    errors: int
-    error_rate: Estimate
-    labelled: int
-    accuracy: Estimate
-    p50_ms: float | None
-    p99_ms: float | None
-
-
-class Difference(BaseModel):
-    """Challenger minus baseline, with Newcombe's 95 % interval and a two-sided p-value."""
-
-    diff: float
-    low: float
-    high: float
-    p_value: float
-
-
-class LatencyTest(BaseModel):
-    """Challenger against baseline on latency: a rank test on their histograms."""
-
-    u: float = Field(description="Mann-Whitney U of the challenger.")
-    p_value: float = Field(description="Two-sided.")
-    prob_slower: float = Field(
-        description="P(a challenger request takes longer than a baseline one), ties half."
-    )
-    significant: bool
-    text: str
-
-
-class Comparison(BaseModel):
-    challenger: str
-    baseline: str
-    accuracy: Difference | None = Field(description="None until both versions have labels.")
-    error_rate: Difference | None = Field(description="None until both versions served.")
-    p99_ratio: float | None = Field(description="Challenger p99 / baseline p99.")
-    latency: LatencyTest | None = Field(
-        default=None, description="None until both versions have latency histograms."
-    )
-    agreement: float | None = Field(
-        default=None, description="Shadow challenger: share of rows agreeing with live answers."
-    )
-    labelled: int = Field(description="Labelled predictions of both versions together.")
-    needed: int | None = Field(
-        description="Labelled predictions (both together) needed to detect min_effect with "
-        "80 % power at alpha 0.05; None until the baseline has labels."
-    )
-    reached: bool
-    decided: bool
-    verdict: str
-
-
-class ExperimentPublic(BaseModel):
-    model: str
-    window_s: int
-    generated_at: datetime
-    min_effect: float
-    baseline: str
-    canary: str | None = Field(description="The canary in progress, if one runs.")
-    latency_method: str
-    versions: list[VersionResult]
-    comparisons: list[Comparison]
 
 
 def _estimate(successes: int, n: int) -> Estimate:
@@ -130,24 +65,48 @@ def _needed(base: VersionStats, min_effect: float) -> int | None:
     return 2 * stats.sample_size_two_proportions(p, min_effect, ALPHA, POWER)
 
 
+def _effect(e: Effect) -> EffectPublic:
+    return EffectPublic(
+        measure=e.measure,
+        unit=e.unit,
+        baseline=e.base,
+        challenger=e.challenger,
+        diff=e.diff,
+        low=e.low,
+        high=e.high,
+        p_value=e.p_value,
+        threshold=e.threshold,
+        n=e.n,
+        reading=e.reading,
+    )
+
+
+def thresholds_of(settings: ThresholdSettings) -> Thresholds:
+    return Thresholds(**settings.model_dump())
+
+
 def compare(
-    base: VersionStats, challenger: VersionStats, min_effect: float, *, shadow: bool = False
+    base: VersionStats,
+    challenger: VersionStats,
+    thresholds: ThresholdSettings,
+    min_effect: float,
+    *,
+    shadow: bool = False,
 ) -> Comparison:
     """One challenger against the baseline: pure, from measured counts. A shadow's latency
-    is its model call alone, not a whole request: its rank test is given, not worded."""
+    is its model call alone, not a whole request: its rank test is given, not judged."""
     ratio = None
     if base.p99_ms and challenger.p99_ms is not None:
         ratio = challenger.p99_ms / base.p99_ms
     needed = _needed(base, min_effect)
     labelled = base.labelled + challenger.labelled
-    said = verdict(base, challenger, min_effect=min_effect, alpha=ALPHA, power=POWER)
+    judged = replace(challenger, latency_counts=()) if shadow else challenger
+    said = judge(base, judged, thresholds_of(thresholds), alpha=ALPHA)
     latency = compare_latency(base, challenger, alpha=ALPHA)
-    text = said.text
-    if latency is not None and latency.significant and not shadow:
-        text = f"{text}; {latency.text}"
     return Comparison(
         challenger=challenger.version,
         baseline=base.version,
+        effects=[_effect(e) for e in said.effects],
         accuracy=_difference(base.correct, base.labelled, challenger.correct, challenger.labelled),
         error_rate=_difference(base.errors, base.requests, challenger.errors, challenger.requests),
         p99_ratio=ratio,
@@ -161,10 +120,11 @@ def compare(
             text=latency.text,
         ),
         labelled=labelled,
+        labels_missing=said.labels_missing,
         needed=needed,
         reached=needed is not None and challenger.labelled > 0 and labelled >= needed,
         decided=said.decided,
-        verdict=text,
+        verdict=said.text,
     )
 
 
@@ -215,13 +175,21 @@ def experiment(
     model: str,
     window_s: int,
     now: datetime,
-    min_effect: float = 0.02,
+    min_effect: float | None = None,
 ) -> ExperimentPublic:
-    """The live versions of `model` compared over the window ending at `now`."""
-    if not 0 < min_effect < 1:
+    """The live versions of `model` compared over the traffic served since the current
+    split took effect, within the window ending at `now`."""
+    if min_effect is not None and not 0 < min_effect < 1:
         raise InvalidRequest(f"min_effect: expected a proportion between 0 and 1, got {min_effect}")
     window_s, _ = monitoring.check_window(window_s, window_s)
     dep = deployments.get_deployment(session, model)  # NotFound: no model, or not deployed
+    thresholds = get_thresholds(session, model).thresholds
+    if min_effect is None:
+        min_effect = min(thresholds.accuracy_points / 100, 0.99)
+    revision, split_at = deployments.split_since(session, model)
+    # Whole seconds after the split's own: counts land in the second they were scraped.
+    held_s = int(now.timestamp()) - int(split_at.timestamp())
+    compared_s = min(window_s, held_s)
     weights = {v: w for v, w in dep.weights.items() if w > 0}
     current = next(
         (
@@ -232,7 +200,8 @@ def experiment(
         None,
     )
     baseline = _baseline(weights, current.baseline if current else None)
-    by_version = {s.version: s for s in monitoring.summaries(source, window_s, now).get(model, [])}
+    found = source.summaries(compared_s, now).get(model, []) if compared_s > 0 else []
+    by_version = {s.version: s for s in found}
     shadows = {v: pct for v, pct in dep.shadow.items() if pct > 0 and v not in weights}
     measured = {v: canaries.version_stats(by_version.get(v), v) for v in [*weights, *shadows]}
     order = [
@@ -245,7 +214,7 @@ def experiment(
         return "baseline" if v == baseline else "shadow" if v in shadows else "challenger"
 
     def comparison(v: str) -> Comparison:
-        c = compare(measured[baseline], measured[v], min_effect, shadow=v in shadows)
+        c = compare(measured[baseline], measured[v], thresholds, min_effect, shadow=v in shadows)
         if v not in shadows:
             return c
         note = _shadow_note(baseline, by_version.get(v))
@@ -259,9 +228,14 @@ def experiment(
 
     return ExperimentPublic(
         model=model,
-        window_s=window_s,
+        window_s=compared_s,
+        since=now - timedelta(seconds=compared_s),
+        since_split=compared_s == held_s,
+        split_revision=revision,
+        split_since=split_at,
         generated_at=now,
         min_effect=min_effect,
+        thresholds=thresholds,
         baseline=baseline,
         canary=current.canary if current else None,
         latency_method=LATENCY_METHOD,
@@ -271,3 +245,34 @@ def experiment(
         ],
         comparisons=[comparison(v) for v in order[1:]],
     )
+
+
+def get_thresholds(session: Session, name: str) -> ThresholdsPublic:
+    model = get_model(session, name)
+    if model.thresholds is None:
+        return ThresholdsPublic(model=name, thresholds=ThresholdSettings(), custom=False)
+    settings = ThresholdSettings.model_validate(model.thresholds)
+    return ThresholdsPublic(model=name, thresholds=settings, custom=True)
+
+
+def set_thresholds(
+    session: Session,
+    principal: Principal,
+    name: str,
+    thresholds: ThresholdSettings,
+    reason: str = "",
+) -> ThresholdsPublic:
+    """Replace the model's experiment thresholds (deployer, audited); unchanged is a no-op."""
+    require(principal, Role.deployer)
+    before = get_thresholds(session, name)
+    if before.custom and before.thresholds == thresholds:
+        return before
+    model = get_model(session, name)
+    model.thresholds = thresholds.model_dump(mode="json")
+    session.add(model)
+    previous = before.thresholds.model_dump(mode="json") if before.custom else None
+    audit.model_change(
+        session, principal.username, "thresholds.set", name, previous, model.thresholds, reason
+    )
+    session.flush()
+    return get_thresholds(session, name)

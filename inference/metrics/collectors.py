@@ -24,6 +24,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from inference.metrics.window import RollingWindow
+from inference.settings import METRICS_STARTED_FILE
 
 LATENCY_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01,
@@ -74,6 +75,16 @@ class WorkersProcessCollector:
         workers = GaugeMetricFamily("pier_worker_processes", "Live worker processes.")
         workers.add_metric([], len(usages))
         yield from (cpu, rss, workers)
+        try:
+            started = float((self._directory / METRICS_STARTED_FILE).read_text())
+        except (OSError, ValueError):
+            return  # a directory prepared by hand: no start time to tell
+        # The replica's start, so a scraper knows its counters hold nothing older.
+        start = GaugeMetricFamily(
+            "process_start_time_seconds", "Start time of the replica since unix epoch in seconds."
+        )
+        start.add_metric([], started)
+        yield start
 
 
 @dataclass

@@ -35,9 +35,9 @@ def test_the_manifest_reads_the_batching_of_its_model(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("  batching: {max_rows: 0}", "batching.max_rows: Input should be greater than"),
-        ("  batching: {max_wait_ms: 5000}", "batching.max_wait_ms: Input should be less than"),
-        ("  batching: {rows: 8}", "batching.rows: Extra inputs are not permitted"),
+        ("  batching: {max_rows: 0}", "batching.max_rows: expected at least 1, got 0"),
+        ("  batching: {max_wait_ms: 5000}", "max_wait_ms: expected at most 1000, got 5000"),
+        ("  batching: {rows: 8}", "batching.rows: unknown key; did you mean `max_rows`?"),
     ],
 )
 def test_bad_batching_in_a_manifest_is_refused_clearly(

@@ -6,6 +6,7 @@ one it cannot decide yet."""
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,6 +157,9 @@ def test_a_clearly_worse_version_is_called_out_from_delayed_feedback(stack: Loca
     assert c["accuracy"]["diff"] < 0 and c["accuracy"]["high"] < 0
     assert c["verdict"].startswith("v1 is more accurate than v2: ")
     assert "p = " in c["verdict"] and f"n = {c['labelled']:,}" in c["verdict"]
+    (accuracy,) = [x for x in c["effects"] if x["measure"] == "accuracy"]
+    assert accuracy["reading"] == "worse" and accuracy["high"] < -1  # beyond the 1 point
+    assert f"{-accuracy['diff']:+.1f} points [{-accuracy['high']:+.1f}, " in c["verdict"]
     # No request failed, and the error rates say so with an interval.
     for v in e["versions"]:
         assert v["errors"] == 0 and v["error_rate"]["value"] == 0.0
@@ -168,8 +172,11 @@ def test_a_clearly_worse_version_is_called_out_from_delayed_feedback(stack: Loca
     latency = c["latency"]
     assert latency is not None and 0 <= latency["p_value"] <= 1
     assert 0 < latency["prob_slower"] < 1 and latency["u"] >= 0
-    if latency["significant"]:
-        assert c["verdict"].endswith(latency["text"])
+    # ...and judged on the median against the 1 ms threshold: no slower verdict for a
+    # difference of a fraction of a millisecond, however significant.
+    (median,) = [x for x in c["effects"] if x["measure"] == "latency"]
+    assert median["threshold"] == 1.0 and abs(median["diff"]) < 1
+    assert median["reading"] in ("negligible", "unclear") and "slower" not in c["verdict"]
 
 
 def test_a_small_difference_is_reported_as_not_decided_yet(stack: LocalPlatform) -> None:
@@ -180,10 +187,15 @@ def test_a_small_difference_is_reported_as_not_decided_yet(stack: LocalPlatform)
     assert c["accuracy"]["low"] < 0 < c["accuracy"]["high"]  # the interval spans no change
     assert c["needed"] > c["labelled"] and c["reached"] is False
     # (A latency sentence follows when the two versions' latencies differ significantly.)
-    assert c["verdict"].startswith(
-        f"not enough data yet: {c['labelled']:,} of about {c['needed']:,} labelled "
-        "predictions needed to detect a 2.0-point difference"
+    # The model's accuracy threshold (1 point) sizes the sample, and the verdict says so.
+    assert c["verdict"].startswith("not enough data yet to tell v2 and v1 apart: accuracy ")
+    assert (
+        f"(about {c['needed']:,} labelled predictions needed, {c['labelled']:,} so far)"
+        in (c["verdict"])
     )
+    (accuracy,) = [x for x in c["effects"] if x["measure"] == "accuracy"]
+    assert accuracy["reading"] == "unclear" and accuracy["threshold"] == 1.0
+    assert accuracy["low"] < -1 or accuracy["high"] > 1  # it could still be a real difference
 
 
 def test_bad_requests_get_a_clear_4xx(stack: LocalPlatform, tmp_path: Path) -> None:
@@ -270,3 +282,81 @@ def test_a_shadow_version_is_judged_from_copies_of_live_traffic(
     assert c["decided"] is True and c["accuracy"]["diff"] < 0
     assert c["verdict"].startswith("v1 is more accurate than v2: ")
     assert "shadow of v1: agrees with the live answer on " in c["verdict"]
+
+
+def test_only_traffic_since_the_current_split_is_compared(
+    stack: LocalPlatform, tmp_path: Path
+) -> None:
+    """Traffic served under an earlier split is left out: the finding pooled the chart's
+    whole range, from before the split existed."""
+    with stack.client() as c:
+        for v in ("v1", "v2"):
+            path = artifacts.cut_classifier(tmp_path / f"{v}.pt", TRUTH_CUTS)
+            assert push(c, path, name="split", version=v).status_code == 201
+        c.put(
+            "/api/v1/models/split/deployment", json={"weights": {"v1": 50, "v2": 50}}
+        ).raise_for_status()
+    wait_until(lambda: _serves_both(stack, "split"), timeout=60)
+    time.sleep(1.1)  # counts are per whole second after the split's own
+    _predict(stack, "split", 120, seed=4)
+    first = wait_until(
+        lambda: (
+            (e := _experiment(stack, "split"))
+            and sum(v["requests"] for v in e["versions"]) >= 120
+            and e
+        ),
+        timeout=30,
+        interval=0.3,
+    )
+    with stack.client() as c:
+        # A shadow change keeps the split, so its traffic still counts.
+        c.put("/api/v1/models/split/shadow", json={"shadow": {}}).raise_for_status()
+        assert _experiment(stack, "split")["split_revision"] == first["split_revision"]
+        r = c.put("/api/v1/models/split/deployment", json={"weights": {"v1": 70, "v2": 30}})
+        r.raise_for_status()
+    after = _experiment(stack, "split")
+    assert after["split_revision"] == r.json()["revision"] > first["split_revision"]
+    assert after["window_s"] <= 10 < WINDOW
+    assert sum(v["requests"] for v in after["versions"]) < 120
+    assert after["since"] >= after["split_since"] or after["window_s"] == 1
+    wait_until(lambda: _serves_both(stack, "split"), timeout=60)
+    time.sleep(1.1)
+    _predict(stack, "split", 40, seed=5)
+
+    def counted() -> dict[str, Any] | None:
+        e = _experiment(stack, "split")
+        return e if sum(v["requests"] for v in e["versions"]) >= 40 else None
+
+    e = wait_until(counted, timeout=30, interval=0.3)
+    assert 40 <= sum(v["requests"] for v in e["versions"]) <= 42  # not the 120 from before
+    assert e["split_since"] == after["split_since"]
+
+
+def test_thresholds_are_the_models_own_and_audited(stack: LocalPlatform) -> None:
+    with stack.client() as c:
+        r = c.get("/api/v1/models/iris/thresholds")
+        assert r.status_code == 200 and r.json()["custom"] is False
+        assert r.json()["thresholds"] == {
+            "latency_pct": 10.0,
+            "latency_ms": 1.0,
+            "accuracy_points": 1.0,
+            "error_points": 1.0,
+        }
+        r = c.put(
+            "/api/v1/models/iris/thresholds",
+            json={"thresholds": {"accuracy_points": 15}, "reason": "only big wins matter"},
+        )
+        assert r.status_code == 200 and r.json()["custom"] is True
+        e = _experiment(stack, "iris")
+        assert e["thresholds"]["accuracy_points"] == 15
+        (c0,) = e["comparisons"]
+        (accuracy,) = [x for x in c0["effects"] if x["measure"] == "accuracy"]
+        assert accuracy["threshold"] == 15 and accuracy["reading"] == "negligible"
+        events = c.get("/api/v1/audit", params={"model": "iris"}).json()
+        assert any(
+            ev["action"] == "thresholds.set" and ev["reason"] == "only big wins matter"
+            for ev in events
+        )
+        r = c.put("/api/v1/models/iris/thresholds", json={"thresholds": {"accuracy_points": 0}})
+        assert r.status_code == 422 and "accuracy_points" in error_message(r)
+        c.put("/api/v1/models/iris/thresholds", json={"thresholds": {}}).raise_for_status()

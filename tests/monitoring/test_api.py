@@ -144,7 +144,7 @@ def test_overview_summary(platform: Platform) -> None:
     [
         ("window=60", 422, "window: expected one of 300, 900, 3600, 21600, 86400"),
         ("window=300&step=0", 422, "step: expected whole seconds from 1 to 300"),
-        ("window=abc", 422, "integer"),
+        ("window=abc", 422, "window: expected a whole number, got 'abc'"),
     ],
 )
 def test_bad_windows_are_explained(

@@ -7,6 +7,7 @@ of one replica would; each listens on its own port so the test can address each 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from control_plane.metrics.scraper import CounterScrape, Target
 from tests.inference.models import Artifact
 from tests.monitoring.support import predict, predicted_class, stock, value
 from tests.support.replica import run_replica
@@ -77,3 +79,25 @@ def test_json_summary_and_feedback_merge_every_worker(workers: list[str]) -> Non
     books = httpx.get(f"{b}/feedback/aggregates").json()["books"]
     assert len(books) == 2
     assert sum(x["labelled"] for book in books for x in book["buckets"]) == 4
+
+
+def test_a_new_replica_with_several_workers_is_counted_from_its_first_scrape(
+    tmp_path: Path, artifacts: dict[str, Artifact]
+) -> None:
+    """Its /metrics says when the replica started, so a scraper that was running before
+    counts the requests it served before the first scrape instead of leaving them out."""
+    scraper_started = time.time()
+    cache = stock(tmp_path / "cache", artifacts)
+    env = {"PIER_INFERENCE_WORKERS": "2", "PIER_INFERENCE_CACHE_DIR": str(cache)}
+    with run_replica(env, log_path=tmp_path / "replica.log") as replica:
+        text = httpx.get(f"{replica.url}/metrics").text
+        assert scraper_started <= value(text, "process_start_time_seconds") <= time.time()
+        with httpx.Client(base_url=replica.url, timeout=30) as c:
+            for _ in range(12):
+                predict(c, model="house")
+            scrape = CounterScrape(started_at=scraper_started)
+            target = Target(name="r", url=replica.url, models=frozenset({"house"}))
+            now = time.time()
+            scrape.scrape(c, [target], now)
+    total = scrape.rollup.tier_for(60).total(("house", "r1"), int(now) - 5, int(now) + 5)
+    assert total.requests == 12

@@ -159,7 +159,15 @@ def test_a_canary_that_errors_is_rolled_back_by_itself(stack: LocalPlatform) -> 
     actions = [e["action"] for e in events]
     assert "canary.rollback" in actions and "canary.start" in actions
     analysis = next(e for e in events if e["action"] == "canary.analysis")
-    assert analysis["after"]["outcome"] == "fail"
+    assert analysis["after"]["outcome"] == "fail" and analysis["after"]["ended"] == "rolled back"
+    # The finished canary keeps how it ended: its gates and the verdict of its last step.
+    summary = result["summary"]
+    assert summary["outcome"] == "rolled back" and summary["by"] == "canary"
+    assert summary["analysis"] == "fail" and summary["weight"] == 10
+    failed = [g for g in summary["gates"] if g["outcome"] == "fail"]
+    assert [g["gate"] for g in failed] == ["error rate"], summary["gates"]
+    assert summary["verdict"].startswith("flaky fails more often than v1: "), summary["verdict"]
+    assert analysis["after"]["verdict"] == summary["verdict"]
 
 
 def test_a_canary_that_is_much_slower_is_rolled_back_by_itself(stack: LocalPlatform) -> None:

@@ -54,13 +54,13 @@ def test_the_section_is_read_as_the_apis_settings(tmp_path: Path) -> None:
     [
         ("scaling: {min_replicas: 4, max_replicas: 2}", "at least min_replicas (4)"),
         ("scaling: {target_metric: rps}", "needs target_value"),
-        ("scaling: {max_replicas: 0}", "scaling.max_replicas: Input should be greater than"),
-        ("scaling: {replicas: 3}", "scaling.replicas: Extra inputs are not permitted"),
+        ("scaling: {max_replicas: 0}", "scaling.max_replicas: expected at least 1, got 0"),
+        ("scaling: {replicas: 3}", "scaling.replicas: unknown key; did you mean"),
         (
             "scaling: {scale_up: {stabilization_window_s: -1, policies: []}}",
             "scaling.scale_up.stabilization_window_s",
         ),
-        ("scaling: [1, 2]", "scaling: Input should be a valid dictionary"),
+        ("scaling: [1, 2]", "scaling: expected a mapping of keys to values, got a list"),
     ],
 )
 def test_bad_settings_name_the_file_and_the_field(

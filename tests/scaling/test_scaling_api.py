@@ -75,14 +75,14 @@ def test_defaults_until_set_then_kept_and_audited(api: Api, iris: str) -> None:
     [
         ({"scaling": {"min_replicas": 5, "max_replicas": 2}}, "at least min_replicas"),
         ({"scaling": {"target_metric": "rps"}}, "needs target_value"),
-        ({"scaling": {"target_metric": "latency"}}, "'cpu', 'inflight' or 'rps'"),
-        ({"scaling": {"max_replicas": 0}}, "greater than or equal to 1"),
-        ({"scaling": {"replicas": 3}}, "Extra inputs are not permitted"),
+        ({"scaling": {"target_metric": "latency"}}, "expected one of cpu, inflight, rps"),
+        ({"scaling": {"max_replicas": 0}}, "scaling.max_replicas: expected at least 1, got 0"),
+        ({"scaling": {"replicas": 3}}, "scaling.replicas: unknown key"),
         (
             {"scaling": {"scale_up": {"stabilization_window_s": 0, "policies": []}}},
             "at least 1 item",
         ),
-        ({"min_replicas": 2}, "Field required"),
+        ({"min_replicas": 2}, "scaling is required"),
     ],
 )
 def test_bad_settings_get_a_422_that_says_what_is_expected(

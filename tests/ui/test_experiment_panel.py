@@ -17,7 +17,16 @@ from tests.support.controlplane import push
 from tests.support.platform import local_inference
 from tests.support.servers import wait_until
 from tests.ui.conftest import REDIS_URL, Dashboard
-from tests.ui.harness import click, find, screenshot, sign_in, text_of, type_into, wait_for
+from tests.ui.harness import (
+    body_text,
+    click,
+    find,
+    screenshot,
+    sign_in,
+    text_of,
+    type_into,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +65,8 @@ def _serves(url: str, version: str) -> bool:
     return r.status_code == 200
 
 
-def _predict_then_label(replica: str, n: int) -> None:
+def _predict(replica: str, n: int) -> list[tuple[str, int]]:
+    """n predictions, each with the label the world gives it later."""
     rng = random.Random(7)
     made = []
     with httpx.Client(base_url=replica, timeout=10) as c:
@@ -68,9 +78,14 @@ def _predict_then_label(replica: str, n: int) -> None:
             )
             assert r.status_code == 200, r.text
             made.append((r.json()["prediction_id"], sum(x0 > cut for cut in TRUTH_CUTS)))
-        for prediction_id, truth in made:  # the ground truth arrives after every prediction
+    return made
+
+
+def _label(replica: str, made: list[tuple[str, int]]) -> None:
+    with httpx.Client(base_url=replica, timeout=10) as c:
+        for prediction_id, truth in made:
             r = c.post("/feedback", json={"prediction_id": prediction_id, "label": truth})
-            assert r.status_code == 200, r.text
+            assert r.status_code == 200 and r.json()["result"] == "accepted", r.text
 
 
 def _signed_in_as_admin(browser: webdriver.Chrome, dashboard: Dashboard) -> None:
@@ -85,9 +100,19 @@ def _signed_in_as_admin(browser: webdriver.Chrome, dashboard: Dashboard) -> None
 def test_the_verdict_sentence_is_on_the_model_page(
     dashboard: Dashboard, browser: webdriver.Chrome, replica: str
 ) -> None:
-    _predict_then_label(replica, 400)
+    made = _predict(replica, 400)
     _signed_in_as_admin(browser, dashboard)
     browser.get(f"{dashboard.url}/models/{MODEL}")
+    # Before any label: the panel says ground truth is missing and how to send it.
+    hint = wait_for("the no-labels hint", lambda: text_of(browser, "no-labels"), 60)
+    assert "No ground truth yet" in hint and "/feedback" in hint and "prediction_id" in hint
+    example = browser.execute_script(
+        "return document.querySelector('#no-labels pre, #no-labels code').innerText"
+    )
+    assert example.startswith("curl -s ") and "/feedback" in example, example
+    verdict = text_of(browser, "verdict-v2") or ""
+    assert "accuracy not compared: no labelled predictions yet" in verdict, verdict
+    _label(replica, made)
     # The labels reach the control plane a little after the replica accepts them, and the
     # verdict can show before the last ones count: wait for all 400.
     verdict = wait_for(
@@ -97,6 +122,21 @@ def test_the_verdict_sentence_is_on_the_model_page(
     )
     print(f"dashboard verdict: {verdict!r}")
     assert "v1 is more accurate than v2: " in verdict and "p = " in verdict
+    assert " points [" in verdict  # the effect, with its interval
+    # The figures say what traffic they cover, and what counts as a difference.
+    window = text_of(browser, "experiment-window") or ""
+    assert "since the current split took effect at " in window, window
+    thresholds = text_of(browser, "thresholds") or ""
+    assert "latency beyond 10 % and 1 ms" in thresholds and "accuracy beyond 1 points" in (
+        thresholds
+    )
+    effects = browser.execute_script(
+        "return [...document.querySelectorAll('tr.effect')].map(r => r.innerText)"
+    )
+    (accuracy,) = [e for e in effects if "accuracy" in e]
+    assert "±1 points" in accuracy and "worse" in accuracy, effects
+    assert any("latency" in e and "p50" in e for e in effects), effects
+    assert find(browser, "no-labels") is None  # every version has labels now
     row = wait_for("v2's numbers", lambda: text_of(browser, "experiment-v2"))
     assert "challenger" in row and "50%" in row
     screenshot(browser, "20-model-experiment")
@@ -111,6 +151,25 @@ def test_a_progressive_canary_starts_pauses_and_aborts_from_the_page(
     type_into(browser, "#canary-steps", "10,100")
     type_into(browser, "#canary-interval", Keys.CONTROL, "a", Keys.DELETE)
     type_into(browser, "#canary-interval", "3600")
+    # The gates, with their defaults, and one set by hand.
+    defaults = {
+        "max_p99_ratio": "1.5",
+        "max_p99_increase_ms": "5",
+        "max_error_rate_increase": "1",
+        "min_requests": "100",
+        "min_labelled": "200",
+    }
+    for field, value in defaults.items():
+        gate = find(browser, f"gate-{field}")
+        assert gate is not None and gate.get_attribute("value") == value, field
+    type_into(browser, "#gate-max_p99_increase_ms", Keys.CONTROL, "a", Keys.DELETE)
+    type_into(browser, "#gate-max_p99_increase_ms", "abc")
+    wait_for(
+        "the gate's problem in the dialog",
+        lambda: "expected a number, got 'abc'" in body_text(browser),
+    )
+    type_into(browser, "#gate-max_p99_increase_ms", Keys.CONTROL, "a", Keys.DELETE)
+    type_into(browser, "#gate-max_p99_increase_ms", "20")
     preview = wait_for(
         "a preview of the first step",
         lambda: (t := text_of(browser, "pending-preview")) and "10%" in t and t,
@@ -162,3 +221,30 @@ def test_a_progressive_canary_starts_pauses_and_aborts_from_the_page(
         assert c.get(f"/api/v1/models/{MODEL}/deployment").json()["weights"] == {"v1": 100}
         (latest,) = c.get(f"/api/v1/models/{MODEL}/canaries", params={"limit": 1}).json()
     assert latest["status"] == "aborted" and latest["created_by"] == "admin"
+    assert latest["gates"]["max_p99_increase_ms"] == 20
+    summary = latest["summary"]
+    assert summary["outcome"] == "aborted" and summary["by"] == "admin"
+    assert summary["weight"] == 10 and "v3 answers slower" in summary["reason"]
+    assert {g["gate"] for g in summary["gates"]} >= {"error rate", "latency", "traffic"}
+    # The finished canary keeps its summary, gates and verdict on the page: in its card,
+    # and in the Experiment panel, which has no split to compare any more.
+    browser.refresh()
+    shown = wait_for(
+        "the summary in both cards",
+        lambda: (
+            (
+                t := browser.execute_script(
+                    "return [...document.querySelectorAll('.canary-summary')].map(e => e.innerText)"
+                )
+            )
+            and len(t) == 2
+            and t
+        ),
+        30,
+    )
+    for text in shown:
+        assert "v3 vs v1: aborted at 10 % by admin" in text and "Verdict: " in text, text
+        assert summary["verdict"] in text and "latency: " in text, text
+    timeline = text_of(browser, "canary-timeline") or ""
+    assert "verdict: " + summary["verdict"] in timeline, timeline
+    screenshot(browser, "22-model-canary-summary")

@@ -33,7 +33,7 @@ def test_the_form_changes_bounds_target_and_window_and_keeps_the_rest() -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        (("x", "3", "cpu", "70", "300"), "min replicas must be a number, not 'x'"),
+        (("x", "3", "cpu", "70", "300"), "min_replicas: expected a whole number, got 'x'"),
         (("3", "2", "cpu", "70", "300"), "max_replicas (2) must be at least"),
         (("1", "3", "cpu", "170", "300"), "target_cpu_utilization"),
         (("1", "3", "rps", "0", "300"), "target_value"),

@@ -48,7 +48,8 @@ def test_scaling_settings_are_shown_and_changed_from_the_model_page(
 
     _replace(browser, "#scaling-max", "two")
     click(browser, "#scaling-save button")
-    wait_for("the refusal", lambda: "max replicas must be a number" in browser.page_source, 30)
+    refusal = wait_for("the refusal", lambda: text_of(browser, "error-scaling-max"), 30)
+    assert refusal == "max_replicas: expected a whole number, got 'two'."
 
     _replace(browser, "#scaling-min", "2")
     _replace(browser, "#scaling-max", "5")

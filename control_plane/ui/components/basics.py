@@ -57,3 +57,9 @@ def rich_callout(
     return rx.callout.root(
         rx.callout.icon(icon), rx.vstack(*lines, spacing=spacing), **props, width="100%"
     )
+
+
+def with_error(field: rx.Component, message: Any, element_id: str) -> rx.Component:
+    """A form field with what is wrong with it, in small red text right under it."""
+    problem = rx.text(message, size="1", color_scheme="red", id=element_id, max_width="260px")
+    return rx.vstack(field, rx.cond(message, problem), spacing="1", align="start")

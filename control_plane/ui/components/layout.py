@@ -22,22 +22,40 @@ COLUMN = {"max_width": "1400px", "margin_x": "auto"}
 """The page's content column, centred; the navigation bar's items line up with it."""
 
 
-def _nav_link(label: str, href: str, icon: str) -> rx.Component:
+def _model() -> rx.Var[str]:
+    """The model whose page is open ("" elsewhere): it gets its own item in the bar."""
     path = SessionState.router.url.path
-    # Prod serves pages with a trailing slash ("/upload/"); "/" also owns the model pages.
-    home = (path == "/") | path.startswith("/models/")
-    active = home if href == "/" else path.startswith(href)
+    return rx.cond(path.startswith("/models/"), path.split("/")[2], "")
+
+
+def _nav_item(
+    element_id: str, label: rx.Var[str] | str, href: rx.Var[str] | str, icon: str, active: Any
+) -> rx.Component:
     return rx.link(
         rx.hstack(rx.icon(icon, size=16), rx.text(label, size="2", weight="medium"), spacing="2"),
         href=href,
-        id=f"nav-{label.lower()}",
+        id=element_id,
         underline="none",
         color=rx.cond(active, rx.color("accent", 11), rx.color("gray", 11)),
         padding_x="0.75em",
         padding_y="0.4em",
         border_radius="6px",
         background=rx.cond(active, rx.color("accent", 3), "transparent"),
+        # Where the user is, for assistive technology as much as for the eye.
+        custom_attrs={"aria-current": rx.cond(active, "page", "false")},
     )
+
+
+def _nav_link(label: str, href: str, icon: str) -> rx.Component:
+    # Prod serves pages with a trailing slash ("/upload/"); a model's page has its own item.
+    path = SessionState.router.url.path
+    active = (path == "/") if href == "/" else path.startswith(href)
+    return _nav_item(f"nav-{label.lower()}", label, href, icon, active)
+
+
+def _nav_model() -> rx.Component:
+    model = _model()
+    return rx.cond(model != "", _nav_item("nav-model", model, f"/models/{model}", "box", True))
 
 
 def _brand() -> rx.Component:
@@ -73,7 +91,9 @@ def navbar() -> rx.Component:
     return rx.box(
         row(
             _brand(),
-            rx.hstack(*(_nav_link(*item) for item in NAV), spacing="1"),
+            rx.hstack(
+                _nav_link(*NAV[0]), _nav_model(), *(_nav_link(*i) for i in NAV[1:]), spacing="1"
+            ),
             rx.spacer(),
             _signed_in(),
             spacing="6",

@@ -7,11 +7,31 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from control_plane.ui.components.basics import ERROR, callout_if, muted, rich_callout, row
+from control_plane.ui.components.basics import (
+    ERROR,
+    callout_if,
+    muted,
+    rich_callout,
+    row,
+    with_error,
+)
 from control_plane.ui.components.card import card
 from control_plane.ui.components.layout import loading, page, secondary_button
 from control_plane.ui.components.table import table
 from control_plane.ui.pages.settings_state import ROLES, SettingsState, TokenRow, UserRow
+
+REPLICAS_WARNING = (
+    "The inference replicas use this token to poll the routing table, which is also how "
+    "they report in so that their metrics are collected, and to download artifacts. Once it "
+    "is revoked they keep serving the versions they have loaded, but they stop receiving "
+    "routing changes, cannot load new versions, and their metrics stop being collected. "
+    "Restarting Pier gives them a new token."
+)
+OWN_WARNING = (
+    "This browser is signed in with this token: revoking it signs you out at once. "
+    "This cannot be undone."
+)
+GENERAL_WARNING = "Whatever uses it stops working at once. This cannot be undone."
 
 
 def _danger(label: str, **props: object) -> rx.Component:
@@ -33,11 +53,16 @@ def _user_row(u: ObjectVar[UserRow]) -> rx.Component:
     )
 
 
+def _token_name(t: ObjectVar[TokenRow]) -> rx.Component:
+    own = rx.badge("this browser", color_scheme="green", variant="soft", id="own-token")
+    return row(rx.text(t.name), rx.cond(t.own, own))
+
+
 def _token_row(t: ObjectVar[TokenRow]) -> rx.Component:
-    ask = SettingsState.ask_revoke(t.id, t.name)  # type: ignore[operator]
-    revoke = _danger("Revoke", on_click=ask)
+    ask = SettingsState.ask_revoke(t.id)  # type: ignore[operator]
+    revoke = _danger("Revoke", on_click=ask, id="revoke-" + t.id.to_string())
     return rx.table.row(
-        rx.table.row_header_cell(t.name),
+        rx.table.row_header_cell(_token_name(t)),
         rx.table.cell(t.username),
         rx.table.cell(rx.code(t.prefix, size="1")),
         rx.table.cell(rx.badge(t.role, variant="soft")),
@@ -50,12 +75,21 @@ def _token_row(t: ObjectVar[TokenRow]) -> rx.Component:
 
 
 def _form(on_submit: Any, form_id: str, *fields: rx.Component) -> rx.Component:
+    """The form's fields in a row; the state empties it once what it asked for is done."""
     return rx.form(
-        rx.hstack(*fields, spacing="2", align="center", wrap="wrap"),
+        rx.hstack(*fields, spacing="2", align="start", wrap="wrap"),
         on_submit=on_submit,
-        reset_on_submit=True,
+        reset_on_submit=False,
         id=form_id,
     )
+
+
+def _user_field(name: str, field: rx.Component) -> rx.Component:
+    return with_error(field, SettingsState.user_errors[name], f"error-user-{name}")
+
+
+def _token_field(name: str, field: rx.Component) -> rx.Component:
+    return with_error(field, SettingsState.token_errors[name], f"error-token-{name}")
 
 
 def _users() -> rx.Component:
@@ -66,15 +100,20 @@ def _users() -> rx.Component:
         _form(
             SettingsState.create_user,
             "user-form",
-            rx.input(name="username", placeholder="username", width="160px"),
-            rx.input(
-                name="password",
-                type="password",
-                placeholder="password (12+ characters)",
-                width="220px",
+            _user_field(
+                "username", rx.input(name="username", placeholder="username", width="160px")
             ),
-            rx.select(ROLES, name="role", default_value="viewer", size="2"),
-            rx.button("Add user", type="submit", id="add-user"),
+            _user_field(
+                "password",
+                rx.input(
+                    name="password",
+                    type="password",
+                    placeholder="password (12+ characters)",
+                    width="220px",
+                ),
+            ),
+            _user_field("role", rx.select(ROLES, name="role", default_value="viewer", size="2")),
+            _user_field("form", rx.button("Add user", type="submit", id="add-user")),
         ),
     )
 
@@ -119,16 +158,49 @@ def _tokens() -> rx.Component:
         _form(
             SettingsState.create_token,
             "token-form",
-            rx.input(name="name", placeholder="name, e.g. ci-deploy", width="180px"),
-            rx.input(name="username", placeholder="for user (default: you)", width="180px"),
-            rx.select(ROLES, name="role", default_value="viewer", size="2"),
-            rx.input(
-                name="expires_in_days",
-                type="number",
-                placeholder="expires in days",
-                width="140px",
+            _token_field(
+                "name", rx.input(name="name", placeholder="name, e.g. ci-deploy", width="180px")
             ),
-            rx.button("Issue token", type="submit", id="issue-token"),
+            _token_field(
+                "username",
+                rx.input(name="username", placeholder="for user (default: you)", width="180px"),
+            ),
+            _token_field("role", rx.select(ROLES, name="role", default_value="viewer", size="2")),
+            _token_field(
+                "expires_in_days",
+                rx.input(
+                    name="expires_in_days",
+                    type="number",
+                    placeholder="expires in days",
+                    width="140px",
+                ),
+            ),
+            _token_field("form", rx.button("Issue token", type="submit", id="issue-token")),
+        ),
+    )
+
+
+def _revoke_warning() -> rx.Component:
+    """What revoking this token breaks; the replicas' token also asks for its name."""
+    name = SettingsState.pending_revoke_name
+    typed = rx.input(
+        value=SettingsState.revoke_typed,
+        on_change=SettingsState.set_revoke_typed,
+        placeholder=name,
+        id="revoke-confirm-name",
+    )
+    return rx.cond(
+        SettingsState.pending_revoke_replicas,
+        rx.vstack(
+            rx.alert_dialog.description(REPLICAS_WARNING, size="2", id="revoke-warning"),
+            rx.text("Type ", rx.code(name), " to revoke it anyway.", size="2"),
+            typed,
+            spacing="2",
+        ),
+        rx.alert_dialog.description(
+            rx.cond(SettingsState.pending_revoke_own, OWN_WARNING, GENERAL_WARNING),
+            size="2",
+            id="revoke-warning",
         ),
     )
 
@@ -136,8 +208,9 @@ def _tokens() -> rx.Component:
 def _confirm() -> rx.Component:
     revoking = SettingsState.pending_revoke != 0
     confirm = rx.button(
-        "Confirm",
+        rx.cond(revoking, "Revoke", "Disable"),
         color_scheme="red",
+        disabled=~SettingsState.revoke_ready,
         on_click=rx.cond(revoking, SettingsState.confirm_revoke, SettingsState.confirm_disable),
         id="confirm-access",
     )
@@ -150,11 +223,13 @@ def _confirm() -> rx.Component:
                     "Disable user " + SettingsState.pending_disable + "?",
                 )
             ),
-            rx.alert_dialog.description(
-                "Whatever uses it stops working at once. This cannot be undone.", size="2"
+            rx.cond(
+                revoking,
+                _revoke_warning(),
+                rx.alert_dialog.description(GENERAL_WARNING, size="2"),
             ),
             rx.hstack(
-                rx.alert_dialog.cancel(secondary_button("Cancel")),
+                rx.alert_dialog.cancel(secondary_button("Cancel", id="cancel-access")),
                 rx.alert_dialog.action(confirm),
                 justify="end",
                 spacing="3",

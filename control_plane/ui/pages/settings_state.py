@@ -7,19 +7,23 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import reflex as rx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
-from control_plane.schemas import Principal, Role, TokenCreate, UserCreate
+from control_plane.schemas import Principal, Role, TokenCreate, UserCreate, beside, explain
 from control_plane.services import auth
 from control_plane.ui import calls
 from control_plane.ui.session_state import SessionState
+from control_plane.ui.setters import setter
 from control_plane.ui.views.catalog import when
 
 T = TypeVar("T")
 B = TypeVar("B")
+M = TypeVar("M", bound=BaseModel)
 ROLES = [r.value for r in Role]
 NEVER = "never"
+# The token `pier up` issues for its local inference replicas (launcher/bootstrap.py).
+REPLICAS_TOKEN = "inference-local"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class TokenRow:
     created_at: str
     expires_at: str
     state: str
+    own: bool
+    replicas: bool
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,10 @@ class AccessView:
     tokens: list[TokenRow]
 
 
-def _read(session: Session, principal: Principal) -> AccessView:
+def _read(session: Session, principal: Principal, secret: str) -> AccessView:
+    """Users and tokens; `secret` (the browser's session) marks the token it signs in with."""
     auth.require(principal, Role.admin)
+    own = auth.token_id_for_secret(session, secret) if secret else None
     users = [
         UserRow(u.username, u.role.value, when(u.created_at), u.disabled)
         for u in auth.list_users(session)
@@ -64,26 +72,25 @@ def _read(session: Session, principal: Principal) -> AccessView:
             created_at=when(t.created_at),
             expires_at=when(t.expires_at) if t.expires_at else NEVER,
             state="revoked" if t.revoked_at else "active",
+            own=t.id == own,
+            replicas=t.name == REPLICAS_TOKEN,
         )
         for t in auth.list_tokens(session)
     ]
     return AccessView(users=users, tokens=tokens)
 
 
-def validation_message(e: ValidationError) -> str:
-    first = e.errors()[0]
-    field = ".".join(str(p) for p in first["loc"])
-    return f"{field}: {first['msg']}"
-
-
-def _parsed(build: Callable[[], T]) -> T | str:
-    """A request body built from a form's fields, or why the fields make none."""
+def _parsed(model: type[M], fields: dict[str, Any]) -> M | dict[str, str]:
+    """The request body a form's fields make, or each problem keyed by its form field."""
     try:
-        return build()
+        return model.model_validate(fields)
     except ValidationError as e:
-        return validation_message(e)
-    except ValueError as e:
-        return str(e)
+        return beside(explain(e, model=model), {f: f for f in fields})
+
+
+def _reset(form_id: str) -> Any:
+    """Empty a form once what it asked for is done (a refused form keeps what was typed)."""
+    return rx.call_script(f"document.getElementById('{form_id}').reset()")
 
 
 def _then(*events: Any) -> list[Any]:
@@ -100,10 +107,25 @@ class SettingsState(SessionState):
     new_secret_name: str = ""
     pending_revoke: int = 0
     pending_revoke_name: str = ""
+    pending_revoke_own: bool = False
+    pending_revoke_replicas: bool = False
+    revoke_typed: str = ""
     pending_disable: str = ""
+    user_errors: dict[str, str] = {}
+    token_errors: dict[str, str] = {}
+    set_revoke_typed = setter("revoke_typed")
+
+    @rx.var
+    def revoke_ready(self) -> bool:
+        """The replicas' token is revoked only once its name is typed in the dialog."""
+        asked = self.pending_revoke != 0 and self.pending_revoke_replicas
+        return not asked or self.revoke_typed == self.pending_revoke_name
 
     async def _reload(self) -> Any:
-        view = await self._caller().call(_read, "reading users and tokens")
+        secret = self.session_token
+        view = await self._caller().call(
+            lambda s, p: _read(s, p, secret), "reading users and tokens"
+        )
         if isinstance(view, calls.Failure):
             if view.redirect is None:
                 self.error = view.message
@@ -116,6 +138,7 @@ class SettingsState(SessionState):
     async def load(self) -> Any:
         self.new_secret = self.new_secret_name = ""
         self.loaded, self.error = False, ""
+        self.user_errors, self.token_errors = {}, {}
         redirect = await self._gate()
         if redirect is not None or not self.is_admin:
             return redirect
@@ -131,55 +154,60 @@ class SettingsState(SessionState):
         return await self._reload(), result
 
     async def _create(
-        self, body: B | str, refused: str, work: Callable[[Session, Principal, B], T], doing: str
-    ) -> tuple[Any, T | None]:
-        """Make what a form asks for, or say why the form's fields make no request."""
-        if isinstance(body, str):
-            return rx.toast.error(f"{refused}: {body}"), None
-        return await self._change(lambda s, p: work(s, p, body), doing)
+        self, body: B | dict[str, str], work: Callable[[Session, Principal, B], T], doing: str
+    ) -> tuple[Any, T | None, dict[str, str]]:
+        """Make what a form asks for; or keep, for each field, why it makes no request."""
+        if isinstance(body, dict):
+            return None, None, body
+        effect, made = await self._change(lambda s, p: work(s, p, body), doing)
+        return effect, made, {}
 
     @rx.event
     async def create_user(self, form: dict[str, Any]) -> Any:
-        body = _parsed(
-            lambda: UserCreate(
-                username=str(form.get("username", "")).strip(),
-                password=str(form.get("password", "")),
-                role=Role(str(form.get("role") or Role.viewer.value)),
-            )
-        )
-        effect, user = await self._create(
-            body, "Cannot create the user", auth.add_user, "creating the user"
+        fields = {
+            "username": str(form.get("username", "")).strip(),
+            "password": str(form.get("password", "")),
+            "role": str(form.get("role") or Role.viewer.value),
+        }
+        body = _parsed(UserCreate, fields)
+        effect, user, self.user_errors = await self._create(
+            body, auth.add_user, "creating the user"
         )
         if user is None:
             return effect
-        return _then(effect, rx.toast.success(f"Created {user.username} ({user.role.value})"))
+        made = rx.toast.success(f"Created {user.username} ({user.role.value})")
+        return _then(effect, made, _reset("user-form"))
 
     @rx.event
     async def create_token(self, form: dict[str, Any]) -> Any:
-        days = str(form.get("expires_in_days", "")).strip()
-        body = _parsed(
-            lambda: TokenCreate(
-                name=str(form.get("name", "")).strip(),
-                role=Role(str(form.get("role") or Role.viewer.value)),
-                username=str(form.get("username", "")).strip() or None,
-                expires_in_days=int(days) if days else None,
-            )
+        fields = {
+            "name": str(form.get("name", "")).strip(),
+            "role": str(form.get("role") or Role.viewer.value),
+            "username": str(form.get("username", "")).strip() or None,
+            "expires_in_days": str(form.get("expires_in_days", "")).strip() or None,
+        }
+        body = _parsed(TokenCreate, fields)
+        effect, issued, self.token_errors = await self._create(
+            body, auth.issue_token, "issuing the token"
         )
-        effect, issued = await self._create(
-            body, "Cannot issue the token", auth.issue_token, "issuing the token"
-        )
-        if issued is not None:
-            self.new_secret = issued.secret
-            self.new_secret_name = f"{issued.username}/{issued.name} ({issued.role.value})"
-        return effect
+        if issued is None:
+            return effect
+        self.new_secret = issued.secret
+        self.new_secret_name = f"{issued.username}/{issued.name} ({issued.role.value})"
+        return _then(effect, _reset("token-form"))
 
     @rx.event
     def hide_secret(self) -> None:
         self.new_secret = self.new_secret_name = ""
 
     @rx.event
-    def ask_revoke(self, token_id: int, name: str) -> None:
-        self.pending_revoke, self.pending_revoke_name = token_id, name
+    def ask_revoke(self, token_id: int) -> None:
+        token = next((t for t in self.tokens if t.id == token_id), None)
+        if token is None:
+            return
+        self.pending_revoke, self.pending_revoke_name = token.id, token.name
+        self.pending_revoke_own, self.pending_revoke_replicas = token.own, token.replicas
+        self.revoke_typed = ""
 
     @rx.event
     def ask_disable(self, username: str) -> None:
@@ -187,10 +215,12 @@ class SettingsState(SessionState):
 
     @rx.event
     def cancel(self) -> None:
-        self.pending_revoke, self.pending_disable = 0, ""
+        self.pending_revoke, self.pending_disable, self.revoke_typed = 0, "", ""
 
     @rx.event
     async def confirm_revoke(self) -> Any:
+        if not self.revoke_ready:
+            return None
         token_id, self.pending_revoke = self.pending_revoke, 0
         if not token_id:
             return None

@@ -79,7 +79,10 @@ def _status() -> rx.Component:
                 rx.text(UploadState.phase, size="2", id="upload-phase"), progress, width="100%"
             ),
         ),
-        callout_if(UploadState.error, **ERROR, id="upload-error", width="100%"),
+        # One problem of the pier.yaml per line, as the CLI prints them.
+        callout_if(
+            UploadState.error, **ERROR, id="upload-error", width="100%", white_space="pre-line"
+        ),
         rx.cond(UploadState.pushed_title, _pushed()),
         width="100%",
     )

@@ -12,7 +12,7 @@ from control_plane.ui.components.layout import deployer_button
 from control_plane.ui.components.table import table
 from control_plane.ui.pages.model_state import ModelState
 from control_plane.ui.panels.canary_state import CanaryState
-from control_plane.ui.views.experiment import TimelineRow
+from control_plane.ui.views.experiment import GATE_INPUTS, GateInput, TimelineRow
 
 
 def canary_inputs() -> rx.Component:
@@ -31,12 +31,33 @@ def canary_inputs() -> rx.Component:
         width="80px",
         id="canary-interval",
     )
+    return rx.vstack(
+        row(
+            rx.text("Steps (%)", size="2"),
+            steps,
+            rx.text("every", size="2"),
+            interval,
+            rx.text("s", size="2"),
+        ),
+        rx.text("Gates: a failed gate rolls the canary back", size="2", weight="medium"),
+        rx.grid(*(_gate_input(g) for g in GATE_INPUTS), columns="1", spacing="1"),
+        muted("Defaults shown; the accuracy gate applies once labels arrive.", size="1"),
+        spacing="2",
+        width="100%",
+    )
+
+
+def _gate_input(g: GateInput) -> rx.Component:
     return row(
-        rx.text("Steps (%)", size="2"),
-        steps,
-        rx.text("every", size="2"),
-        interval,
-        rx.text("s", size="2"),
+        rx.text(g.label, size="1", width="260px"),
+        rx.input(
+            value=CanaryState.canary_gates[g.field],
+            on_change=lambda v: CanaryState.set_canary_gate(g.field, v),  # type: ignore[operator]
+            width="80px",
+            size="1",
+            id=f"gate-{g.field}",
+        ),
+        muted(g.unit, f" (default {g.default()})", size="1"),
     )
 
 
@@ -72,6 +93,26 @@ def _controls() -> rx.Component:
     )
 
 
+def canary_summary() -> rx.Component:
+    """How the last canary ended, its gates and its verdict: kept after it finished."""
+    canary = CanaryState.canary
+    return rx.cond(
+        canary.ended != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("flag", size=16)),
+            rx.vstack(
+                rx.text(canary.ended, size="2", weight="medium"),
+                rx.text("Verdict: ", canary.verdict, size="2", class_name="canary-verdict"),
+                muted(canary.gates, size="1", white_space="pre-line"),
+                spacing="1",
+            ),
+            color_scheme="gray",
+            width="100%",
+            class_name="canary-summary",
+        ),
+    )
+
+
 def _status() -> rx.Component:
     canary = CanaryState.canary
     return rx.cond(
@@ -86,6 +127,7 @@ def _status() -> rx.Component:
                 width="100%",
             ),
             muted(canary.reason, size="1", id="canary-reason"),
+            canary_summary(),
             width="100%",
         ),
         rx.text("No canary yet.", size="2"),

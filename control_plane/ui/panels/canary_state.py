@@ -13,17 +13,25 @@ import reflex as rx
 from control_plane.errors import InvalidRequest
 from control_plane.services import canaries
 from control_plane.services.canaries import CanaryCreate
-from control_plane.ui import calls
+from control_plane.ui import calls, context
 from control_plane.ui.pages.model_read import ExperimentView
 from control_plane.ui.panels.change_state import ChangeState
+from control_plane.ui.views import examples
 from control_plane.ui.views.experiment import (
     NO_CANARY,
+    NO_NOTES,
     CanaryView,
+    EffectRow,
+    ExperimentNotes,
     ExperimentRow,
     TimelineRow,
     VerdictRow,
     canary_view,
+    default_gates,
+    effect_rows,
+    experiment_notes,
     experiment_rows,
+    parse_gates,
     parse_interval,
     parse_steps,
     timeline_rows,
@@ -36,16 +44,23 @@ class CanaryState(ChangeState):
     canary_baseline: str = ""
     canary_steps: str = "5,25,50,100"
     canary_interval: str = "60"
+    canary_gates: dict[str, str] = default_gates()
     canary: CanaryView = NO_CANARY
     timeline: list[TimelineRow] = []
     # The experiment: each live version's figures and each challenger's verdict.
     experiment_rows: list[ExperimentRow] = []
     verdicts: list[VerdictRow] = []
+    effects: list[EffectRow] = []
+    experiment_notes: ExperimentNotes = NO_NOTES
+    feedback_example: str = ""
     latency_method: str = ""
 
     def _take(self, e: ExperimentView) -> None:
         self.experiment_rows = experiment_rows(e.experiment, self.seqs)
         self.verdicts = verdict_rows(e.experiment, self.seqs)
+        self.effects = effect_rows(e.experiment, self.seqs)
+        self.experiment_notes = experiment_notes(e.experiment)
+        self.feedback_example = examples.feedback_curl(context.settings().inference_url)
         self.latency_method = e.experiment.latency_method if e.experiment else ""
         self.canary = canary_view(e.canary)
         self.timeline = timeline_rows(e.timeline)
@@ -71,6 +86,7 @@ class CanaryState(ChangeState):
             baseline=self.canary_baseline,
             steps=parse_steps(self.canary_steps),
             interval_s=parse_interval(self.canary_interval),
+            gates=parse_gates(self.canary_gates),
             reason=self.reason,
         )
 
@@ -78,6 +94,7 @@ class CanaryState(ChangeState):
         try:
             first = parse_steps(self.canary_steps)[0]
             parse_interval(self.canary_interval)
+            parse_gates(self.canary_gates)
         except InvalidRequest as e:
             self.pending_problem = calls.describe(e, "preparing a canary")
             return
@@ -96,6 +113,11 @@ class CanaryState(ChangeState):
     @rx.event
     def set_canary_interval(self, value: str) -> None:
         self.canary_interval = value
+        self._preview_canary()
+
+    @rx.event
+    def set_canary_gate(self, field: str, value: str) -> None:
+        self.canary_gates = {**self.canary_gates, field: value}
         self._preview_canary()
 
     @rx.event(background=True)
@@ -164,8 +186,11 @@ class CanaryState(ChangeState):
         self, caller: calls.Caller, name: str, action: str, reason: str
     ) -> AsyncIterator[Any]:
         """As `POST .../canaries/current/{action}` does it: the same service call and audit."""
+        source = context.get().metrics()
         done = await caller.call(
-            lambda s, p: canaries.control(s, p, name, action, datetime.now(UTC), reason),
+            lambda s, p: canaries.control(
+                s, p, name, action, datetime.now(UTC), reason, source=source
+            ),
             f"trying to {action} the canary",
         )
         if isinstance(done, calls.Failure):

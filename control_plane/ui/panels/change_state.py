@@ -16,14 +16,16 @@ from sqlmodel import Session
 from control_plane.domain import traffic
 from control_plane.domain.convergence import Rollout, rollout
 from control_plane.schemas import DeploymentPublic, Principal
-from control_plane.services import deployments
+from control_plane.services import deployments, registry
 from control_plane.ui import calls, context
 from control_plane.ui.pages.model_state import ModelState
+from control_plane.ui.views import regressions
 from control_plane.ui.views.catalog import ShareRow, deployed_line
 from control_plane.ui.views.colors import version_color
 
 ROLLOUT_DEADLINE_S = 120.0
 ROLLOUT_POLL_S = 0.25
+Metrics = dict[str, dict[str, float]]
 
 VERBS = {
     "deploy": "Deployed",
@@ -52,6 +54,11 @@ def _apply(
     return work
 
 
+def _declared(name: str, labels: list[str]) -> Callable[[Session, Principal], Metrics]:
+    """The metrics each of `labels` declared in its pier.yaml."""
+    return lambda s, _p: {v: registry.get_version(s, name, v).metrics for v in labels}
+
+
 def _share_rows(rows: list[tuple[str, int, int]], seqs: dict[str, int]) -> list[ShareRow]:
     """(version, weight, before) as rows in the version's colour."""
     return [
@@ -69,6 +76,9 @@ class ChangeState(ModelState):
     pending_weights: dict[str, int] = {}
     pending_before: dict[str, int] = {}
     pending_problem: str = ""
+    # What the change makes worse by the versions' declared metrics, and the user's tick.
+    pending_regressions: list[str] = []
+    regression_ack: bool = False
     reason: str = ""
 
     @rx.var
@@ -139,32 +149,64 @@ class ChangeState(ModelState):
         self.pending_before = dict(self.weights)
         self.pending_weights = weights
         self.pending_problem = ""
+        self.pending_regressions = []
+        self.regression_ack = False
         self.reason = ""
 
-    @rx.event
-    def ask_deploy(self, version: str) -> None:
-        self._ask("deploy", f"Deploy {version}: all traffic of {self.model}", {version: 100})
+    async def _ask_checked(self, kind: str, title: str, weights: dict[str, int]) -> Any:
+        """Ask, with what the change makes worse by the declared metrics of its versions."""
+        self._ask(kind, title, weights)
+        gaining = regressions.gaining(self.pending_before, weights)
+        if not gaining:
+            return None
+        serving = regressions.serving_version(self.pending_before)
+        labels = [*gaining, serving] if serving else gaining
+        declared = await self._caller().call(
+            _declared(self.model, labels), "reading the versions' metrics"
+        )
+        if isinstance(declared, calls.Failure):
+            self.pending_kind = ""
+            return declared.effect
+        self.pending_regressions = regressions.regressions(self.pending_before, weights, declared)
+        return None
 
     @rx.event
-    def ask_promote(self, version: str) -> None:
-        self._ask("promote", f"Promote {version} to all traffic of {self.model}", {version: 100})
+    async def ask_deploy(self, version: str) -> Any:
+        title = f"Deploy {version}: all traffic of {self.model}"
+        return await self._ask_checked("deploy", title, {version: 100})
+
+    @rx.event
+    async def ask_promote(self, version: str) -> Any:
+        title = f"Promote {version} to all traffic of {self.model}"
+        return await self._ask_checked("promote", title, {version: 100})
 
     @rx.event
     def ask_rollback(self) -> None:
         self._ask("rollback", f"Roll back {self.model}", dict(self.previous))
 
     @rx.event
-    def ask_split(self) -> Any:
+    async def ask_split(self) -> Any:
         problem = traffic.problem(self.draft)
         if problem:
             return rx.toast.error(problem)
         clean = {v: w for v, w in self.draft.items() if w > 0}
-        self._ask("split", f"Apply the new traffic split of {self.model}", clean)
-        return None
+        title = f"Apply the new traffic split of {self.model}"
+        return await self._ask_checked("split", title, clean)
 
     @rx.event
     def set_reason(self, value: str) -> None:
         self.reason = value
+
+    @rx.event
+    def set_regression_ack(self, checked: bool) -> None:
+        self.regression_ack = checked
+
+    @rx.var
+    def confirm_blocked(self) -> bool:
+        """A problem, or a regression not yet acknowledged, keeps Confirm disabled."""
+        return bool(self.pending_problem) or (
+            bool(self.pending_regressions) and not self.regression_ack
+        )
 
     @rx.event
     def cancel(self) -> None:
@@ -182,7 +224,7 @@ class ChangeState(ModelState):
     async def confirm(self) -> Any:
         """Apply the pending change, then follow it until every replica serves it."""
         async with self:
-            if not self.pending_kind or self.pending_problem or self.busy:
+            if not self.pending_kind or self.confirm_blocked or self.busy:
                 return
             kind, weights, reason = self.pending_kind, dict(self.pending_weights), self.reason
             caller, name = self._caller(), self.model

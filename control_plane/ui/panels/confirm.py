@@ -1,12 +1,13 @@
 """The model page's confirmation dialog: the pending change's before → after, the canary's
-plan when it is one, and a reason for the activity log; nothing changes until confirmed."""
+plan when it is one, what it makes worse by the declared metrics, and a reason for the
+activity log; nothing changes until confirmed."""
 
 from __future__ import annotations
 
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from control_plane.ui.components.basics import callout_if, row
+from control_plane.ui.components.basics import callout_if, if_any, rich_callout, row
 from control_plane.ui.components.layout import secondary_button
 from control_plane.ui.components.versions import swatch
 from control_plane.ui.panels.canary import canary_inputs
@@ -26,8 +27,32 @@ def _preview_row(r: ObjectVar[ShareRow]) -> rx.Component:
 
 
 def _confirm_button(label: str, on_click: rx.EventHandler) -> rx.Component:
-    return rx.button(
-        label, on_click=on_click, disabled=ChangeState.pending_problem != "", id="confirm"
+    return rx.button(label, on_click=on_click, disabled=ChangeState.confirm_blocked, id="confirm")
+
+
+def _regressions() -> rx.Component:
+    """A worse declared metric, said plainly; Confirm waits for an explicit tick."""
+    return if_any(
+        ChangeState.pending_regressions,
+        rich_callout(
+            rx.icon("triangle-alert", size=16),
+            rx.text(
+                "This change gives traffic to a version whose declared metrics are worse "
+                "than those of the version serving now:",
+                size="2",
+                weight="medium",
+            ),
+            rx.foreach(ChangeState.pending_regressions, lambda line: rx.text(line, size="2")),
+            rx.checkbox(
+                "Deploy anyway: I have checked these metrics",
+                checked=ChangeState.regression_ack,
+                on_change=ChangeState.set_regression_ack,
+                id="confirm-regression",
+            ),
+            spacing="2",
+            color_scheme="amber",
+            id="regressions",
+        ),
     )
 
 
@@ -81,6 +106,7 @@ def confirm_dialog() -> rx.Component:
             rx.vstack(
                 rx.cond(canary, canary_inputs()),
                 rx.vstack(rx.foreach(ChangeState.pending_rows, _preview_row), id="pending-preview"),
+                _regressions(),
                 callout_if(ChangeState.pending_problem, color_scheme="red", size="1"),
                 rx.text("Why (kept in the activity log, optional)", size="2"),
                 _reason(),

@@ -9,10 +9,10 @@ from typing import Any
 import reflex as rx
 from pydantic import ValidationError
 
-from control_plane.schemas import ScalingPublic, ScalingSettings
+from control_plane.schemas import ScalingPublic, ScalingSettings, beside, explain
 from control_plane.services import scaling
 from control_plane.ui import calls
-from control_plane.ui.components.basics import row
+from control_plane.ui.components.basics import row, with_error
 from control_plane.ui.components.card import card
 from control_plane.ui.components.layout import deployer_button
 from control_plane.ui.pages.model_state import ModelState, model_from_path
@@ -39,37 +39,41 @@ def describe(s: ScalingSettings, custom: bool) -> str:
     )
 
 
+# Where each setting's problem is shown: the form input that sets it.
+INPUTS = {
+    "min_replicas": "min",
+    "max_replicas": "max",
+    "target_metric": "metric",
+    "target_cpu_utilization": "target",
+    "target_value": "target",
+    "scale_down.stabilization_window_s": "window",
+}
+
+
+class FormRefused(ValueError):
+    """The form's fields make no settings; `problems` holds each sentence by its input."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__(" ".join(problems.values()))
+        self.problems = problems
+
+
 def form_settings(
     current: ScalingSettings, lo: str, hi: str, metric: str, target: str, window: str
 ) -> ScalingSettings:
     """Pure: the settings the form asks for, on top of the current ones (the policies and the
-    scale-up rules are kept). Raises ValueError with a sentence for the user."""
-    numbers: dict[str, int | float] = {}
-    for label, text, kind in (
-        ("min replicas", lo, int),
-        ("max replicas", hi, int),
-        ("scale-down window", window, int),
-        ("target", target, float),
-    ):
-        try:
-            numbers[label] = kind(text.strip())
-        except ValueError:
-            raise ValueError(f"{label} must be a number, not {text!r}") from None
+    scale-up rules are kept). Raises FormRefused, a sentence for each input that is wrong."""
     data = current.model_dump()
-    data.update(min_replicas=numbers["min replicas"], max_replicas=numbers["max replicas"])
-    data["target_metric"] = metric
+    data.update(min_replicas=lo.strip(), max_replicas=hi.strip(), target_metric=metric)
     if metric == "cpu":
-        data["target_cpu_utilization"] = int(numbers["target"])
-        data["target_value"] = None
+        data["target_cpu_utilization"], data["target_value"] = target.strip(), None
     else:
-        data["target_value"] = numbers["target"]
-    data["scale_down"]["stabilization_window_s"] = numbers["scale-down window"]
+        data["target_value"] = target.strip()
+    data["scale_down"]["stabilization_window_s"] = window.strip()
     try:
         return ScalingSettings.model_validate(data)
     except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ValueError(f"{where}: {first['msg']}" if where else first["msg"]) from None
+        raise FormRefused(beside(explain(e, model=ScalingSettings), INPUTS)) from None
 
 
 class ScalingState(ModelState):
@@ -81,6 +85,7 @@ class ScalingState(ModelState):
     form_metric: str = "inflight"
     form_target: str = ""
     form_window: str = ""
+    scaling_errors: dict[str, str] = {}
     set_form_min = setter("form_min")
     set_form_max = setter("form_max")
     set_form_metric = setter("form_metric")
@@ -89,6 +94,7 @@ class ScalingState(ModelState):
 
     def _show_scaling(self, found: ScalingPublic) -> None:
         s = found.scaling
+        self.scaling_errors = {}
         self.scaling_json = s.model_dump(mode="json")
         self.scaling_custom = found.custom
         self.scaling_text = describe(s, found.custom)
@@ -123,9 +129,13 @@ class ScalingState(ModelState):
             rest = (self.form_target, self.form_window)
         try:
             wanted = form_settings(current, *form, *rest)
-        except ValueError as e:
-            yield rx.toast.error(f"Scaling not changed: {e}")
+        except FormRefused as e:
+            async with self:
+                self.scaling_errors = e.problems
+            yield rx.toast.error("Scaling not changed: see the fields marked in red.")
             return
+        async with self:
+            self.scaling_errors = {}
         saved = await caller.call(
             lambda s, p: scaling.set_scaling(s, p, name, wanted, reason="from the dashboard"),
             "changing the scaling settings",
@@ -138,9 +148,14 @@ class ScalingState(ModelState):
         yield rx.toast.success(f"Scaling: {describe(saved.scaling, True)}")
 
 
-def _field(label: str, value: Any, on_change: Any, field_id: str) -> rx.Component:
-    field = rx.input(value=value, on_change=on_change, width="70px", size="1", id=field_id)
-    return row(rx.text(label, size="2"), field, spacing="1")
+def _problem(field: rx.Component, key: str) -> rx.Component:
+    """The field, with the sentence of what is wrong with it under it (id error-scaling-KEY)."""
+    return with_error(field, ScalingState.scaling_errors[key], f"error-scaling-{key}")
+
+
+def _field(label: str, value: Any, on_change: Any, key: str) -> rx.Component:
+    field = rx.input(value=value, on_change=on_change, width="70px", size="1", id=f"scaling-{key}")
+    return _problem(row(rx.text(label, size="2"), field, spacing="1"), key)
 
 
 def _form() -> rx.Component:
@@ -158,20 +173,21 @@ def _form() -> rx.Component:
         on_click=ScalingState.save_scaling,
         id="scaling-save",
     )
-    return row(
-        _field("min", ScalingState.form_min, ScalingState.set_form_min, "scaling-min"),
-        _field("max", ScalingState.form_max, ScalingState.set_form_max, "scaling-max"),
-        metric,
-        _field("target", ScalingState.form_target, ScalingState.set_form_target, "scaling-target"),
+    return rx.hstack(
+        _field("min", ScalingState.form_min, ScalingState.set_form_min, "min"),
+        _field("max", ScalingState.form_max, ScalingState.set_form_max, "max"),
+        _problem(metric, "metric"),
+        _field("target", ScalingState.form_target, ScalingState.set_form_target, "target"),
         _field(
             "scale-down window (s)",
             ScalingState.form_window,
             ScalingState.set_form_window,
-            "scaling-window",
+            "window",
         ),
-        save,
+        _problem(save, "form"),
         spacing="3",
         wrap="wrap",
+        align="start",
     )
 
 

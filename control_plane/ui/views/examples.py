@@ -116,3 +116,9 @@ def examples(url: str, model: str, version: str, specs: Sequence[TensorSpec]) ->
         "Python requests": _requests(url, model, version, specs),
         "tritonclient": _tritonclient(url, model, version, specs),
     }
+
+
+def feedback_curl(url: str) -> str:
+    """Ground truth for one prediction, by the id /predict answered with."""
+    body = '{"prediction_id": "<prediction_id from /predict>", "label": 0}'
+    return f"curl -s {url}/feedback -H 'Content-Type: application/json' \\\n     -d '{body}'"

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 
+from pydantic import ValidationError
+
 from control_plane.errors import InvalidRequest
-from control_plane.schemas import AuditEventPublic
-from control_plane.services.canaries import CanaryPublic
-from control_plane.services.experiments import Estimate, ExperimentPublic
+from control_plane.schemas import (
+    AuditEventPublic,
+    EffectPublic,
+    Estimate,
+    ExperimentPublic,
+    ThresholdSettings,
+    sentences,
+)
+from control_plane.services.canaries import CanaryPublic, GateSettings
 from control_plane.ui.views.catalog import NONE
 from control_plane.ui.views.colors import version_color
 
@@ -49,6 +57,31 @@ class VerdictRow:
 
 
 @dataclasses.dataclass(frozen=True)
+class EffectRow:
+    """One measure of one challenger against the baseline, as the verdict weighed it."""
+
+    challenger: str
+    color: str
+    measure: str
+    figures: str
+    difference: str
+    threshold: str
+    reading: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentNotes:
+    """What the figures cover, what counts as a difference, and whether labels are missing."""
+
+    window: str = ""
+    thresholds: str = ""
+    labels_missing: bool = False
+
+
+NO_NOTES = ExperimentNotes()
+
+
+@dataclasses.dataclass(frozen=True)
 class CanaryView:
     """The canary in progress (or the last one), for its card."""
 
@@ -59,6 +92,9 @@ class CanaryView:
     steps: str
     reason: str
     baseline: str = ""
+    ended: str = ""  # how a finished canary ended: when, by whom, why
+    verdict: str = ""
+    gates: str = ""  # one gate a line
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +124,88 @@ def _ms(x: float | None) -> str:
 
 def _points(diff: float, low: float, high: float, p: float) -> str:
     return f"{100 * diff:+.1f} points [{100 * low:+.1f}, {100 * high:+.1f}], p = {p:.3g}"
+
+
+READINGS = {
+    "better": "better: significant and beyond the threshold",
+    "worse": "worse: significant and beyond the threshold",
+    "negligible": "no meaningful difference",
+    "unclear": "not enough data: the interval still crosses the threshold",
+}
+
+
+def _effect_figures(e: EffectPublic) -> tuple[str, str, str]:
+    if e.unit == "ms":
+        d = 2 if max(e.baseline, e.challenger) < 10 else 1
+        values = f"p50 {e.challenger:.{d}f} vs {e.baseline:.{d}f} ms"
+        unit = "ms"
+    else:
+        d = 1 if e.measure == "accuracy" else 2
+        values = f"{e.challenger:.{d}f} % vs {e.baseline:.{d}f} %"
+        unit = "points"
+    diff = f"{e.diff:+.{d}f} {unit} [{e.low:+.{d}f}, {e.high:+.{d}f}], p = {e.p_value:.2g}"
+    return values, diff, f"±{e.threshold:.3g} {unit}"
+
+
+def effect_rows(e: ExperimentPublic | None, seqs: dict[str, int]) -> list[EffectRow]:
+    """Every challenger's effects, in the verdicts' order."""
+    if e is None:
+        return []
+    rows = []
+    for c in e.comparisons:
+        for effect in c.effects:
+            values, diff, threshold = _effect_figures(effect)
+            rows.append(
+                EffectRow(
+                    challenger=c.challenger,
+                    color=version_color(seqs.get(c.challenger, 0)),
+                    measure=effect.measure,
+                    figures=values,
+                    difference=diff,
+                    threshold=threshold,
+                    reading=READINGS.get(effect.reading, effect.reading),
+                )
+            )
+    return rows
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds)
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min {s % 60} s" if s < 600 else f"{s // 60} min"
+    return f"{s / 3600:.1f} h"
+
+
+def threshold_text(t: ThresholdSettings) -> str:
+    return (
+        f"latency beyond {t.latency_pct:g} % and {t.latency_ms:g} ms of the baseline's median, "
+        f"accuracy beyond {t.accuracy_points:g} points, error rate beyond {t.error_points:g} "
+        "points"
+    )
+
+
+def experiment_notes(e: ExperimentPublic | None) -> ExperimentNotes:
+    if e is None:
+        return NO_NOTES
+    split_at = e.split_since.strftime("%Y-%m-%d %H:%M:%S")
+    if e.since_split:
+        window = (
+            f"Traffic since the current split took effect at {split_at} UTC (revision "
+            f"{e.split_revision}): the last {_duration(e.window_s)}."
+        )
+    else:
+        window = (
+            f"Traffic of the last {_duration(e.window_s)} (the chart's range); the current "
+            f"split has held since {split_at} UTC (revision {e.split_revision})."
+        )
+    return ExperimentNotes(
+        window=window,
+        thresholds=f"A difference is declared when significant (p < 0.05) and beyond the "
+        f"model's thresholds: {threshold_text(e.thresholds)}.",
+        labels_missing=any(c.labels_missing for c in e.comparisons),
+    )
 
 
 def experiment_rows(e: ExperimentPublic | None, seqs: dict[str, int]) -> list[ExperimentRow]:
@@ -148,7 +266,20 @@ def canary_view(latest: CanaryPublic | None) -> CanaryView:
         steps=f"steps {steps}, every {latest.interval_s:g} s",
         reason=latest.last_reason,
         baseline=latest.baseline,
+        **_ending(latest),
     )
+
+
+def _ending(c: CanaryPublic) -> dict[str, str]:
+    if c.summary is None:
+        return {}
+    s = c.summary
+    return {
+        "ended": f"{c.canary} vs {c.baseline}: {s.outcome} at {s.weight} % by {s.by}, "
+        f"{s.at.strftime('%Y-%m-%d %H:%M:%S')} UTC · {s.reason}",
+        "verdict": s.verdict,
+        "gates": "\n".join(f"{g.gate}: {g.outcome} ({g.detail})" for g in s.gates),
+    }
 
 
 def _event_text(e: AuditEventPublic) -> str:
@@ -165,6 +296,9 @@ def _event_text(e: AuditEventPublic) -> str:
                 if isinstance(g, dict)
             )
         )
+    verdict = (e.after or {}).get("verdict")
+    if isinstance(verdict, str):
+        parts.append(f"verdict: {verdict}")
     if e.reason:
         parts.append(e.reason)
     return " · ".join(parts) or e.target
@@ -207,3 +341,49 @@ def parse_interval(text: str) -> float:
     if not 1 <= seconds <= 86_400:
         raise InvalidRequest("interval: expected from 1 to 86400 seconds")
     return seconds
+
+
+@dataclasses.dataclass(frozen=True)
+class GateInput:
+    """One gate threshold in the canary dialog, in the unit a person thinks in."""
+
+    field: str
+    label: str
+    unit: str
+    scale: float = 1.0  # dialog value x scale = GateSettings value
+
+    def default(self) -> str:
+        value = GateSettings.model_fields[self.field].default / self.scale
+        return f"{value:g}"
+
+
+GATE_INPUTS = (
+    GateInput("min_requests", "Requests a step needs before it passes or fails", "requests"),
+    GateInput("max_error_rate_increase", "Error rate may rise by at most", "points", 0.01),
+    GateInput("max_p99_ratio", "Latency fails beyond this ratio to the baseline", "x"),
+    GateInput("max_p99_increase_ms", "and beyond this many milliseconds more", "ms"),
+    GateInput("min_p99_requests", "Requests each side needs before p99s are compared", "requests"),
+    GateInput("min_labelled", "Labels each side needs before accuracy is judged", "labels"),
+    GateInput("accuracy_alpha", "Accuracy fails when worse at significance", "p <"),
+)
+
+
+def default_gates() -> dict[str, str]:
+    return {g.field: g.default() for g in GATE_INPUTS}
+
+
+def parse_gates(values: dict[str, str]) -> GateSettings:
+    """The dialog's gate fields as GateSettings, or InvalidRequest naming the field."""
+    raw: dict[str, float | int] = {}
+    for g in GATE_INPUTS:
+        text = values.get(g.field, "").strip() or g.default()
+        try:
+            number = float(text) * g.scale
+        except ValueError as e:
+            raise InvalidRequest(f"{g.label.lower()}: expected a number, got {text!r}") from e
+        integral = isinstance(GateSettings.model_fields[g.field].default, int)
+        raw[g.field] = round(number) if integral else number
+    try:
+        return GateSettings.model_validate(raw)
+    except ValidationError as e:
+        raise InvalidRequest(sentences(e)) from e
