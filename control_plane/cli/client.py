@@ -20,6 +20,7 @@ from control_plane.schemas import (
     PushResult,
     ScalingPublic,
     StatusPublic,
+    ThresholdsPublic,
     VersionPublic,
 )
 
@@ -194,6 +195,17 @@ class PierClient:
         body = {"scaling": scaling, "reason": reason}
         resp = self._call("PUT", f"/models/{model}/scaling", json=body)
         return ScalingPublic.model_validate(resp.json())
+
+    def thresholds(self, model: str) -> ThresholdsPublic:
+        resp = self._call("GET", f"/models/{model}/thresholds")
+        return ThresholdsPublic.model_validate(resp.json())
+
+    def set_thresholds(
+        self, model: str, thresholds: dict[str, Any], reason: str = ""
+    ) -> ThresholdsPublic:
+        body = {"thresholds": thresholds, "reason": reason}
+        resp = self._call("PUT", f"/models/{model}/thresholds", json=body)
+        return ThresholdsPublic.model_validate(resp.json())
 
     def status(self) -> StatusPublic:
         return StatusPublic.model_validate(self._call("GET", "/status").json())

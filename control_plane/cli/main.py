@@ -9,7 +9,10 @@ from control_plane.cli.app import app
 
 COMMANDS = (operations, registry, traffic)
 # The order `pier --help` lists them in: the path of a version from push to production.
-HELP_ORDER = "push deploy split rollback shadow canary scale status models versions audit up serve"
+HELP_ORDER = (
+    "push deploy split rollback shadow canary thresholds scale status models versions audit "
+    "up serve"
+)
 
 
 def _rank(command: CommandInfo) -> int:

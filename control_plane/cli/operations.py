@@ -1,4 +1,5 @@
-"""`pier scale | status | audit | up | serve`: running the platform and watching it."""
+"""`pier scale | thresholds | status | audit | up | serve`: running the platform and
+watching it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from control_plane.cli.app import (
     weights_text,
     when,
 )
-from control_plane.schemas import ReplicaStatus, RolloutStatus, ScalingPublic
+from control_plane.schemas import ReplicaStatus, RolloutStatus, ScalingPublic, ThresholdsPublic
 
 
 def print_scaling(s: ScalingPublic) -> None:
@@ -85,6 +86,53 @@ def scale(
                 print_scaling(current)
                 return
             print_scaling(c.set_scaling(model, body, reason))
+
+    run(go)
+
+
+def print_thresholds(t: ThresholdsPublic) -> None:
+    c = t.thresholds
+    source = "" if t.custom else " (defaults)"
+    out.print(
+        f"{t.model}: a difference counts beyond latency {c.latency_pct:g} % and "
+        f"{c.latency_ms:g} ms, accuracy {c.accuracy_points:g} points, error rate "
+        f"{c.error_points:g} points{source}"
+    )
+
+
+@app.command()
+def thresholds(
+    model: ModelArg,
+    latency_pct: Annotated[
+        float | None, typer.Option(help="Latency: percent of the baseline's median")
+    ] = None,
+    latency_ms: Annotated[float | None, typer.Option(help="Latency: and milliseconds")] = None,
+    accuracy_points: Annotated[
+        float | None, typer.Option(help="Accuracy: percentage points")
+    ] = None,
+    error_points: Annotated[
+        float | None, typer.Option(help="Error rate: percentage points")
+    ] = None,
+    reason: ReasonOpt = "",
+) -> None:
+    """Show the smallest differences the model's experiments declare, or change those
+    given (the others are kept)."""
+    given = {
+        "latency_pct": latency_pct,
+        "latency_ms": latency_ms,
+        "accuracy_points": accuracy_points,
+        "error_points": error_points,
+    }
+    changes = {k: v for k, v in given.items() if v is not None}
+
+    def go() -> None:
+        with client() as c:
+            current = c.thresholds(model)
+            if not changes:
+                print_thresholds(current)
+                return
+            body = {**current.thresholds.model_dump(), **changes}
+            print_thresholds(c.set_thresholds(model, body, reason))
 
     run(go)
 

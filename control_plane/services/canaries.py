@@ -254,7 +254,7 @@ def control(
             new, why = resume(state, now), f"resumed at {state.weight} %"
         elif action == "abort":
             if source is not None:
-                why = f"aborted at {state.weight} %" + (f": {reason}" if reason else "")
+                why = reason or "no reason given"
                 summary = _summary(row, model, source, now, "aborted", principal.username, why)
                 _record_summary(session, row, name, summary)
             decision = abort(state)

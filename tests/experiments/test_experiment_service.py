@@ -359,4 +359,12 @@ def test_thresholds_are_the_models_own_and_audited(stack: LocalPlatform) -> None
         )
         r = c.put("/api/v1/models/iris/thresholds", json={"thresholds": {"accuracy_points": 0}})
         assert r.status_code == 422 and "accuracy_points" in error_message(r)
+    # The CLI shows them and changes those given, keeping the others.
+    shown = stack.pier("thresholds", "iris")
+    assert shown.returncode == 0 and "accuracy 15 points" in shown.stdout, shown.stderr
+    done = stack.pier("thresholds", "iris", "--latency-ms", "3", "--reason", "batch jobs")
+    assert done.returncode == 0, done.stderr
+    assert "latency 10 % and 3 ms, accuracy 15 points" in done.stdout
+    with stack.client() as c:
+        assert c.get("/api/v1/models/iris/thresholds").json()["thresholds"]["latency_ms"] == 3
         c.put("/api/v1/models/iris/thresholds", json={"thresholds": {}}).raise_for_status()

@@ -140,6 +140,33 @@ def test_the_verdict_sentence_is_on_the_model_page(
     row = wait_for("v2's numbers", lambda: text_of(browser, "experiment-v2"))
     assert "challenger" in row and "50%" in row
     screenshot(browser, "20-model-experiment")
+    # The model's own thresholds, set on the page: a refused value is named beside its
+    # field; 20 points makes the 14-point accuracy difference not worth declaring.
+    field = "#threshold-accuracy_points"
+    wait_for("the thresholds form", lambda: find(browser, "threshold-accuracy_points"))
+    type_into(browser, field, Keys.CONTROL, "a", Keys.DELETE)
+    type_into(browser, field, "lots")
+    click(browser, "#thresholds-save")
+    refused = wait_for("the refusal", lambda: text_of(browser, "error-threshold-accuracy_points"))
+    assert "accuracy_points" in refused and "number" in refused, refused
+    type_into(browser, field, Keys.CONTROL, "a", Keys.DELETE)
+    type_into(browser, field, "20")
+    # ~150 requests each cannot rule out a 1-point error-rate difference: allow 5.
+    type_into(browser, "#threshold-error_points", Keys.CONTROL, "a", Keys.DELETE)
+    type_into(browser, "#threshold-error_points", "5")
+    click(browser, "#thresholds-save")
+    verdict = wait_for(
+        "the verdict under the new threshold",
+        lambda: (t := text_of(browser, "verdict-v2")) and "no meaningful difference" in t and t,
+        30,
+    )
+    assert "(threshold ±20 points)" in verdict, verdict
+    with httpx.Client(
+        base_url=dashboard.url, headers={"Authorization": f"Bearer {dashboard.admin_token}"}
+    ) as c:
+        events = c.get("/api/v1/audit", params={"model": MODEL}).json()
+        assert events[0]["action"] == "thresholds.set" and events[0]["actor"] == "admin"
+        c.put(f"/api/v1/models/{MODEL}/thresholds", json={"thresholds": {}}).raise_for_status()
 
 
 def test_a_progressive_canary_starts_pauses_and_aborts_from_the_page(

@@ -12,6 +12,7 @@ from control_plane.ui.components.table import wide_table
 from control_plane.ui.components.versions import version_label
 from control_plane.ui.panels.canary import canary_summary
 from control_plane.ui.panels.canary_state import CanaryState
+from control_plane.ui.panels.thresholds import thresholds_form
 from control_plane.ui.views.experiment import EffectRow, ExperimentRow, VerdictRow
 
 _NUMBERS = ("Version", "Role", "Traffic", "Accuracy [95 % CI]", "Labelled", "Errors [95 % CI]")
@@ -121,5 +122,6 @@ def experiment_panel() -> rx.Component:
                 width="100%",
             ),
         ),
+        thresholds_form(),
         id="experiment",
     )
