@@ -25,7 +25,7 @@ def _digits(e: Effect) -> int:
 
 
 def _signed(x: float, digits: int) -> str:
-    return f"{x:+.{digits}f}"
+    return f"{round(x, digits) + 0.0:+.{digits}f}"  # no "-0.00" for what rounds to nothing
 
 
 def _unit(e: Effect, x: float | None = None) -> str:

@@ -143,8 +143,20 @@ def _effect_figures(e: EffectPublic) -> tuple[str, str, str]:
         d = 1 if e.measure == "accuracy" else 2
         values = f"{e.challenger:.{d}f} % vs {e.baseline:.{d}f} %"
         unit = "points"
-    diff = f"{e.diff:+.{d}f} {unit} [{e.low:+.{d}f}, {e.high:+.{d}f}], p = {e.p_value:.2g}"
-    return values, diff, f"±{e.threshold:.3g} {unit}"
+    diff = (
+        f"{_signed(e.diff, d)} {unit} [{_signed(e.low, d)}, {_signed(e.high, d)}], "
+        f"p = {e.p_value:.2g}"
+    )
+    return values, diff, f"±{e.threshold:.3g} {_plural(unit, e.threshold)}"
+
+
+def _signed(x: float, digits: int) -> str:
+    """With its sign, and no "-0.00" for what rounds to nothing."""
+    return f"{round(x, digits) + 0.0:+.{digits}f}"
+
+
+def _plural(unit: str, x: float) -> str:
+    return "point" if unit == "points" and x == 1 else unit
 
 
 def effect_rows(e: ExperimentPublic | None, seqs: dict[str, int]) -> list[EffectRow]:
@@ -181,8 +193,8 @@ def _duration(seconds: float) -> str:
 def threshold_text(t: ThresholdSettings) -> str:
     return (
         f"latency beyond {t.latency_pct:g} % and {t.latency_ms:g} ms of the baseline's median, "
-        f"accuracy beyond {t.accuracy_points:g} points, error rate beyond {t.error_points:g} "
-        "points"
+        f"accuracy beyond {t.accuracy_points:g} {_plural('points', t.accuracy_points)}, "
+        f"error rate beyond {t.error_points:g} {_plural('points', t.error_points)}"
     )
 
 
