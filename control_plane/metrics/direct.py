@@ -54,13 +54,29 @@ def summary_of(version: str, total: Slot, window_s: int, tally: Tally | None) ->
     )
 
 
+def step_rates(slots: list[Slot], steps: Steps, covered_until: float | None) -> list[float | None]:
+    """Requests per second of each step over the part of it the scrapes have covered: the
+    step in progress shows its rate so far, not a fraction of a whole step; None before."""
+    out: list[float | None] = []
+    for k, slot in enumerate(slots):
+        seen = float(steps.step_s)
+        if covered_until is not None:
+            seen = min(seen, covered_until - (steps.start + k * steps.step_s))
+        out.append(slot.requests / seen if seen > 0 else None)
+    return out
+
+
 def _series(
-    version: str, slots: list[Slot], steps: Steps, tallies: list[Tally | None] | None
+    version: str,
+    slots: list[Slot],
+    steps: Steps,
+    tallies: list[Tally | None] | None,
+    covered_until: float | None,
 ) -> VersionSeries:
     times = steps.times()
     return VersionSeries(
         version=version,
-        rps=points(times, [s.requests / steps.step_s for s in slots]),
+        rps=points(times, step_rates(slots, steps, covered_until)),
         p50_ms=points(times, [s.quantile_ms(0.50) for s in slots]),
         p95_ms=points(times, [s.quantile_ms(0.95) for s in slots]),
         p99_ms=points(times, [s.quantile_ms(0.99) for s in slots]),
@@ -124,6 +140,7 @@ class DirectSource:
                 )
                 for v in self.counters.rollup.versions(model, [tier])
             }
+            covered_until = self.counters.covered_until
         tallies, tally_steps = self.feedback.window(model, steps)
         versions = sorted(set(per_version) | {v for _, v in tallies})
         summary, series = [], []
@@ -131,7 +148,7 @@ class DirectSource:
         for v in versions:
             total, slots = per_version.get(v, (Slot(), empty))
             summary.append(summary_of(v, total, window_s, tallies.get((model, v))))
-            series.append(_series(v, slots, steps, tally_steps.get(v)))
+            series.append(_series(v, slots, steps, tally_steps.get(v), covered_until))
         found = model_metrics(model, window_s, steps, now, (summary, series))
         found.replicas = self.counters.usage(model)
         return found

@@ -6,6 +6,7 @@ slots older than the tier's span are dropped as new ones arrive.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -49,6 +50,33 @@ class Slot:
     def quantile_ms(self, q: float) -> float | None:
         value = quantile(q, self.bounds, self.buckets)
         return None if value is None else value * 1000
+
+    def scaled(self, share: float) -> Slot:
+        """This slot's counts times `share`: the part of them that fell in a shorter time."""
+        return Slot(
+            requests=self.requests * share,
+            errors_by_type={k: n * share for k, n in self.errors_by_type.items()},
+            bounds=self.bounds,
+            buckets=tuple(b * share for b in self.buckets),
+            compared=self.compared * share,
+            agreed=self.agreed * share,
+        )
+
+
+def shares(start: float, end: float) -> list[tuple[int, float]]:
+    """Each whole second that [start, end) overlaps, with the fraction of the span in it:
+    an increase seen at one scrape is spread evenly over the time since the previous one."""
+    if end - start <= 0:
+        return [(int(end), 1.0)]
+    span = end - start
+    out = []
+    second = math.floor(start)
+    while second < end:
+        overlap = min(end, second + 1) - max(start, second)
+        if overlap > 0:
+            out.append((second, overlap / span))
+        second += 1
+    return out
 
 
 def _increase(current: float, previous: float) -> float:
@@ -145,6 +173,12 @@ class Rollup:
     def add(self, key: Key, at: int, slot: Slot) -> None:
         self.seconds.add(key, at, slot)
         self.minutes.add(key, at, slot)
+
+    def add_span(self, key: Key, start: float, end: float, slot: Slot) -> None:
+        """What happened between two scrapes, spread over the seconds between them: with the
+        whole increase on the scrape's second, a step without a scrape reads low."""
+        for second, share in shares(max(start, end - SECOND_SPAN_S), end):
+            self.add(key, second, slot if share == 1.0 else slot.scaled(share))
 
     def tier_for(self, window_s: int) -> Tier:
         return self.seconds if window_s <= SECOND_SPAN_S else self.minutes

@@ -25,6 +25,9 @@ from control_plane.schemas import ReplicaUsage
 log = logging.getLogger(__name__)
 
 USAGE_SPAN_S = 10.0
+FORGET_AFTER_S = 900.0
+"""How long a replica's last counters are kept while it is out of the targets: one that
+comes back (a routing change, a missed health check) then counts only what is new."""
 
 
 class ReplicaLike(Protocol):
@@ -97,15 +100,18 @@ class FeedbackFeed:
 
 class CounterScrape:
     """Scrapes /metrics of every live replica; increases since the last scrape go into the
-    rollup at the second of this scrape, process figures into a short usage history."""
+    rollup spread over the seconds since then, process figures into a short usage history."""
 
     def __init__(self, started_at: float) -> None:
         self.rollup = Rollup()
         self.lock = threading.Lock()
         self._started_at = started_at
         self._last: dict[str, dict[Key, VersionCounters]] = {}
+        self._seen_at: dict[str, float] = {}
         self._usage: dict[str, deque[tuple[float, float | None, float | None]]] = {}
         self._models: dict[str, frozenset[str]] = {}
+        self.covered_until: float | None = None
+        """When the last round began: the rollup holds every second before it in full."""
 
     def scrape(self, client: httpx.Client, targets: Sequence[Target], now: float) -> None:
         for target in targets:
@@ -120,22 +126,28 @@ class CounterScrape:
             # Counters of a replica first seen count in full only if it started after us;
             # otherwise their past is unknown in time and is left out.
             fresh = previous is None and (figures.start_time or 0) >= self._started_at
+            # First sight: all at this second (the replica's clock may not be ours).
+            since = self._seen_at.get(target.name, now) if previous is not None else now
             with self.lock:
                 if previous is not None or fresh:
                     for key, counters in figures.versions.items():
                         slot = delta((previous or {}).get(key), counters)
                         if slot.requests or slot.errors:
-                            self.rollup.add(key, int(now), slot)
+                            self.rollup.add_span(key, since, now, slot)
                 history = self._usage.setdefault(target.name, deque(maxlen=32))
                 history.append((now, figures.cpu_seconds, figures.resident_bytes))
                 self._models[target.name] = target.models
             self._last[target.name] = figures.versions
+            self._seen_at[target.name] = now
         live = {t.name for t in targets}
         with self.lock:
             for name in [n for n in self._usage if n not in live]:
                 del self._usage[name]
                 self._models.pop(name, None)
-                self._last.pop(name, None)
+            self.covered_until = now
+        for name in [n for n, at in self._seen_at.items() if now - at > FORGET_AFTER_S]:
+            del self._seen_at[name]
+            self._last.pop(name, None)
 
     def usage(self, model: str) -> list[ReplicaUsage]:
         """CPU (seconds per second over the last ~10 s) and memory of replicas serving `model`."""

@@ -48,6 +48,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
                 ).raise_for_status()
         for model in splits:
             wait_until(lambda m=model: _serves_both(stack, m), timeout=60)  # type: ignore[misc]
+        time.sleep(2.5)  # the experiment counts whole seconds after the split's own
         yield stack
 
 
@@ -247,6 +248,7 @@ def test_a_shadow_version_is_judged_from_copies_of_live_traffic(
         r = c.put("/api/v1/models/shad/shadow", json={"shadow": {"v2": 100}, "reason": "dark"})
         assert r.status_code == 200, r.text
     wait_until(lambda: _serves_both(stack, "shad"), timeout=60)
+    time.sleep(2.5)  # as below: the experiment counts whole seconds after the split's own
     n = 500
     predictions = _predict(stack, "shad", n, seed=3)
     assert {p.version for p in predictions} == {"v1"}
@@ -297,7 +299,8 @@ def test_only_traffic_since_the_current_split_is_compared(
             "/api/v1/models/split/deployment", json={"weights": {"v1": 50, "v2": 50}}
         ).raise_for_status()
     wait_until(lambda: _serves_both(stack, "split"), timeout=60)
-    time.sleep(1.1)  # counts are per whole second after the split's own
+    time.sleep(2.5)  # counts are per whole second after the split's own, and a scrape spreads
+    # its increase over the seconds since the one before
     _predict(stack, "split", 120, seed=4)
     first = wait_until(
         lambda: (
@@ -320,7 +323,7 @@ def test_only_traffic_since_the_current_split_is_compared(
     assert sum(v["requests"] for v in after["versions"]) < 120
     assert after["since"] >= after["split_since"] or after["window_s"] == 1
     wait_until(lambda: _serves_both(stack, "split"), timeout=60)
-    time.sleep(1.1)
+    time.sleep(2.5)
     _predict(stack, "split", 40, seed=5)
 
     def counted() -> dict[str, Any] | None:

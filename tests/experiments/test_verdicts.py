@@ -10,12 +10,9 @@ import pytest
 from control_plane.domain.analysis import VersionStats
 from control_plane.domain.effects import Thresholds, latency_effect, median_with_interval
 from control_plane.domain.verdicts import judge
+from inference.metrics.collectors import REQUEST_BUCKETS
 
-# The inference service's request-latency buckets (seconds).
-BOUNDS = (
-    0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01,
-    0.015, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-)  # fmt: skip
+BOUNDS = REQUEST_BUCKETS  # the inference service's request-latency buckets (seconds)
 
 
 def _served(

@@ -98,7 +98,7 @@ def test_metrics_prometheus_text(client: httpx.Client) -> None:
     text = client.get("/metrics").text
     assert 'pier_requests_total{code="200",model="iris",version="v2"}' in text
     assert 'pier_request_errors_total{model="_unknown",type="model_not_found",version=""}' in text
-    assert 'pier_request_duration_seconds_bucket{le="0.0005",model="iris",version="v2"}' in text
+    assert 'pier_request_duration_seconds_bucket{le="0.001",model="iris",version="v2"}' in text
     assert 'pier_model_loaded{model="iris",version="e1"} 1.0' in text
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from control_plane.metrics.scraper import CounterScrape, Target
 from tests.monitoring.conftest import StartReplica
 from tests.monitoring.support import ROW, predict, samples, value
 
@@ -110,3 +111,25 @@ def test_metrics_can_be_turned_off(start_replica: StartReplica) -> None:
         r = c.get("/metrics")
         assert r.status_code == 404
         assert "PIER_INFERENCE_METRICS_ENABLED" in r.json()["error"]["message"]
+
+
+def test_a_replica_missing_from_one_scrape_is_not_counted_twice(
+    start_replica: StartReplica,
+) -> None:
+    """A routing change or a late health report drops a replica from the targets for a
+    scrape; when it is back, only its new requests count, not its whole past again."""
+    server = start_replica()
+    target = Target(name="r1", url=server.url, models=frozenset({"iris"}))
+    scrape = CounterScrape(started_at=0.0)  # the replica started after "us"
+    t = 1_800_000_000.0
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        predict(c)
+        scrape.scrape(c, [target], t)
+        for _ in range(20):
+            predict(c)
+        scrape.scrape(c, [], t + 5)  # out of the targets once
+        for _ in range(10):
+            predict(c)
+        scrape.scrape(c, [target], t + 10)
+    total = scrape.rollup.tier_for(60).total(("iris", "v1"), int(t) - 30, int(t) + 30)
+    assert total.requests == 31

@@ -103,11 +103,27 @@ def test_figures_add_rates_and_take_the_worst_p99() -> None:
         [summary("v1", 900, 9, p50=4.0, p99=10.0), summary("v2", 100, 0, p50=14.0, p99=30.0)],
         None,
     )
-    assert figs.rps == "3.3"
     assert figs.p50 == "5.0 ms"  # weighted by requests: (900*4 + 100*14) / 1000
     assert figs.p99 == "30.0 ms"
     assert figs.errors == "0.9%"
+    assert figs.rps == "\u2013"  # no series: no recent rate to show
     assert figures([], None).rps == "\u2013"
+
+
+def test_the_overview_rate_is_the_last_minute_not_the_five_minute_mean() -> None:
+    """Traffic that started a minute ago at 20 req/s reads 20, not its five-minute mean of 4."""
+    quiet, busy = [0.0] * 24, [20.0] * 5
+    metrics = ModelMetrics(
+        model="iris",
+        window_s=300,
+        step_s=10,
+        generated_at=T0,
+        summary=[],
+        # The step in progress has no figure yet.
+        series=[series("v1", [*quiet, *busy, None], [5.0] * 30)],
+    )
+    figs = figures([summary("v1", 1200, 0, p50=4.0, p99=5.0)], metrics)
+    assert figs.rps == "20.0"
 
 
 def test_sparklines_follow_the_traffic_and_break_where_there_was_none() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 from reflex.vars import ObjectVar
 
@@ -10,18 +12,31 @@ from control_plane.ui.components.layout import empty_state, loading, page
 from control_plane.ui.components.pager import page_button, pager
 from control_plane.ui.components.table import table
 from control_plane.ui.components.versions import chip, sparkline
-from control_plane.ui.pages.index_state import IndexState
-from control_plane.ui.views.catalog import OverviewRow
+from control_plane.ui.pages.index_state import SPARK_STEP_S, SUMMARY_WINDOW_S, IndexState
+from control_plane.ui.views.catalog import RATE_S, OverviewRow
+from control_plane.ui.views.charts import duration
 
 PUSH_COMMAND = "pier push examples/iris/pier.yaml"
-_HEADERS = ("Model", "Status", "Deployed", "Requests/s", "p50", "p99", "Errors")
+_RATE = f"last {duration(RATE_S)}"
+_WINDOW = f"last {duration(SUMMARY_WINDOW_S)}"
+_HEADERS = (
+    "Model",
+    "Status",
+    "Deployed",
+    f"Requests/s, {_RATE}",
+    f"p50, {_WINDOW}",
+    f"p99, {_WINDOW}",
+    f"Errors, {_WINDOW}",
+)
+_SPARK = f"The line: {_WINDOW} in {SPARK_STEP_S} s steps"
 
 
-def _figure(value: rx.Var[str], path: rx.Var[str], color: str) -> rx.Component:
+def _figure(value: rx.Var[str], path: rx.Var[str], color: str, **props: Any) -> rx.Component:
     return rx.vstack(
-        rx.text(value, size="2", weight="medium"),
+        rx.text(value, size="2", weight="medium", **props),
         sparkline(path, color),
         spacing="0",
+        title=_SPARK,
     )
 
 
@@ -50,7 +65,7 @@ def _row(r: ObjectVar[OverviewRow]) -> rx.Component:
                 muted("not deployed", size="1"),
             )
         ),
-        rx.table.cell(_figure(r.rps, r.rps_path, "#0090ff")),
+        rx.table.cell(_figure(r.rps, r.rps_path, "#0090ff", id=f"rate-{r.name}")),
         rx.table.cell(_figure(r.p50, rx.Var.create(""), "transparent")),
         rx.table.cell(_figure(r.p99, r.p99_path, "#8e4ec6")),
         rx.table.cell(_figure(r.errors, r.errors_path, "#e5484d")),

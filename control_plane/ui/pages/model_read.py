@@ -4,7 +4,7 @@ the experiment with the latest canary, and the replica history; as the signed-in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
@@ -17,12 +17,14 @@ from control_plane.services.experiments import ExperimentPublic
 from control_plane.ui import calls, metrics_feed
 from control_plane.ui.views import charts
 from control_plane.ui.views.catalog import VersionRow, version_row
+from control_plane.ui.views.markers import ChangeMarker, change_markers
 from control_plane.ui.views.replicas import ReplicaHistory, read_history
 
 PAGE_SIZE = 10
 LABELS_IN_PICKER = 100
 TIMELINE_EVENTS = 200
-"""Recent audit events of the model read for the canary timeline (canary.* kept)."""
+"""Recent audit events of the model: the canary timeline (canary.* kept) and the changes
+marked on the charts (the changes of traffic within the chart's range)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,12 @@ class ExperimentView:
 
 
 def _read_experiment(
-    ctx: Platform, session: Session, name: str, window_s: int, now: datetime
+    ctx: Platform,
+    session: Session,
+    name: str,
+    window_s: int,
+    now: datetime,
+    events: list[AuditEventPublic],
 ) -> ExperimentView:
     """The experiment of the live versions (None while fewer than two serve), the latest
     canary and the canary entries of the audit log."""
@@ -81,7 +88,6 @@ def _read_experiment(
     except NotFound:
         pass  # not deployed: nothing to compare
     latest = canaries.list_canaries(session, name, limit=1)
-    events = audit.list_events(session, model=name, limit=TIMELINE_EVENTS)
     return ExperimentView(
         experiment=experiment,
         canary=latest[0] if latest else None,
@@ -96,6 +102,21 @@ class Tick:
     metrics_note: str
     experiment: ExperimentView | None = None
     replicas: ReplicaHistory | None = None
+    markers: tuple[ChangeMarker, ...] = ()
+
+
+def _read_rest(
+    ctx: Platform, session: Session, name: str, window_s: int, now: datetime
+) -> tuple[ExperimentView, ReplicaHistory, tuple[ChangeMarker, ...]]:
+    """The experiment, the replica history and the changes within the window: one read
+    of the audit log serves the canary timeline and the charts' markers."""
+    events = audit.list_events(session, model=name, limit=TIMELINE_EVENTS)
+    markers = change_markers(events, now - timedelta(seconds=window_s), now)
+    return (
+        _read_experiment(ctx, session, name, window_s, now, events),
+        read_history(session, name, ctx.replicas.all(), now, window_s, ctx.stale_after),
+        tuple(markers),
+    )
 
 
 def read_tick(
@@ -111,15 +132,19 @@ def read_tick(
     except metrics_feed.MetricsUnavailable as e:
         metrics, note = None, str(e)
     series_labels = [s.version for s in metrics.series] if metrics else []
-    view, experiment, replicas = calls.run_as(
+    view, (experiment, replicas, markers) = calls.run_as(
         ctx,
         token,
         lambda s, _p: (
             _read_view(s, name, vpage, series_labels),
-            _read_experiment(ctx, s, name, r.window_s, now),
-            read_history(s, name, ctx.replicas.all(), now, r.window_s, ctx.stale_after),
+            _read_rest(ctx, s, name, r.window_s, now),
         ),
     )
     return Tick(
-        view=view, metrics=metrics, metrics_note=note, experiment=experiment, replicas=replicas
+        view=view,
+        metrics=metrics,
+        metrics_note=note,
+        experiment=experiment,
+        replicas=replicas,
+        markers=markers,
     )

@@ -18,6 +18,7 @@ from control_plane.ui.pages.model_state import ModelState
 from control_plane.ui.views import charts
 from control_plane.ui.views import health as health_view
 from control_plane.ui.views.charts import RANGES
+from control_plane.ui.views.markers import ChangeMarker, mark
 from control_plane.ui.views.replicas import ReplicaHistory, replicas_figure
 
 
@@ -26,26 +27,37 @@ class ChartsState(ModelState):
     metrics: ModelMetrics | None = None
     metrics_note: str = ""
     replica_history: ReplicaHistory | None = None
+    markers: list[ChangeMarker] = []
+
+    def _extras(self) -> charts.Extras:
+        return charts.Extras(markers=self.markers, note=self.metrics_note)
+
+    @rx.var
+    def window_label(self) -> str:
+        return "last " + charts.duration(charts.time_range(self.range_key).window_s)
 
     @rx.var
     def replicas_chart(self) -> go.Figure:
-        return replicas_figure(self.replica_history)
+        fig = replicas_figure(self.replica_history)
+        if self.replica_history is not None:
+            charts.subtitle(fig, self.window_label)
+        return mark(fig, self.markers)
 
     @rx.var
     def latency_chart(self) -> go.Figure:
-        return charts.latency_figure(self.metrics, self.colors)
+        return charts.latency_figure(self.metrics, self.colors, self._extras())
 
     @rx.var
     def rps_chart(self) -> go.Figure:
-        return charts.rps_figure(self.metrics, self.colors)
+        return charts.rps_figure(self.metrics, self.colors, self._extras())
 
     @rx.var
     def error_chart(self) -> go.Figure:
-        return charts.error_figure(self.metrics, self.colors)
+        return charts.error_figure(self.metrics, self.colors, self._extras())
 
     @rx.var
     def accuracy_chart(self) -> go.Figure:
-        return charts.accuracy_figure(self.metrics, self.colors)
+        return charts.accuracy_figure(self.metrics, self.colors, self._extras())
 
     @rx.var
     def error_types(self) -> list[health_view.ErrorTypeRow]:
@@ -59,6 +71,7 @@ class ChartsState(ModelState):
         self.metrics = tick.metrics
         self.metrics_note = tick.metrics_note
         self.replica_history = tick.replicas
+        self.markers = list(tick.markers)
 
     @rx.event
     async def set_range(self, key: str | list[str]) -> Any:
@@ -81,7 +94,12 @@ def _chart(figure: rx.Var, chart_id: str) -> rx.Component:
 
 
 def _small_table(
-    title: str, headers: tuple[str, ...], rows: Any, row: Any, empty: str, table_id: str
+    title: str | rx.Var[str],
+    headers: tuple[str, ...],
+    rows: Any,
+    row: Any,
+    empty: str,
+    table_id: str,
 ) -> rx.Component:
     return rx.box(
         rx.text(title, weight="medium", size="2"),
@@ -122,7 +140,7 @@ def charts_panel() -> rx.Component:
             _chart(ChartsState.error_chart, "chart-errors"),
             _chart(ChartsState.accuracy_chart, "chart-accuracy"),
             _small_table(
-                "Errors by type (window)",
+                "Errors by type, " + ChartsState.window_label,
                 ("Version", "Type", "Count"),
                 ChartsState.error_types,
                 _error_type_row,
@@ -130,7 +148,7 @@ def charts_panel() -> rx.Component:
                 "error-types",
             ),
             _small_table(
-                "Replicas: CPU and memory",
+                "Replicas: CPU (last 10 s), memory",
                 ("Replica", "CPU", "Memory"),
                 ChartsState.replica_usage,
                 _replica_row,

@@ -19,6 +19,9 @@ from control_plane.ui.views.charts import sparkline_path
 from control_plane.ui.views.colors import version_color
 
 NONE = "\u2013"  # an en dash: no figure to show
+RATE_S = 60
+"""The overview's request rate is the mean of the last minute's steps: a five-minute mean
+reads low for minutes after traffic starts or grows."""
 
 HEALTH_COLORS = {
     Health.serving: "green",
@@ -164,7 +167,8 @@ def _ms(v: float | None) -> str:
 
 
 def figures(summary: list[VersionSummary], metrics: ModelMetrics | None) -> Figures:
-    """All versions together: rates add up, p50 is the request-weighted mean, p99 the worst."""
+    """All versions together: the rate of the last minute's steps, and over the summary's
+    window p50 as the request-weighted mean and p99 as the worst."""
     requests = sum(s.requests for s in summary)
     errors = sum(s.errors for s in summary)
     with_latency = [s for s in summary if s.p50_ms is not None and s.requests]
@@ -176,8 +180,9 @@ def figures(summary: list[VersionSummary], metrics: ModelMetrics | None) -> Figu
     )
     p99s = [s.p99_ms for s in summary if s.p99_ms is not None]
     rps_points, p99_points, err_points = _combined_series(metrics)
+    rate = recent_rate(rps_points, metrics.step_s) if metrics else None
     return Figures(
-        rps=f"{sum(s.rps for s in summary):.1f}" if summary else NONE,
+        rps=NONE if rate is None else f"{rate:.1f}",
         p50=_ms(p50),
         p99=_ms(max(p99s) if p99s else None),
         errors=f"{errors / requests:.1%}" if requests else NONE,
@@ -185,6 +190,12 @@ def figures(summary: list[VersionSummary], metrics: ModelMetrics | None) -> Figu
         p99_path=sparkline_path(p99_points),
         errors_path=sparkline_path(err_points),
     )
+
+
+def recent_rate(rates: list[float | None], step_s: int) -> float | None:
+    """The mean of the steps of the last RATE_S seconds that have a figure."""
+    recent = [v for v in rates[-max(1, RATE_S // step_s) :] if v is not None]
+    return sum(recent) / len(recent) if recent else None
 
 
 def _combined_series(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,6 +11,7 @@ import plotly.graph_objects as go
 
 from control_plane.schemas import ModelMetrics, Point, VersionSeries
 from control_plane.ui.views.colors import UNKNOWN
+from control_plane.ui.views.markers import ChangeMarker, mark
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,59 @@ _QUANTILES: tuple[tuple[str, str, Callable[[VersionSeries], list[Point]]], ...] 
 )
 
 
+FEEDBACK_HINT = (
+    "No labelled predictions in this window:<br>accuracy needs ground truth.<br>"
+    "Send it with POST /feedback<br>{prediction_id, label}."
+)
+NO_REQUESTS = "No requests in this window"
+
+
+def duration(seconds: int) -> str:
+    """`2 s`, `5 min`, `24 h`: the words of the range picker."""
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+def span(metrics: ModelMetrics) -> str:
+    """What each point and the whole chart cover, e.g. `2 s steps · last 5 min`."""
+    return f"{duration(metrics.step_s)} steps · last {duration(metrics.window_s)}"
+
+
+def _waiting(note: str) -> str:
+    """Why a chart has no metrics at all: the source's own reason, or not read yet."""
+    if not note:
+        return "Waiting for metrics…"
+    short = note if len(note) <= 160 else note[:159] + "…"
+    return "<br>".join(textwrap.wrap(f"Metrics unavailable: {short}", 56))
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What a chart shows besides the figures: the changes in its range and, when the
+    source failed, why."""
+
+    markers: Sequence[ChangeMarker] = ()
+    note: str = ""
+
+
+def subtitle(fig: go.Figure, text: str) -> go.Figure:
+    """A second, smaller line under the chart's title (what the points cover)."""
+    fig.update_layout(
+        title={"text": f"{fig.layout.title.text}<br><sup>{text}</sup>"}, margin={"t": 60}
+    )
+    return fig
+
+
 def _layout(
     fig: go.Figure,
     metrics: ModelMetrics | None,
     title: str,
     y_title: str,
+    empty_text: str,
+    extras: Extras,
     y_format: str = "",
 ) -> go.Figure:
     empty = not any(v is not None for trace in fig.data for v in trace.y)
@@ -70,14 +120,18 @@ def _layout(
     )
     if empty:
         fig.add_annotation(
-            text="No traffic in this window yet" if metrics else "Waiting for metrics…",
+            text=empty_text if metrics else _waiting(extras.note),
             showarrow=False,
             xref="paper",
             yref="paper",
             x=0.5,
             y=0.5,
-            font={"color": "#8b8d98", "size": 13},
+            font={"color": "#8b8d98", "size": 12},
+            name="empty",
         )
+    if metrics is not None:
+        subtitle(fig, span(metrics))
+        mark(fig, extras.markers)
     return fig
 
 
@@ -94,26 +148,33 @@ def _trace(points: list[Point], name: str, color: str, dash: str = "solid") -> g
     )
 
 
-def latency_figure(metrics: ModelMetrics | None, colors: dict[str, str]) -> go.Figure:
+def latency_figure(
+    metrics: ModelMetrics | None, colors: dict[str, str], extras: Extras = Extras()
+) -> go.Figure:
     fig = go.Figure()
     for s in metrics.series if metrics else []:
         for q, dash, pick in _QUANTILES:
             fig.add_trace(_trace(pick(s), f"{s.version} {q}", colors.get(s.version, UNKNOWN), dash))
-    return _layout(fig, metrics, "Latency (p50 dotted, p95 dashed, p99 solid)", "ms")
+    title = "Latency (p50 dotted, p95 dashed, p99 solid)"
+    return _layout(fig, metrics, title, "ms", NO_REQUESTS, extras)
 
 
-def rps_figure(metrics: ModelMetrics | None, colors: dict[str, str]) -> go.Figure:
+def rps_figure(
+    metrics: ModelMetrics | None, colors: dict[str, str], extras: Extras = Extras()
+) -> go.Figure:
     fig = go.Figure()
     for s in metrics.series if metrics else []:
         fig.add_trace(_trace(s.rps, s.version, colors.get(s.version, UNKNOWN)))
-    return _layout(fig, metrics, "Requests per second", "req/s")
+    return _layout(fig, metrics, "Requests per second", "req/s", NO_REQUESTS, extras)
 
 
-def error_figure(metrics: ModelMetrics | None, colors: dict[str, str]) -> go.Figure:
+def error_figure(
+    metrics: ModelMetrics | None, colors: dict[str, str], extras: Extras = Extras()
+) -> go.Figure:
     fig = go.Figure()
     for s in metrics.series if metrics else []:
         fig.add_trace(_trace(s.error_rate, s.version, colors.get(s.version, UNKNOWN)))
-    return _layout(fig, metrics, "Error rate", "", ".1%")
+    return _layout(fig, metrics, "Error rate", "", NO_REQUESTS, extras, ".1%")
 
 
 def sparkline_path(values: Sequence[float | None], width: float = 100, height: float = 24) -> str:
@@ -136,9 +197,25 @@ def sparkline_path(values: Sequence[float | None], width: float = 100, height: f
     return " ".join(parts)
 
 
-def accuracy_figure(metrics: ModelMetrics | None, colors: dict[str, str]) -> go.Figure:
-    """Accuracy from ground-truth feedback, placed at the time of the predictions."""
+def _regressor(metrics: ModelMetrics | None) -> bool:
+    """Labels came back as numbers: mean absolute errors and no accuracy."""
+    series = metrics.series if metrics else []
+    known = [p.value for s in series for p in s.accuracy if p.value is not None]
+    return not known and any(p.value is not None for s in series for p in s.mae)
+
+
+def accuracy_figure(
+    metrics: ModelMetrics | None, colors: dict[str, str], extras: Extras = Extras()
+) -> go.Figure:
+    """Accuracy (a regressor's mean absolute error) from ground-truth feedback, placed at
+    the time of the predictions."""
     fig = go.Figure()
+    regressor = _regressor(metrics)
     for s in metrics.series if metrics else []:
-        fig.add_trace(_trace(s.accuracy, s.version, colors.get(s.version, UNKNOWN)))
-    return _layout(fig, metrics, "Accuracy (ground-truth feedback)", "", ".1%")
+        pts = s.mae if regressor else s.accuracy
+        fig.add_trace(_trace(pts, s.version, colors.get(s.version, UNKNOWN)))
+    if regressor:
+        title = "Mean absolute error (ground-truth feedback)"
+        return _layout(fig, metrics, title, "", FEEDBACK_HINT, extras)
+    title = "Accuracy (ground-truth feedback)"
+    return _layout(fig, metrics, title, "", FEEDBACK_HINT, extras, ".1%")
