@@ -118,6 +118,9 @@ def latest_value(driver: webdriver.Chrome, chart_id: str, trace: str) -> float |
 def test_signing_in_is_required_and_says_what_went_wrong(
     dashboard: Dashboard, browser: webdriver.Chrome
 ) -> None:
+    browser.get(dashboard.url + "/login")  # signed out, whatever an earlier test left
+    browser.delete_all_cookies()
+    browser.execute_script("window.localStorage.clear(); window.sessionStorage.clear();")
     browser.get(dashboard.url + "/activity")
     wait_for("the redirect to the sign-in page", lambda: "/login" in browser.current_url)
     assert "next=/activity" in browser.current_url

@@ -254,7 +254,8 @@ def test_a_bundle_is_pushed_like_the_cli_pushes_it(settings: PierSettings, tmp_p
     (broken / "pier.yaml").write_text("model:\n  name: Bad Name\n  artifact: m.pt\n")
     with session_scope(settings) as session, pytest.raises(InvalidRequest) as bad:
         push.push_upload(session, stores, ADMIN, broken)
-    assert bad.value.message.startswith("pier.yaml: model.name")
+    assert bad.value.message.startswith("pier.yaml:\nmodel.name: model name 'Bad Name' must")
+    assert "model.inputs is required" in bad.value.message
     assert str(broken) not in bad.value.message
 
     viewer = Principal(username="v", role=Role.viewer, token_name="t")
