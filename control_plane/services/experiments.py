@@ -187,8 +187,8 @@ def experiment(
     if min_effect is None:
         min_effect = min(thresholds.accuracy_points / 100, 0.99)
     revision, split_at = deployments.split_since(session, model)
-    # Whole seconds after the split's own: counts land in the second they were scraped.
-    held_s = int(now.timestamp()) - int(split_at.timestamp())
+    # Whole seconds after the split's own, which also holds traffic from before it.
+    held_s = max(0, int(now.timestamp()) - int(split_at.timestamp()))
     compared_s = min(window_s, held_s)
     weights = {v: w for v, w in dep.weights.items() if w > 0}
     current = next(

@@ -60,6 +60,8 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("POST", "/api/v1/models/{name}/canaries/current/{action}"): D,
     ("GET", "/api/v1/models/{name}/scaling"): V,
     ("PUT", "/api/v1/models/{name}/scaling"): D,
+    ("GET", "/api/v1/models/{name}/thresholds"): V,
+    ("PUT", "/api/v1/models/{name}/thresholds"): D,
     ("GET", "/api/v1/models/{name}/experiment"): V,
     ("GET", "/api/v1/models/{name}/metrics"): V,
     ("GET", "/api/v1/metrics/summary"): V,
