@@ -90,6 +90,8 @@ def test_a_new_replica_with_several_workers_is_counted_from_its_first_scrape(
     cache = stock(tmp_path / "cache", artifacts)
     env = {"PIER_INFERENCE_WORKERS": "2", "PIER_INFERENCE_CACHE_DIR": str(cache)}
     with run_replica(env, log_path=tmp_path / "replica.log") as replica:
+        # Ready once both workers are: new connections land on either, so ten in a row.
+        wait_until(lambda: _ready_ten_times(replica.url), timeout=60)
         text = httpx.get(f"{replica.url}/metrics").text
         assert scraper_started <= value(text, "process_start_time_seconds") <= time.time()
         with httpx.Client(base_url=replica.url, timeout=30) as c:
@@ -101,3 +103,7 @@ def test_a_new_replica_with_several_workers_is_counted_from_its_first_scrape(
             scrape.scrape(c, [target], now)
     total = scrape.rollup.tier_for(60).total(("house", "r1"), int(now) - 5, int(now) + 5)
     assert total.requests == 12
+
+
+def _ready_ten_times(url: str) -> bool:
+    return all(httpx.get(f"{url}/v2/health/ready").status_code == 200 for _ in range(10))
