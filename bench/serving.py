@@ -4,6 +4,7 @@ group pinned to the server core, so that stopping it ends every process it spawn
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import procstats
 from bench.workloads import ModelDef, Request, Workload
 
 SERVER_CORE, LOAD_CORE = 0, 1
@@ -33,8 +35,9 @@ class Running:
 Starter = Callable[[ModelDef, Path, Path, Path], "Running | str"]
 
 
-def pinned(core: int, argv: list[str]) -> list[str]:
-    return ["taskset", "-c", str(core), *argv]
+def pinned(core: int | str, argv: list[str]) -> list[str]:
+    """argv under taskset on `core` (a core, or a list such as "0-2"); "" leaves it free."""
+    return ["taskset", "-c", str(core), *argv] if core != "" else argv
 
 
 def free_port() -> int:
@@ -44,13 +47,20 @@ def free_port() -> int:
 
 
 def launch(
-    argv: list[str], log: Path, cwd: Path, env: dict[str, str] | None = None
+    argv: list[str],
+    log: Path,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    cores: int | str = SERVER_CORE,
+    inherit: bool = True,
 ) -> subprocess.Popen[bytes]:
+    """Start argv on `cores` in a process group of its own, output to `log`; with inherit,
+    `env` adds to this process's environment, else it is the whole environment."""
     with log.open("ab") as out:
         return subprocess.Popen(
-            pinned(SERVER_CORE, argv),
+            pinned(cores, argv),
             cwd=cwd,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **(env or {})} if inherit else dict(env or {}),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() ends all it spawned
@@ -84,15 +94,35 @@ def wait_ready(
     return f"not ready within {timeout_s:.0f} s (last: {last})"
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the server's whole process group; SIGKILL to what is left after 20 s."""
+def stop(process: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:
+    """SIGTERM to the server's process group; SIGKILL after `grace_s` to what is left of it
+    and of the groups its tree made (`pier up` starts its children in sessions of their
+    own), so that no process it spawned outlives the run."""
     group = process.pid  # start_new_session: the leader's pid is the group's id
+    tree = {pid: _started_at(pid) for pid in procstats.tree_of(group)}
+
+    def left() -> list[int]:
+        return [pid for pid, at in tree.items() if at and _started_at(pid) == at]
+
     _signal(group, signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    while (process.poll() is None or _signal(group, 0)) and time.monotonic() < deadline:
+    deadline = time.monotonic() + grace_s
+    while (process.poll() is None or _signal(group, 0) or left()) and (time.monotonic() < deadline):
         time.sleep(0.2)  # polling interval of a shutdown wait with a deadline
     _signal(group, signal.SIGKILL)
     process.wait()
+    for pid in left():
+        with contextlib.suppress(OSError):
+            if os.getpgid(pid) == pid:  # a group of its own: its late children too
+                os.killpg(pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
+
+
+def _started_at(pid: int) -> int:
+    """The process's start time in clock ticks (0 once gone): tells a pid reused apart."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def _signal(group: int, sig: int) -> bool:

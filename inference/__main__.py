@@ -64,6 +64,14 @@ def main() -> None:
         log.info(
             "%d workers share metrics through %s", settings.workers, prepare_multiproc_dir(settings)
         )
+    if settings.listen_fd is not None:
+        from inference.http import shared_port  # only a pool worker needs it
+
+        config = uvicorn.Config(
+            APP, factory=True, host=settings.host, port=settings.port, **UVICORN_OPTIONS
+        )
+        shared_port.serve(config, settings.listen_fd)
+        return
     if settings.server == "granian":
         serve_granian(settings)
         return

@@ -22,6 +22,14 @@ class InferenceSettings(BaseSettings):
         description="Interface to bind. Loopback by default: expose it deliberately.",
     )
     port: int = Field(default=8080, ge=0, le=65535, description="TCP port to serve on.")
+    listen_fd: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Set by the local pool (`pier up`): an inherited listening socket, the public port "
+            "every worker shares, served beside `port` once the pool says so on stdin."
+        ),
+    )
     control_plane_url: str = Field(
         default="",
         description=(

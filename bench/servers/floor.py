@@ -1,8 +1,6 @@
-"""The floor: the same model behind a plain FastAPI + uvicorn endpoint, written the
-textbook way (a pydantic request model, torch in the handler, a dict answered as JSON).
-
-    python bench/servers/floor.py ARTIFACT PORT
-"""
+"""The textbook floor: the same model behind FastAPI + uvicorn written the way the FastAPI
+tutorial shows (a pydantic request model, a sync handler, a dict answered as JSON); the
+tuned floor (tuned.py) is the fastest hand-written endpoint."""
 
 from __future__ import annotations
 
@@ -33,5 +31,5 @@ def build(artifact: str) -> FastAPI:
     return app
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python bench/servers/floor.py ARTIFACT PORT
     uvicorn.run(build(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")

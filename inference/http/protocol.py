@@ -127,6 +127,10 @@ class LaneCycle:
 class LaneProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol; the lane's requests skip its ASGI cycle."""
 
+    # Set by a pool worker (inference/http/shared_port.py) to move this connection's client
+    # to another worker: its next answer says `connection: close`.
+    close_after_answer = False
+
     def __init__(
         self,
         config: Config,
@@ -145,8 +149,10 @@ class LaneProtocol(HttpToolsProtocol):
         cycle = self._lane_cycle()
         if cycle is None:
             super().on_headers_complete()
-            return
-        self.cycle = cycle  # type: ignore[assignment]
+        else:
+            self.cycle = cycle  # type: ignore[assignment]
+        if self.close_after_answer:
+            self.cycle.keep_alive = False
 
     def _lane_cycle(self) -> LaneCycle | None:
         """A cycle of the lane's own for this request, or None: uvicorn answers it."""

@@ -127,8 +127,8 @@ def test_a_shadow_gets_its_share_its_answer_is_recorded_never_returned(
 
         counts = shadow_counts(client, "s2")
         mirrored = counts["ok"] + counts["dropped"]
-        # 99.9 % two-sided binomial interval around n * share.
-        half = 3.29 * math.sqrt(n * share * (1 - share))
+        # A 4.4-sigma binomial interval around n * share: a false alarm once in 100,000 runs.
+        half = 4.4 * math.sqrt(n * share * (1 - share))
         print(f"\nshadow s2 at 30 %: {mirrored:.0f} of {n} copied (expected {n * share:.0f})")
         assert abs(mirrored - n * share) <= half, counts
         assert counts["error"] == 0

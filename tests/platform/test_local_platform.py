@@ -68,7 +68,9 @@ def test_push_deploy_and_predict_with_the_cli(platform: LocalPlatform) -> None:
     status = platform.pier("status")
     assert status.returncode == 0
     assert "iris" in status.stdout and "v1 100%" in status.stdout
-    assert platform.inference_url in status.stdout
+    # The replica is the worker, on its private port, not the public port it shares.
+    (worker,) = platform.orchestrator.replicas()
+    assert worker.url in status.stdout and worker.url != platform.inference_url
     # Each replica says where its models run (no GPU here: the CPU).
     assert "device" in status.stdout and "cpu" in status.stdout
 

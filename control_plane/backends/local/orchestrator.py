@@ -1,5 +1,5 @@
 """The local backend: inference worker processes on this machine, supervised and
-restarted; scalable, a balancer holds the public port in front of 1 to N of them."""
+restarted, all serving the public port's one listening socket; scalable, 1 to N of them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from control_plane.backends.base import ReplicaProcess
-from control_plane.backends.local.balancer import WORKER_MAX_BODY_BYTES, Balancer
 from control_plane.backends.local.pool import WorkerPool, WorkerSample
 
 
@@ -27,16 +26,13 @@ class LocalOrchestrator:
         drain_s: float = 30.0,
     ) -> None:
         parts = urlsplit(url)
-        port = parts.port or 8080
         self._url = url
-        limit = int(env.get("PIER_INFERENCE_MAX_BODY_BYTES", WORKER_MAX_BODY_BYTES))
-        host = parts.hostname or "127.0.0.1"
-        self._balancer = Balancer(host, port, max_body_bytes=limit) if scalable else None
+        self._scalable = scalable
         self._pool = WorkerPool(
             env=env,
             log_path=log_path,
-            public_port=port,
-            balancer=self._balancer,
+            host=parts.hostname or "127.0.0.1",
+            public_port=parts.port or 8080,
             python=python,
             max_backoff_s=max_backoff_s,
             drain_s=drain_s,
@@ -64,17 +60,15 @@ class LocalOrchestrator:
         return self._pool.samples()
 
     def scale_to(self, n: int) -> None:
+        if not self._scalable and n != 1:
+            raise ValueError("this local orchestrator runs one worker: it was made unscalable")
         self._pool.scale_to(n)
 
     def start(self, workers: int = 1) -> None:
-        if self._balancer is not None:
-            self._balancer.start()
         self._pool.start(workers)
 
     def stop(self, grace_s: float = 10.0) -> None:
         self._pool.stop(grace_s)
-        if self._balancer is not None:
-            self._balancer.stop()
 
     def replicas(self) -> list[ReplicaProcess]:
         return self._pool.processes()

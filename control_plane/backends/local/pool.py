@@ -1,9 +1,10 @@
 """Local inference worker processes: start, watch, restart with backoff, drain and stop.
-A worker joins the balancer once ready and leaves it before it is stopped, so scaling
-loses no request; each is a replica of its own to the control plane."""
+The pool holds the public port's listening socket and every worker serves it, so a
+request costs no hop and waits in the kernel's queue while no worker is ready."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -18,19 +19,38 @@ from pathlib import Path
 import httpx
 
 from control_plane.backends.base import ReplicaProcess
-from control_plane.backends.local.balancer import Balancer, WorkerLoad, wait_drained
+from control_plane.backends.local.load import ModelLoad, Totals, loads_between, read_totals
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.2
 PROBE_EVERY_S = 0.25
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# Connections that arrive while no worker accepts wait in the kernel's queue, up to this
+# many, for as long as their clients wait (a replacement is ready in a few seconds).
+BACKLOG = 2048
 
 
 def free_local_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The public port's listening socket, which every worker inherits."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -47,7 +67,7 @@ def cpu_seconds(pid: int) -> float | None:
 @dataclass
 class Worker:
     id: str
-    port: int
+    port: int  # private: the control plane's way to this very worker
     proc: subprocess.Popen[bytes] | None = None
     state: str = "starting"  # starting | running | restarting | draining | stopped
     restarts: int = 0
@@ -55,17 +75,18 @@ class Worker:
     retry_at: float = 0.0
     backoff: float = 0.5
     probed_at: float = 0.0
-    routed: bool = False
+    serving: bool = False  # accepting on the public port
     cpu: tuple[float, float] | None = field(default=None)  # (cpu seconds, at)
+    totals: tuple[dict[str, Totals], float] | None = field(default=None)  # (per model, at)
 
 
 @dataclass(frozen=True)
 class WorkerSample:
-    """One worker's load for the autoscaler: `load` None while it is not routed."""
+    """One worker's load for the autoscaler: `loads` (per model) None without a sample."""
 
     id: str
     ready: bool
-    load: WorkerLoad | None
+    loads: dict[str, ModelLoad] | None
     cpu_percent: float | None  # of one core, the CPU a local worker "requests"
 
 
@@ -75,8 +96,8 @@ class WorkerPool:
         *,
         env: Mapping[str, str],
         log_path: Path,
+        host: str,
         public_port: int,
-        balancer: Balancer | None,
         python: str = "",
         max_backoff_s: float = 10.0,
         drain_s: float = 30.0,
@@ -84,12 +105,13 @@ class WorkerPool:
     ) -> None:
         self._env = dict(env)
         self._log_path = log_path
+        self._host = host
         self._public_port = public_port
-        self._balancer = balancer
         self._python = python or sys.executable
         self._max_backoff_s = max_backoff_s
         self._drain_s = drain_s
         self._clock = clock
+        self._listener: socket.socket | None = None
         self._workers: list[Worker] = []
         self._draining: list[Worker] = []
         self._target = 1
@@ -98,7 +120,6 @@ class WorkerPool:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._http = httpx.Client(timeout=httpx.Timeout(1.0, connect=0.5))
 
     # -- what the orchestrator and the autoscaler see ------------------------------------
     @property
@@ -112,8 +133,6 @@ class WorkerPool:
             return sum(1 for w in self._workers if w.state == "running")
 
     def scale_to(self, n: int) -> None:
-        if self._balancer is None and n != 1:
-            raise ValueError("a direct (unbalanced) local worker cannot scale: it owns the port")
         with self._lock:
             self._target = max(1, n)
         self._wake.set()
@@ -138,20 +157,35 @@ class WorkerPool:
             return w.proc.pid if w is not None and w.proc is not None else None
 
     def samples(self) -> list[WorkerSample]:
-        loads = self._balancer.sample() if self._balancer is not None else {}
-        now = time.monotonic()
-        out = []
+        """Each worker's load per model since the previous call, from its /metrics."""
         with self._lock:
-            for w in self._workers:
+            workers = list(self._workers)
+        out = []
+        with httpx.Client(timeout=httpx.Timeout(2.0, connect=0.5)) as http:
+            for w in workers:
+                now = time.monotonic()
                 out.append(
                     WorkerSample(
                         id=w.id,
-                        ready=w.routed,
-                        load=loads.get(w.id),
+                        ready=w.serving,
+                        loads=self._loads(http, w, now) if w.serving else None,
                         cpu_percent=self._cpu_percent(w, now),
                     )
                 )
         return out
+
+    @staticmethod
+    def _loads(http: httpx.Client, w: Worker, now: float) -> dict[str, ModelLoad] | None:
+        try:
+            r = http.get(f"http://127.0.0.1:{w.port}/metrics")
+            r.raise_for_status()
+            totals = read_totals(r.text)
+        except (httpx.HTTPError, ValueError):
+            return None
+        before, w.totals = w.totals, (totals, now)
+        if before is None:
+            return None
+        return loads_between(before[0], totals, now - before[1])
 
     @staticmethod
     def _cpu_percent(w: Worker, now: float) -> float | None:
@@ -170,10 +204,9 @@ class WorkerPool:
         with self._lock:
             if self._thread is not None:
                 return
+            self._listener = listen(self._host, self._public_port)
             self._stop.clear()
             self._target = max(1, workers)
-            if self._http.is_closed:
-                self._http = httpx.Client(timeout=httpx.Timeout(1.0, connect=0.5))
             self._thread = threading.Thread(
                 target=self._supervise, name="pier-local-pool", daemon=True
             )
@@ -190,36 +223,49 @@ class WorkerPool:
             workers = self._workers + self._draining
             self._workers, self._draining = [], []
             self._thread = None
-        for w in workers:
-            if self._balancer is not None:
-                self._balancer.remove(w.id)
+            listener, self._listener = self._listener, None
         for w in workers:
             self._terminate(w, grace_s)
-            if self._balancer is not None:
-                self._balancer.forget(w.id)
-        self._http.close()
+        if listener is not None:
+            listener.close()
 
     def _spawn(self, w: Worker) -> None:
+        assert self._listener is not None
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = self._listener.fileno()
         env = dict(self._env)
-        if self._balancer is not None:
-            # Private port, and the URL the control plane reaches this very worker on.
-            env["PIER_INFERENCE_HOST"] = "127.0.0.1"
-            env["PIER_INFERENCE_PORT"] = str(w.port)
-            env["PIER_INFERENCE_REPLICA_URL"] = f"http://127.0.0.1:{w.port}"
+        env["PIER_INFERENCE_HOST"] = "127.0.0.1"
+        env["PIER_INFERENCE_PORT"] = str(w.port)
+        env["PIER_INFERENCE_REPLICA_URL"] = f"http://127.0.0.1:{w.port}"
+        env["PIER_INFERENCE_LISTEN_FD"] = str(fd)
         with self._log_path.open("ab") as logf:
             # A session of its own: Ctrl-C in the terminal reaches the launcher only, which
             # then stops the workers deliberately instead of racing their supervisor.
             w.proc = subprocess.Popen(
                 [self._python, "-m", "inference"],
                 env=env,
+                stdin=subprocess.PIPE,
                 stdout=logf,
                 stderr=subprocess.STDOUT,
+                pass_fds=(fd,),
                 start_new_session=True,
             )
         w.started_at = self._clock()
         w.state = "starting"
-        w.cpu = None
+        w.serving = False
+        w.cpu = w.totals = None
+
+    @staticmethod
+    def _tell(w: Worker, command: str) -> None:
+        """One line on the worker's stdin (inference/http/shared_port.py reads it)."""
+        stdin = w.proc.stdin if w.proc is not None else None
+        if stdin is None:
+            return
+        try:
+            stdin.write(command.encode() + b"\n")
+            stdin.flush()
+        except (OSError, ValueError):
+            pass  # it is gone: the supervisor restarts it
 
     @staticmethod
     def _terminate(w: Worker, grace_s: float) -> None:
@@ -231,6 +277,9 @@ class WorkerPool:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if proc is not None and proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
         w.state = "stopped"
 
     def _supervise(self) -> None:
@@ -250,15 +299,14 @@ class WorkerPool:
             surplus: list[Worker] = []
             if missing < 0:
                 # Unready ones first, then the newest: the longest-serving workers stay.
-                order = sorted(self._workers, key=lambda w: (w.routed, -w.started_at))
+                order = sorted(self._workers, key=lambda w: (w.serving, -w.started_at))
                 surplus = order[:-missing]
                 self._workers = [w for w in self._workers if w not in surplus]
                 self._draining += surplus
             fresh = []
             for _ in range(max(0, missing)):
                 self._seq += 1
-                port = self._public_port if self._balancer is None else free_local_port()
-                fresh.append(Worker(id=f"w{self._seq}", port=port))
+                fresh.append(Worker(id=f"w{self._seq}", port=free_local_port()))
         for w in fresh:
             self._spawn(w)
             with self._lock:
@@ -270,13 +318,16 @@ class WorkerPool:
             ).start()
 
     def _drain(self, w: Worker) -> None:
-        if self._balancer is not None:
-            self._balancer.remove(w.id)
-            if not wait_drained(self._balancer, w.id, self._drain_s, time.sleep):
+        """The worker stops accepting, answers what it holds with `connection: close` and
+        exits by itself; SIGTERM only if it is still there after the drain time."""
+        self._tell(w, "drain")
+        proc = w.proc
+        if proc is not None:
+            try:
+                proc.wait(timeout=self._drain_s)
+            except subprocess.TimeoutExpired:
                 log.warning("worker %s still busy after %.0f s; stopping it", w.id, self._drain_s)
         self._terminate(w, grace_s=self._drain_s)
-        if self._balancer is not None:
-            self._balancer.forget(w.id)
         with self._lock:
             if w in self._draining:
                 self._draining.remove(w)
@@ -297,12 +348,9 @@ class WorkerPool:
             if proc is None:
                 continue
             if proc.poll() is not None:
-                # It died on its own: out of the balancer, then restart it, backing off if
-                # it keeps dying young.
-                if self._balancer is not None and w.routed:
-                    self._balancer.remove(w.id)
-                    self._balancer.forget(w.id)
-                w.routed = False
+                # It died on its own: what it held is lost, what comes next waits in the
+                # listening socket's queue. Restart it, backing off if it keeps dying young.
+                w.serving = False
                 w.backoff = (
                     0.5 if now - w.started_at > 30 else min(w.backoff * 2, self._max_backoff_s)
                 )
@@ -313,14 +361,21 @@ class WorkerPool:
             if w.state == "starting" and now - w.probed_at >= PROBE_EVERY_S:
                 w.probed_at = now
                 if self._ready(w):
-                    if self._balancer is not None:
-                        self._balancer.add(w.id, "127.0.0.1", w.port)
-                        w.routed = True
-                    w.state = "running"
+                    self._join(w, workers)
+
+    def _join(self, w: Worker, workers: list[Worker]) -> None:
+        """Start `w` on the public port, and move a fair share of the others' keep-alive
+        clients to it: each closes that share of its connections after their next answer."""
+        self._tell(w, "serve")
+        w.serving = True
+        w.state = "running"
+        others = [o for o in workers if o is not w and o.serving]
+        for o in others:
+            self._tell(o, f"shed {1 / (len(others) + 1):.4f}")
 
     def _ready(self, w: Worker) -> bool:
         try:
-            r = self._http.get(f"http://127.0.0.1:{w.port}/v2/health/ready")
+            r = httpx.get(f"http://127.0.0.1:{w.port}/v2/health/ready", timeout=1.0)
         except httpx.HTTPError:
             return False
         return r.status_code == 200

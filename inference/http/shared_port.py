@@ -1,0 +1,151 @@
+"""A worker of the local pool: it serves the public port's listening socket, which the pool
+holds and hands down, beside a private port of its own, and obeys the pool's lines on stdin
+(`docs/architecture.md`, "The local pool")."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import sys
+from typing import Any
+
+import uvicorn
+
+log = logging.getLogger(__name__)
+
+# A connection told to close waits this long for its next request, to answer it with
+# `connection: close`; one that sends none is closed, as a keep-alive timeout would.
+IDLE_GRACE_S = 1.0
+CHECK_EVERY_S = 0.05
+BACKLOG = 2048
+
+
+class PoolWorker(uvicorn.Server):
+    """uvicorn's server with three commands from the pool, one a line on stdin:
+    `serve` starts accepting on the shared socket; `shed F` closes a share F of the public
+    connections after their next answer; `drain` stops accepting, closes every public
+    connection after its next answer and exits once none is left. EOF on stdin: drain."""
+
+    def __init__(self, config: uvicorn.Config, public: socket.socket) -> None:
+        super().__init__(config)
+        self._public_sock = public
+        self._public_port = public.getsockname()[1]
+        self._public: asyncio.Server | None = None
+        self._draining = False
+        self._pending = b""
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.should_exit:
+            return
+        os.set_blocking(sys.stdin.fileno(), False)
+        asyncio.get_running_loop().add_reader(sys.stdin.fileno(), self._on_stdin)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(sys.stdin.fileno())
+        await super().shutdown(sockets)
+
+    # -- the pool's commands ---------------------------------------------------------
+    def _on_stdin(self) -> None:
+        try:
+            data = os.read(sys.stdin.fileno(), 4096)
+        except BlockingIOError:
+            return
+        if not data:  # the pool is gone: nobody will stop this worker but itself
+            asyncio.get_running_loop().remove_reader(sys.stdin.fileno())
+            self._spawn(self.drain())
+            return
+        self._pending += data
+        *lines, self._pending = self._pending.split(b"\n")
+        for line in lines:
+            self._command(line.decode("ascii", "replace").split())
+
+    def _command(self, words: list[str]) -> None:
+        if words == ["serve"]:
+            self._spawn(self.serve_public())
+        elif words == ["drain"]:
+            self._spawn(self.drain())
+        elif len(words) == 2 and words[0] == "shed":
+            self.shed(float(words[1]))
+        elif words:
+            log.warning("unknown command from the pool: %s", " ".join(words))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def serve_public(self) -> None:
+        if self._public is not None or self._draining:
+            return
+        config = self.config
+
+        def protocol() -> asyncio.Protocol:
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state
+            )
+
+        loop = asyncio.get_running_loop()
+        self._public = await loop.create_server(protocol, sock=self._public_sock, backlog=BACKLOG)
+        self.servers.append(self._public)
+        log.info("serving the shared port %d", self._public_port)
+
+    def public_connections(self) -> list[Any]:
+        port = self._public_port
+        return [c for c in self.server_state.connections if _local_port(c) == port]
+
+    def shed(self, share: float) -> int:
+        """Close `share` of the public connections (those not closing yet) after their next
+        answer, so that their clients connect again and the kernel spreads them."""
+        open_ = [c for c in self.public_connections() if not c.close_after_answer]
+        count = round(len(open_) * min(max(share, 0.0), 1.0))
+        for c in open_[:count]:
+            self._close_after_answer(c)
+        return count
+
+    def _close_after_answer(self, connection: Any) -> None:
+        connection.close_after_answer = True
+        cycle = connection.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.keep_alive = False  # the answer being made carries `connection: close`
+            return
+        loop = asyncio.get_running_loop()
+        loop.call_later(IDLE_GRACE_S, _close_if_still_idle, connection, cycle)
+
+    async def drain(self) -> None:
+        if self._draining:
+            return
+        self._draining = True
+        if self._public is not None:
+            self._public.close()
+        else:
+            self._public_sock.close()
+        for c in self.public_connections():
+            self._close_after_answer(c)
+        while self.public_connections() and not self.should_exit:
+            await asyncio.sleep(CHECK_EVERY_S)
+        self.should_exit = True
+
+
+def _local_port(connection: Any) -> int | None:
+    address = getattr(connection, "server", None)
+    return address[1] if address else None
+
+
+def _close_if_still_idle(connection: Any, cycle_then: Any) -> None:
+    """Close a connection that started no request since it was told to close."""
+    cycle = connection.cycle
+    idle = cycle is cycle_then and (cycle is None or cycle.response_complete)
+    if idle and not connection.transport.is_closing():
+        connection.transport.close()
+
+
+def serve(config: uvicorn.Config, fd: int) -> None:
+    """Run a pool worker on the inherited listening socket `fd`."""
+    public = socket.socket(fileno=fd)
+    PoolWorker(config, public).run()
