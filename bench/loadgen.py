@@ -1,20 +1,24 @@
-"""wrk, pinned to the load core, and the figures of one measured run."""
+"""wrk, pinned to the load core, and the figures of one measured run (the model's own rate
+beside it where a target needs it), and the host they were taken on."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import platform
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench import procstats
-from bench.serving import LOAD_CORE, Running, pinned
-from bench.workloads import Request
+from bench.serving import LOAD_CORE, SERVER_CORE, Running, pinned
+from bench.workloads import Request, Workload, in_process_rate
 
 LUA = Path(__file__).resolve().parent / "request.lua"
 SETTLE_S = 1.0  # between the warm-up and the measured run
+PAIRED_RATE_S = 2.0  # the model's own rate beside a paired row, measured this long
 
 
 @dataclass(frozen=True)
@@ -118,3 +122,32 @@ def measure(
     server: str, running: Running, request: Request, work: Path, timing: Timing
 ) -> list[Row]:
     return [measure_one(server, running, request, work, c, timing) for c in timing.concurrencies]
+
+
+def machine() -> str:
+    """The host, its cores, and how busy it was when the run began."""
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    load = os.getloadavg()[0]
+    return (
+        f"{platform.node()}: {os.cpu_count()} cores ({cpu}), Python "
+        f"{platform.python_version()}, load average {load:.2f} at the start"
+    )
+
+
+def measure_paired(
+    server: str, running: Running, workload: Workload, request: Request, work: Path, timing: Timing
+) -> list[Row]:
+    """measure(), with the model's own rate taken in-process just before each concurrency's
+    runs: a shared host's speed drifts by tens of percent over a run, and the W2 target
+    compares the server with the model at the same moment."""
+    rows = []
+    for concurrency in timing.concurrencies:
+        rate = in_process_rate(workload, seconds=PAIRED_RATE_S, core=SERVER_CORE)
+        one = Timing(timing.warmup_s, timing.measure_s, (concurrency,))
+        row = measure_one(server, running, request, work, concurrency, one)
+        rows.append(dataclasses.replace(row, model_rate=rate))
+    return rows

@@ -1,9 +1,11 @@
-"""Starting Pier's inference service (`python -m inference`) and the floor for a run."""
+"""Starting Pier's bare inference worker (`python -m inference`, row "pier-worker"), the
+floors and the HTTP limit for a run; `pier up` itself is bench/pier_up.py."""
 
 from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,19 +96,48 @@ def start_pier(
     return Running(process, port, pier_requests)
 
 
-def start_floor(model: ModelDef, artifact: Path, work: Path, log: Path) -> Running | str:
+def json_only(workload: Workload) -> Request | None:
+    # The floors speak JSON only: binary tensors are what Pier adds.
+    if workload.binary or workload.compact:
+        return None
+    return json_request(workload, "/predict", named=True)
+
+
+def w1_only(workload: Workload) -> Request | None:
+    return json_only(workload) if workload.key == "W1" else None
+
+
+def _start_script(
+    script: str,
+    argv: list[str],
+    log: Path,
+    probe: Request,
+    request_for: Callable[[Workload], Request | None] = json_only,
+) -> Running | str:
     port = free_port()
-    argv = [sys.executable, str(REPO / "bench/servers/floor.py"), str(artifact), str(port)]
-    process = launch(argv, log, cwd=REPO)
-    problem = wait_ready(process, f"http://127.0.0.1:{port}/openapi.json", START_TIMEOUT_S)
+    process = launch([sys.executable, str(REPO / script), *argv, str(port)], log, cwd=REPO)
+    problem = wait_ready(process, f"http://127.0.0.1:{port}{probe.path}", START_TIMEOUT_S, probe)
     if problem:
         stop(process)
         return problem
-
-    def request_for(workload: Workload) -> Request | None:
-        # The floor speaks JSON only: binary tensors are what Pier adds.
-        if workload.binary or workload.compact:
-            return None
-        return json_request(workload, "/predict", named=True)
-
     return Running(process, port, request_for)
+
+
+def _probe(model: ModelDef) -> Request:
+    return json_request(Workload("probe", "readiness probe", model, 1), "/predict", named=True)
+
+
+def start_floor(model: ModelDef, artifact: Path, work: Path, log: Path) -> Running | str:
+    """The tuned floor (bench/servers/tuned.py): the fastest hand-written FastAPI endpoint."""
+    return _start_script("bench/servers/tuned.py", [str(artifact)], log, _probe(model))
+
+
+def start_textbook_floor(model: ModelDef, artifact: Path, work: Path, log: Path) -> Running | str:
+    """The FastAPI endpoint as the tutorial writes it (bench/servers/floor.py)."""
+    return _start_script("bench/servers/floor.py", [str(artifact)], log, _probe(model))
+
+
+def start_hello_asgi(model: ModelDef, artifact: Path, work: Path, log: Path) -> Running | str:
+    """bench/servers/bare.py: a fixed answer of W1's size, no model: the HTTP limit of a
+    Python server on this core, for W1 alone."""
+    return _start_script("bench/servers/bare.py", [], log, _probe(model), w1_only)

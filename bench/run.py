@@ -1,45 +1,56 @@
 """`make bench`: serve the same models with Pier and with what a user would pick instead,
 drive each with the same wrk load, and print one table per workload.
 
-    .venv/bin/python -m bench.run [--quick] [--servers pier,floor,litserve,...]
-                                  [--no-scenarios]
+    .venv/bin/python -m bench.run [--quick] [--servers pier,pier-worker,floor,...]
+                                  [--no-scenarios] [--retarget]
 
-The server is pinned to core 0 and wrk to core 1 (taskset), so the two never share a
-core. Each concurrency gets a warm-up run, then a measured run. Figures: requests per
-second, p50 and p99 latency (wrk), errors (non-2xx, timeouts, socket errors), peak RSS
-and CPU used by the server's process tree (from /proc), and rps relative to Pier.
-Load goes only to 127.0.0.1 and is bounded in time. The peers (bench/peers.py) run from
-their own environments under bench/.envs, made on first use. Then the scenarios
-(bench/scenarios.py: batching on/off, 50 extra models, routing flips under load;
-bench/poisson.py: batching on/off under Poisson arrivals; bench/model_share.py: W2-binary
-in turns with the model's own rate), and a check of
-every target against the figures of this run. Everything goes to
+Rows (ROWS below): pier is `pier up` reached on its public inference port, as `make run`
+users reach it (bench/pier_up.py); pier-worker the bare `python -m inference` behind it;
+floor a tuned FastAPI endpoint, floor-textbook the tutorial's; hello-asgi the HTTP limit
+of a Python server (W1 only); then the peers (bench/peers.py, each from its own
+environment under bench/.envs, made on first use).
+
+The server's whole process tree is pinned to core 0 and wrk to core 1 (taskset), so the
+two never share a core. Each concurrency gets a warm-up run, then a measured run.
+Figures: requests per second, p50 and p99 latency (wrk), errors (non-2xx, timeouts,
+socket errors), peak RSS and CPU used by the server's process tree (from /proc), and rps
+relative to Pier. Load goes only to 127.0.0.1 and is bounded in time. Then the scenarios
+of the bare worker (bench/scenarios.py: batching on/off, 50 extra models, routing flips
+under load; bench/poisson.py: batching on/off under Poisson arrivals;
+bench/model_share.py: W2-binary in turns with the model's own rate), those of `pier up`
+(bench/platform_scenarios.py: a keep-alive spike, kill -9 of the worker), and a check
+of every target against the figures of this run. Everything goes to
 bench/results/latest.md too.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import os
-import platform
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from bench import peers, procstats, scenarios
-from bench.loadgen import Row, Timing, measure, measure_one
+from bench.loadgen import Row, Timing, machine, measure, measure_paired
 from bench.model_share import model_share
-from bench.pier import PierOptions, start_floor, start_pier
+from bench.pier import (
+    PierOptions,
+    start_floor,
+    start_hello_asgi,
+    start_pier,
+    start_textbook_floor,
+)
+from bench.pier_up import PublicPier
+from bench.platform_scenarios import platform_scenarios
 from bench.poisson import poisson_load
 from bench.serving import LOAD_CORE, SERVER_CORE, Running, Starter, stop
 from bench.workloads import (
     MODELS,
     WORKLOADS,
     ModelDef,
-    Request,
     Workload,
     in_process_rate,
     save_torchscript,
@@ -58,14 +69,25 @@ EXTRA_MODELS = 50
 # The binary W2 workloads, whose target is a share of the model's own rate: that rate is
 # measured beside each of their rows (measure_paired), for this many seconds.
 PAIRED = ("W2-binary", "W2-compact")
-PAIRED_RATE_S = 2.0
+# What each row is, for the tables and the README table.
+ROWS = {
+    "pier": "Pier: `pier up`'s public inference port, one worker (what `make run` serves)",
+    "pier-worker": "Pier's bare worker, `python -m inference`, with no platform around it",
+    "pier-worker-granian": "the bare worker with PIER_INFERENCE_SERVER=granian",
+    "floor": "the tuned floor: FastAPI, raw Request, orjson, torch on the event loop",
+    "floor-textbook": "the textbook floor: FastAPI with a pydantic model, a sync handler",
+    "hello-asgi": "the HTTP limit of a Python server: uvicorn + httptools, a fixed answer "
+    "of W1's size, no model",
+}
+QUICK_ROWS = ("pier", "pier-worker", "floor", "hello-asgi")
+MODEL_OF = {"hello-asgi": "mlp"}  # rows that serve one model's workloads only
 
 FULL = Timing(warmup_s=3, measure_s=10, concurrencies=(1, 16, 64))
 QUICK = Timing(warmup_s=1, measure_s=3, concurrencies=(1, 16, 64))
 
 
 def start_pier_granian(model: ModelDef, artifact: Path, work: Path, log: Path) -> Running | str:
-    """Pier with PIER_INFERENCE_SERVER=granian: the same app under a Rust HTTP server."""
+    """The bare worker with PIER_INFERENCE_SERVER=granian: the app under a Rust server."""
     options = PierOptions(env={"PIER_INFERENCE_SERVER": "granian"})
     return start_pier(model, artifact, work, log, options)
 
@@ -90,7 +112,8 @@ def render(workload: Workload, rows: list[Row]) -> str:
             share = f"{r.rps / r.model_rate:.0%}" if r.model_rate else "n/a"
             line += f" {r.model_rate:,.0f} | {share} |"
         lines.append(line)
-    return "\n".join(lines)
+    named = dict.fromkeys(r.server for r in rows if r.server in ROWS)
+    return "\n".join([*lines, "", *(f"{server}: {ROWS[server]}." for server in named)])
 
 
 def best(rows: list[Row], server: str, p99_bound_ms: float | None = None) -> Row | None:
@@ -112,46 +135,66 @@ def _fig(row: Row | None) -> str:
     return f"{row.rps:,.0f} rps (conc {row.concurrency}, p99 {row.p99_ms:.1f} ms)"
 
 
-def _w1_lines(w1: list[Row], pier: str, bound: float | None) -> list[str]:
+def _ratio_line(
+    name: str, pier: Row, other: Row | None, other_name: str, target: float, note: str
+) -> list[str]:
+    if other is None:
+        return []
+    ratio = pier.rps / other.rps
+    return [
+        f"{name} ({'met' if ratio >= target else 'missed'}; {note}): pier {_fig(pier)} = "
+        f"{ratio:.2f}x {other_name} {_fig(other)} (target {target:g}x)"
+    ]
+
+
+def _w1_lines(w1: list[Row], bound: float | None) -> list[str]:
+    """W1 through `pier up` against the best peer, the tuned floor and the bare worker."""
     note = f"rps at p99 < {bound:.0f} ms" if bound else "best rps, any p99"
-    pier_w1 = best(w1, pier, bound)
+    pier_w1 = best(w1, "pier", bound)
     if pier_w1 is None:
         return []
     lines = []
     measured = {p: r for p in peers.STARTERS if (r := best(w1, p, bound)) is not None}
     if measured:
         top, top_row = max(measured.items(), key=lambda kv: kv[1].rps)
-        ratio = pier_w1.rps / top_row.rps
-        lines.append(
-            f"W1 vs peers ({'met' if ratio >= 1.5 else 'missed'}; {note}): {pier} "
-            f"{_fig(pier_w1)} = {ratio:.2f}x the best peer, {top} {_fig(top_row)} (target 1.5x)"
-        )
-    floor_w1 = best(w1, "floor", bound)
-    if floor_w1:
-        ratio = pier_w1.rps / floor_w1.rps
-        lines.append(
-            f"W1 vs floor ({'met' if ratio >= 1 else 'missed'}; {note}): {pier} "
-            f"{_fig(pier_w1)} = {ratio:.2f}x the floor's {_fig(floor_w1)} (target 1x)"
-        )
+        lines += _ratio_line("W1 vs peers", pier_w1, top_row, f"the best peer, {top}", 1.5, note)
+    floor = best(w1, "floor", bound)
+    lines += _ratio_line("W1 vs floor", pier_w1, floor, "the tuned floor's", 1.5, note)
+    worker = best(w1, "pier-worker", bound)
+    lines += _ratio_line("W1 vs pier-worker", pier_w1, worker, "the bare worker's", 0.9, note)
     return lines
 
 
-def targets_of(tables: dict[str, list[Row]], cnn_rate: float, pier: str) -> list[str]:
-    """Each benchmark target for Pier run as `pier`, met or not, with its figures.
-    W1 is judged at p99 under 50 ms; where a loaded machine leaves the peers or the floor
-    no such run, the comparison on best rps at any p99 follows, labelled so."""
+def _limit_line(w1: list[Row]) -> list[str]:
+    """Pier's W1 as a share of the HTTP limit (hello-asgi): what the platform keeps of it."""
+    pier, limit = best(w1, "pier"), best(w1, "hello-asgi")
+    if pier is None or limit is None:
+        return []
+    worker = best(w1, "pier-worker")
+    beside = f"; the bare worker {worker.rps / limit.rps:.0%}" if worker else ""
+    return [
+        f"W1 share of the HTTP limit of a Python server (hello-asgi {_fig(limit)}): pier "
+        f"{_fig(pier)} = {pier.rps / limit.rps:.0%}{beside} (best rps, any p99)"
+    ]
+
+
+def targets(tables: dict[str, list[Row]], cnn_rate: float) -> list[str]:
+    """Each benchmark target for Pier (`pier up`'s public port), met or not, with its
+    figures. W1 is judged at p99 under 50 ms; where a loaded machine leaves a row no such
+    run, the comparison on best rps at any p99 follows, labelled so."""
     w1 = tables["W1"]
-    lines = _w1_lines(w1, pier, P99_BOUND_MS)
-    if len(lines) < 2:
-        lines += _w1_lines(w1, pier, None)
+    lines = _w1_lines(w1, P99_BOUND_MS)
+    if len(lines) < len(_w1_lines(w1, None)):
+        lines += _w1_lines(w1, None)
+    lines += _limit_line(w1)
     for key in PAIRED:
-        row = best(tables[key], pier)
+        row = best(tables[key], "pier")
         if row is None:
             continue
         if row.model_rate:
             share = row.rps / row.model_rate
             lines.append(
-                f"{key} ({'met' if share >= 0.8 else 'missed'}): {pier} {_fig(row)} = "
+                f"{key} ({'met' if share >= 0.8 else 'missed'}): pier {_fig(row)} = "
                 f"{share:.0%} of the CNN's in-process rate just before that run, "
                 f"{row.model_rate:,.0f}/s (target 80 %); {row.rps / cnn_rate:.0%} of the "
                 f"rate at the start of the run, {cnn_rate:,.0f}/s"
@@ -159,16 +202,13 @@ def targets_of(tables: dict[str, list[Row]], cnn_rate: float, pier: str) -> list
         else:  # a results file without the model's rate beside each row
             share = row.rps / cnn_rate
             lines.append(
-                f"{key} ({'met' if share >= 0.8 else 'missed'}): {pier} {_fig(row)} = "
+                f"{key} ({'met' if share >= 0.8 else 'missed'}): pier {_fig(row)} = "
                 f"{share:.0%} of the CNN's in-process rate {cnn_rate:,.0f}/s (target 80 %)"
             )
-    pier_w2, floor_w2 = best(tables["W2-json"], pier), best(tables["W2-json"], "floor")
-    if pier_w2 and floor_w2:
-        ratio = pier_w2.rps / floor_w2.rps
-        lines.append(
-            f"W2-json vs floor ({'met' if ratio >= 1 else 'missed'}): {pier} {_fig(pier_w2)} = "
-            f"{ratio:.2f}x the floor's {_fig(floor_w2)} (target 1x)"
-        )
+    pier_w2 = best(tables["W2-json"], "pier")
+    if pier_w2:
+        floor = best(tables["W2-json"], "floor")
+        lines += _ratio_line("W2-json vs floor", pier_w2, floor, "the tuned floor's", 1, "best")
     return lines
 
 
@@ -209,15 +249,6 @@ def retarget(path: Path) -> int:
     return 0
 
 
-def targets(tables: dict[str, list[Row]], cnn_rate: float) -> list[str]:
-    return [
-        line
-        for pier in ("pier", "pier-granian")
-        if any(r.server == pier for rows in tables.values() for r in rows)
-        for line in targets_of(tables, cnn_rate, pier)
-    ]
-
-
 def readme_table(tables: dict[str, list[Row]], header: str, cnn_rate: float) -> str:
     """Best rps per server and workload with its p99 (W1: best with p99 under 50 ms)."""
     servers = list(dict.fromkeys(r.server for rows in tables.values() for r in rows))
@@ -239,35 +270,11 @@ def readme_table(tables: dict[str, list[Row]], header: str, cnn_rate: float) -> 
             row = best(tables[key], server, P99_BOUND_MS if key == "W1" else None)
             cells.append(f"{row.rps:,.0f} ({row.p99_ms:.0f})" if row else "-")
         lines.append(f"| {server} | " + " | ".join(cells) + " |")
+    named = [server for server in servers if server in ROWS]
+    lines += ["", *(f"- {server}: {ROWS[server]}." for server in named)]
+    if any(server in peers.STARTERS for server in servers):
+        lines.append("- litserve, bentoml, torchserve, rayserve: the peers, as documented.")
     return "\n".join(lines) + "\n"
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    load = os.getloadavg()[0]
-    return (
-        f"{platform.node()}: {os.cpu_count()} cores ({cpu}), Python "
-        f"{platform.python_version()}, load average {load:.2f} at the start"
-    )
-
-
-def measure_paired(
-    server: str, running: Running, workload: Workload, request: Request, work: Path, timing: Timing
-) -> list[Row]:
-    """measure(), with the model's own rate taken in-process just before each concurrency's
-    runs: a shared host's speed drifts by tens of percent over a run, and the W2 target
-    compares the server with the model at the same moment."""
-    rows = []
-    for concurrency in timing.concurrencies:
-        rate = in_process_rate(workload, seconds=PAIRED_RATE_S, core=SERVER_CORE)
-        one = Timing(timing.warmup_s, timing.measure_s, (concurrency,))
-        row = measure_one(server, running, request, work, concurrency, one)
-        rows.append(dataclasses.replace(row, model_rate=rate))
-    return rows
 
 
 def run_servers(
@@ -277,6 +284,8 @@ def run_servers(
     skipped: list[str] = []
     for server, start in starters.items():
         for model_name, artifact in artifacts.items():
+            if MODEL_OF.get(server, model_name) != model_name:
+                continue
             workloads = [w for w in WORKLOADS if w.model.name == model_name]
             log = work / f"{server}-{model_name}.log"
             print(f"- {server} serving {model_name} ...", flush=True)
@@ -310,10 +319,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="short runs; Pier and the floor unless --servers names others",
+        help=f"short runs; {', '.join(QUICK_ROWS)} unless --servers names others",
     )
     parser.add_argument("--servers", default="", help="comma-separated subset (default: all)")
-    parser.add_argument("--no-scenarios", action="store_true", help="skip bench/scenarios.py")
+    parser.add_argument(
+        "--no-scenarios",
+        action="store_true",
+        help="skip the scenarios (bench/scenarios.py, bench/platform_scenarios.py, ...)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--retarget", action="store_true", help="only recompute the targets of --out's run"
@@ -331,15 +344,24 @@ def main(argv: list[str] | None = None) -> int:
         print("bench needs two cores: one for the server, one for wrk")
         return 2
     timing = QUICK if args.quick else FULL
+    public = PublicPier()
     starters: dict[str, Starter] = {
-        "pier": start_pier,
-        "pier-granian": start_pier_granian,
+        "pier": public,
+        "pier-worker": start_pier,
+        "pier-worker-granian": start_pier_granian,
         "floor": start_floor,
+        "floor-textbook": start_textbook_floor,
+        "hello-asgi": start_hello_asgi,
+        **peers.starters(),
     }
-    if not args.quick or args.servers:
-        starters.update(peers.starters())
-    if args.servers:
-        wanted = [s.strip() for s in args.servers.split(",") if s.strip()]
+    wanted = [s.strip() for s in args.servers.split(",") if s.strip()]
+    if args.quick and not wanted:
+        wanted = list(QUICK_ROWS)
+    if wanted:
+        unknown = sorted(set(wanted) - set(starters))
+        if unknown:
+            print(f"unknown servers: {', '.join(unknown)}; known: {', '.join(starters)}")
+            return 2
         starters = {k: v for k, v in starters.items() if k in wanted}
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = [
@@ -366,7 +388,11 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         artifacts = {name: save_torchscript(m, work / f"{name}.pt") for name, m in MODELS.items()}
         tables, skipped = run_servers(starters, artifacts, work, timing)
+        w1 = WORKLOADS[0]
         if not args.no_scenarios and "pier" in starters:
+            print("- pier up: keep-alive spike, kill -9 of the worker ...", flush=True)
+            findings += platform_scenarios(w1, artifacts["mlp"], work)
+        if not args.no_scenarios and "pier-worker" in starters:
             w1, w2, w3 = (w for w in WORKLOADS if w.key in ("W1", "W2-binary", "W3"))
             scenario_timing = Timing(timing.warmup_s, timing.measure_s, ())
             print(
@@ -374,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
                 "flips ...",
                 flush=True,
             )
-            findings = [
+            findings += [
                 scenarios.batching(w1, w3, artifacts["mlp"], work, scenario_timing),
                 poisson_load(w1, artifacts["mlp"], work, scenario_timing),
                 scenarios.batch_sizes(w2, artifacts["cnn"], work, scenario_timing),
@@ -382,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
                 scenarios.many_models(w1, artifacts["mlp"], work, scenario_timing, EXTRA_MODELS),
                 scenarios.routing_flips(w1, artifacts["mlp"], work, scenario_timing),
             ]
-    sections = [*header, "", *(f"- {r}" for r in rates), ""]
+    sections = [*header, "", *(f"- {r}" for r in [*rates, *public.notes]), ""]
     for workload in WORKLOADS:
         sections += [render(workload, tables[workload.key]), ""]
     if skipped:

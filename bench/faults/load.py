@@ -179,6 +179,11 @@ class Load:
                 await asyncio.sleep(delay)
             sent = time.monotonic()
             self._sent[index] = sent
+            if reader is not None and reader.at_eof():
+                # The server closed this idle connection (a worker drained or died): open
+                # another before sending, as HTTP clients' connection pools do.
+                await _close(writer)
+                reader = writer = None
             try:
                 if writer is None:
                     reader, writer = await asyncio.wait_for(

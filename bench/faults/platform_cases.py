@@ -111,9 +111,9 @@ def _signal_a_worker(
 
 
 def kill_worker(*, rate: float = 200.0, workers: int = 2) -> CaseResult:
-    """kill -9 of one inference worker of the local pool under load. The balancer skips a
-    worker that refuses connections and the supervisor restarts it: failed requests are at
-    most those the dead worker held; full service is the restarted worker ready again."""
+    """kill -9 of one inference worker of the local pool under load. The other worker keeps
+    accepting on the shared port and the supervisor restarts the dead one: failed requests
+    are at most those the dead worker held; full service is the restarted worker ready."""
     with platform(workers=workers) as p, _load(p, rate) as load:
         assert p.pool is not None
         # The supervisor notices the death, restarts the worker, which rejoins once ready.
@@ -143,10 +143,10 @@ def kill_worker(*, rate: float = 200.0, workers: int = 2) -> CaseResult:
 
 def sigterm_worker(*, rate: float = 200.0, workers: int = 2) -> CaseResult:
     """SIGTERM to one inference worker of the local pool under load, from outside (as an
-    operator or the OS would send it). The worker finishes what it holds and closes its
-    port; the balancer sends what the closed port refuses to the other worker, and the
-    supervisor restarts the one that left. Nothing may fail: neither the requests it held
-    nor those that arrived while it drained."""
+    operator or the OS would send it). The worker stops accepting on the shared port and
+    answers what it holds with `connection: close`, so its clients move to the other
+    worker; the supervisor restarts it. Nothing may fail: neither the requests it held nor
+    those that arrived while it drained."""
     with platform(workers=workers) as p, _load(p, rate) as load:
         assert p.pool is not None
         pool = p.pool

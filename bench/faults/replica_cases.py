@@ -179,8 +179,8 @@ def sigterm(
     """SIGTERM to a replica under load: every request it was holding completes with 200.
 
     A lone replica then stops listening (uvicorn's graceful shutdown): requests sent after
-    that are refused, which in a fleet the balancer (local pool) or the Service (Kubernetes,
-    readiness then preStop) has already stopped sending. They are counted apart."""
+    that are refused, which in a fleet the other workers sharing the port (local pool) or the
+    Service (Kubernetes, readiness then preStop) take instead. They are counted apart."""
     body = predict_body()
     with tempfile.TemporaryDirectory(prefix="pier-faults-") as tmp:
         # 200 rounds: tens of milliseconds a call, longer than the time between requests, so

@@ -82,7 +82,7 @@ def platform(
 ) -> Iterator[Platform]:
     """A control plane with `versions` of `iris` pushed and v1 deployed, and a replica
     serving it; `database_url` defaults to a SQLite file in a temp dir. With `workers`,
-    the replica is the local orchestrator's pool of that many workers behind its balancer
+    the replica is the local orchestrator's pool of that many workers on one shared port
     (`Platform.pool`), as `pier up` runs them when scaling."""
     with tempfile.TemporaryDirectory(prefix="pier-faults-") as tmp:
         home = Path(tmp)

@@ -8,8 +8,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
 import sys
+import time
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -20,35 +23,52 @@ log = logging.getLogger(__name__)
 # `connection: close`; one that sends none is closed, as a keep-alive timeout would.
 IDLE_GRACE_S = 1.0
 CHECK_EVERY_S = 0.05
-BACKLOG = 2048
+DRAIN_LIMIT_S = 30.0
+# Every worker is woken by a new connection; one holding more connections waits a little
+# before it tries to accept, so the one with the fewest takes it (the kernel would
+# otherwise favour the same worker every time).
+ACCEPT_DELAY_PER_CONNECTION_S = 0.0002
+ACCEPT_DELAY_MAX_S = 0.005  # then whatever is still open goes through uvicorn's own shutdown
 
 
 class PoolWorker(uvicorn.Server):
     """uvicorn's server with three commands from the pool, one a line on stdin:
     `serve` starts accepting on the shared socket; `shed F` closes a share F of the public
     connections after their next answer; `drain` stops accepting, closes every public
-    connection after its next answer and exits once none is left. EOF on stdin: drain."""
+    connection after its next answer and exits once none is left. EOF on stdin, or
+    SIGTERM from anyone: drain too."""
 
     def __init__(self, config: uvicorn.Config, public: socket.socket) -> None:
         super().__init__(config)
         self._public_sock = public
         self._public_port = public.getsockname()[1]
-        self._public: asyncio.Server | None = None
+        self._accepting = False
         self._draining = False
         self._pending = b""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.should_exit:
             return
+        self._loop = asyncio.get_running_loop()
         os.set_blocking(sys.stdin.fileno(), False)
         asyncio.get_running_loop().add_reader(sys.stdin.fileno(), self._on_stdin)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         with contextlib.suppress(Exception):
             asyncio.get_running_loop().remove_reader(sys.stdin.fileno())
+        self._stop_accepting()
         await super().shutdown(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        loop = self._loop
+        if sig != signal.SIGTERM or loop is None or self._draining or self.should_exit:
+            super().handle_exit(sig, frame)
+            return
+        self._captured_signals.append(sig)
+        loop.call_soon_threadsafe(lambda: self._spawn(self.drain()))
 
     # -- the pool's commands ---------------------------------------------------------
     def _on_stdin(self) -> None:
@@ -81,8 +101,43 @@ class PoolWorker(uvicorn.Server):
         task.add_done_callback(self._tasks.discard)
 
     async def serve_public(self) -> None:
-        if self._public is not None or self._draining:
+        if self._accepting or self._draining:
             return
+        self._public_sock.setblocking(False)
+        asyncio.get_running_loop().add_reader(self._public_sock.fileno(), self._readable)
+        self._accepting = True
+        log.info("serving the shared port %d", self._public_port)
+
+    def _readable(self) -> None:
+        held = len(self.public_connections())
+        delay = min(held * ACCEPT_DELAY_PER_CONNECTION_S, ACCEPT_DELAY_MAX_S)
+        if delay <= 0:
+            self._accept()
+            return
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self._public_sock.fileno())
+        loop.call_later(delay, self._accept_later)
+
+    def _accept_later(self) -> None:
+        if not self._accepting:
+            return
+        self._accept()
+        asyncio.get_running_loop().add_reader(self._public_sock.fileno(), self._readable)
+
+    def _accept(self) -> None:
+        """One connection a wakeup, not all that wait (as asyncio's own server would take),
+        so that the others get their turn."""
+        try:
+            conn, _ = self._public_sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return  # another worker took it
+        except OSError as e:  # out of file descriptors, say: the next wakeup tries again
+            log.warning("accept on the shared port failed: %s", e)
+            return
+        conn.setblocking(False)
+        self._spawn(self._connect(conn))
+
+    async def _connect(self, conn: socket.socket) -> None:
         config = self.config
 
         def protocol() -> asyncio.Protocol:
@@ -90,10 +145,16 @@ class PoolWorker(uvicorn.Server):
                 config=config, server_state=self.server_state, app_state=self.lifespan.state
             )
 
-        loop = asyncio.get_running_loop()
-        self._public = await loop.create_server(protocol, sock=self._public_sock, backlog=BACKLOG)
-        self.servers.append(self._public)
-        log.info("serving the shared port %d", self._public_port)
+        try:
+            await asyncio.get_running_loop().connect_accepted_socket(protocol, conn)
+        except OSError:
+            conn.close()
+
+    def _stop_accepting(self) -> None:
+        if self._accepting and self._loop is not None:
+            self._loop.remove_reader(self._public_sock.fileno())
+        self._accepting = False
+        self._public_sock.close()
 
     def public_connections(self) -> list[Any]:
         port = self._public_port
@@ -121,13 +182,11 @@ class PoolWorker(uvicorn.Server):
         if self._draining:
             return
         self._draining = True
-        if self._public is not None:
-            self._public.close()
-        else:
-            self._public_sock.close()
+        self._stop_accepting()
         for c in self.public_connections():
             self._close_after_answer(c)
-        while self.public_connections() and not self.should_exit:
+        end = time.monotonic() + DRAIN_LIMIT_S
+        while self.public_connections() and not self.should_exit and time.monotonic() < end:
             await asyncio.sleep(CHECK_EVERY_S)
         self.should_exit = True
 

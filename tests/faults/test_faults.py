@@ -4,8 +4,8 @@ each case measured are printed (pytest -s, or -ra on failure).
 
 PostgreSQL stopped and restarted is test_database_down.py here (every route, faster); the
 whole case under load is in `make faults`. kill -9 of a worker (its restart) is in
-tests/platform/test_local_platform.py; under load, behind the pool's balancer, in
-`make faults`."""
+tests/platform/test_local_platform.py; under load, on the pool's shared port, in
+`make faults` and tests/scaling/test_shared_port.py."""
 
 from __future__ import annotations
 

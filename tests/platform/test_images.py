@@ -83,7 +83,7 @@ def classifier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Classifier]
     (work / "labels.txt").write_text("\n".join(LABELS) + "\n")
     _manifest(work, "fish", "labels.txt")
     settings = PierSettings(home=home, database_url=f"sqlite:///{home / 'pier.db'}")
-    # scalable: the local balancer in front of the workers, as `make run` serves port 8080
+    # scalable: workers sharing the public port, as `make run` serves port 8080
     with local_platform(settings, workdir=work, scalable=True) as platform:
         pushed = platform.pier("push", "fish.yaml")
         assert pushed.returncode == 0, pushed.stdout + pushed.stderr

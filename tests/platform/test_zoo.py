@@ -68,7 +68,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             zoo.save(species, method, path)
             artifacts[_name(species, method)] = path
     settings = PierSettings(home=home, database_url=f"sqlite:///{home / 'pier.db'}")
-    # scalable: the local balancer in front of the workers, as `make run` serves port 8080
+    # scalable: workers sharing the public port, as `make run` serves port 8080
     platform_cm = local_platform(settings, workdir=work, scalable=True)
     with platform_cm as platform, platform.client() as client:
         for species, method in CASES:

@@ -41,9 +41,9 @@ class Sample:
 
 
 class Load:
-    """Closed-loop clients in a process of their own, so that they share no interpreter lock
-    with the balancer (which runs in the test's process, as in `pier up`'s). `clients` can be
-    changed while it runs; `finish()` stops it and returns every request it made."""
+    """Closed-loop keep-alive clients in a process of their own, so that they share no
+    interpreter lock with the pool's supervisor (in the test's process, as in `pier up`'s).
+    `clients` can change while it runs; `finish()` stops it and returns every request."""
 
     def __init__(self, url: str, clients: int = 1) -> None:
         ctx = mp.get_context("spawn")

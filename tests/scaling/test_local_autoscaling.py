@@ -1,10 +1,12 @@
 """A load spike on the local orchestrator, end to end.
 
-The real control plane API (PostgreSQL), the local orchestrator with its balancer in front of
-real `python -m inference` workers serving a torch model whose forward pass costs a few ms,
-and the local autoscaler reading the model's scaling settings (min 1, max 3, target 2
-requests in flight per worker, no scale-up window, a 10 s scale-down window, a pass every
-second). A bounded load on 127.0.0.1: a quiet start, a spike of 8 concurrent clients for
+The real control plane API (PostgreSQL), the local orchestrator's real `python -m inference`
+workers sharing the public port, serving a torch model whose forward pass costs a few ms,
+and the local autoscaler reading the model's scaling settings (min 1, max 3 but never more
+than the cores, target 2 requests in flight per worker, no scale-up window, a 10 s
+scale-down window, a pass every second). A second model is deployed and idle, with the
+default settings (CPU, 300 s down-window): its policy must judge only its own load. A
+bounded keep-alive load on 127.0.0.1: a quiet start, a spike of 8 concurrent clients for
 about 30 s, then one client again. Every request is counted; none may fail.
 """
 
@@ -19,6 +21,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from control_plane.backends.local.autoscaler import available_cores
 from control_plane.settings import PierSettings
 from tests.scaling.load import (
     SPIKE_CLIENTS,
@@ -38,6 +41,7 @@ pytestmark = pytest.mark.e2e
 
 SPIKE_S = 30.0
 SCALING = spike_scaling(scale_down_window_s=10)
+TOP = min(3, available_cores())  # no worker beyond the cores: it would only slow the others
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +54,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
         c.post("/api/v1/models/iris/deploy", json={"version": "v1"}).raise_for_status()
         r = c.put("/api/v1/models/iris/scaling", json={"scaling": SCALING})
         assert r.status_code == 200, r.text
+        other = artifacts.torchscript(home / "idle.pt", seed=3)
+        assert push(c, other, name="idle", version="v1").status_code == 201
+        c.post("/api/v1/models/idle/deploy", json={"version": "v1"}).raise_for_status()
 
     try:
         with temporary_database() as db_url:
@@ -75,8 +82,8 @@ def serving_replicas(stack: LocalPlatform) -> set[str]:
     return {r["url"] for r in iris["replicas"]}
 
 
-def all_three(urls: set[str]) -> set[str] | None:
-    return urls if len(urls) == 3 else None
+def all_workers(urls: set[str]) -> set[str] | None:
+    return urls if len(urls) == TOP else None
 
 
 def test_a_spike_scales_up_then_down_and_no_request_fails(stack: LocalPlatform) -> None:
@@ -101,9 +108,9 @@ def test_a_spike_scales_up_then_down_and_no_request_fails(stack: LocalPlatform) 
         load.clients = SPIKE_CLIENTS
         wait_until(lambda: orch.ready_count() >= 2, timeout=SPIKE_S)
         up_at = time.monotonic()
-        full = wait_until(lambda: orch.ready_count() == 3, timeout=SPIKE_S)
+        full = wait_until(lambda: orch.ready_count() == TOP, timeout=SPIKE_S)
         full_at = time.monotonic() if full else up_at
-        seen_urls = wait_until(lambda: all_three(serving_replicas(stack)), timeout=15)
+        seen_urls = wait_until(lambda: all_workers(serving_replicas(stack)), timeout=15)
         time.sleep(max(0.0, spike_at + SPIKE_S - time.monotonic()))
         calm_at = time.monotonic()
         load.clients = 1
@@ -128,14 +135,14 @@ def test_a_spike_scales_up_then_down_and_no_request_fails(stack: LocalPlatform) 
     print(
         f"\nrequests: {len(load.samples)}, failed: {len(failures)}"
         f"\ntime to scale up: first extra worker ready {up_at - spike_at:.1f} s after the spike"
-        f" began, all 3 ready after {full_at - spike_at:.1f} s"
+        f" began, all {TOP} ready after {full_at - spike_at:.1f} s"
         f"\nscale down: back to 1 worker {down_at - calm_at:.1f} s after the load fell"
         f" (scale-down window 10 s)"
         f"\np99 before the spike: {p99_ms(before):.1f} ms (p50 {quantile_ms(before, 0.5):.1f} ms,"
         f" {len(before)} requests, 1 client)"
         f"\np99 at spike start, 1 worker: {p99_ms(spike_start):.1f} ms"
         f" (p50 {quantile_ms(spike_start, 0.5):.1f} ms, {len(spike_start)} requests)"
-        f"\np99 during the spike, 3 workers: {p99_ms(spike_scaled):.1f} ms"
+        f"\np99 during the spike, {TOP} workers: {p99_ms(spike_scaled):.1f} ms"
         f" (p50 {quantile_ms(spike_scaled, 0.5):.1f} ms, {len(spike_scaled)} requests)"
         f"\np99 after, 1 worker: {p99_ms(after):.1f} ms ({len(after)} requests)"
         f"\nworkers over time (s since start, wanted, ready): {timeline}"
@@ -144,7 +151,7 @@ def test_a_spike_scales_up_then_down_and_no_request_fails(stack: LocalPlatform) 
     )
     assert failures == [], [f.detail for f in failures[:5]]
     assert all(r.restarts == 0 for r in orch.replicas())
-    assert len(seen_urls) == 3
+    assert len(seen_urls) == TOP
     assert stack.inference_url not in seen_urls  # each worker is its own replica
     # The service holds through the spike. Whether p99 with three workers beats p99 with one
     # is printed above, not asserted: on two cores shared with other jobs, one stall of the
@@ -163,10 +170,14 @@ def test_every_change_is_audited_with_the_policys_reason(stack: LocalPlatform) -
     changes = [(e["before"]["replicas"], e["after"]["replicas"]) for e in reversed(events)]
     print(f"\nautoscaler events: {[(e['at'], e['reason']) for e in reversed(events)]}")
     assert changes[0][0] == 1 and changes[-1][1] == 1
-    assert max(after for _, after in changes) == 3
+    assert max(after for _, after in changes) == TOP
     ups = [e for e in events if e["after"]["replicas"] > e["before"]["replicas"]]
     downs = [e for e in events if e["after"]["replicas"] < e["before"]["replicas"]]
+    holds = [e for e in events if e["after"]["replicas"] == e["before"]["replicas"]]
     assert ups and downs
+    if TOP < 3:  # the policy asked for 3 and the audit log says why it got fewer
+        reasons = [e["reason"] for e in ups + holds]
+        assert any("cores this machine gives them" in r for r in reasons), reasons
     assert all(e["action"] == "scaling.replicas" for e in events)
     assert all("inflight" in e["reason"] and "vs target 2" in e["reason"] for e in events)
     assert all(e["reason"].startswith("scale up") for e in ups)
@@ -191,7 +202,7 @@ def test_a_settings_change_moves_the_workers_and_is_audited(stack: LocalPlatform
     assert "scale 1 -> 2: outside [2, 3], moved to min_replicas" in reasons[:2], reasons[:2]
 
 
-def test_a_worker_that_crashes_under_load_loses_no_request(stack: LocalPlatform) -> None:
+def test_a_worker_that_crashes_under_load_loses_only_what_it_held(stack: LocalPlatform) -> None:
     orch = stack.orchestrator
     headers = {"Authorization": f"Bearer {stack.tokens.admin}"}
     url = f"{stack.api_url}/api/v1/models/iris/scaling"
@@ -220,4 +231,6 @@ def test_a_worker_that_crashes_under_load_loses_no_request(stack: LocalPlatform)
         f"\nworker killed under load: {len(samples)} requests, {len(failures)} failed;"
         f" restarted and ready again after {back_s:.1f} s"
     )
-    assert failures == [], [f.detail for f in failures[:5]]
+    # Four clients, one request each at a time: the killed worker held at most four.
+    assert len(failures) <= 4, [f.detail for f in failures]
+    assert all(s.ok for s in samples if s.started > killed_at + 1)

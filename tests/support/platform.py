@@ -32,7 +32,7 @@ TAIL_CHARS = 3000
 
 @dataclass(frozen=True)
 class LocalInference:
-    """The inference service on one public URL: a worker, or a balancer over a pool of them."""
+    """The inference service on one public URL, which every worker of the pool serves."""
 
     url: str
     orchestrator: LocalOrchestrator
@@ -62,7 +62,8 @@ def local_inference(
 ) -> Iterator[LocalInference]:
     """Workers polling `control_plane_url` every 0.2 s, caching under home/cache and logging to
     home/inference.log, with `env` added; yielded once /v2/health/live answers on the public
-    URL (through the balancer when scalable: a worker passed /v2/health/ready), stopped on exit."""
+    URL (a worker serves it once /v2/health/ready answers on its private port), stopped on
+    exit."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     environ = {

@@ -86,7 +86,7 @@ def combine(
         desired = max(current, cores)
     if desired == current:
         return current, [
-            ScaleChange(model, current, current, _capped(d.reason, current, cores), now)
+            ScaleChange(model, current, current, _capped(d, current, current, cores), now)
             for model, d in sorted(decisions.items())
             if capped and d.desired > current
         ]
@@ -94,7 +94,7 @@ def combine(
     for model, d in sorted(decisions.items()):
         reason = d.reason
         if capped and d.desired > desired:
-            reason = _capped(reason, desired, cores)
+            reason = _capped(d, current, desired, cores)
         elif d.desired != desired:
             reason = (
                 f"scale {current} -> {desired} for {driver} (the local workers serve every "
@@ -104,11 +104,11 @@ def combine(
     return desired, changes
 
 
-def _capped(reason: str, held: int, cores: int) -> str:
-    return (
-        f"hold at {held}: the workers already use every core this machine gives them "
-        f"({cores}); the policy alone: {reason}"
-    )
+def _capped(d: ScalingDecision, current: int, desired: int, cores: int) -> str:
+    why = f"the workers would use more than the {cores} cores this machine gives them"
+    if desired > current:
+        return f"scale up {current} -> {desired}, not {d.desired}: {why}; the policy: {d.reason}"
+    return f"hold at {current}, not {d.desired}: {why}; the policy: {d.reason}"
 
 
 class LocalAutoscaler(Loop):
@@ -149,13 +149,11 @@ class LocalAutoscaler(Loop):
             for m, s in models.items()
         }
         desired, changes = combine(decisions, current, now, self._cores())
-        if desired == current:  # a hold at the core count is said once, not at every pass
-            if not changes:
-                self._capped_at = None
-            elif self._capped_at == current:
-                changes = []
-            else:
-                self._capped_at = current
+        if desired != current:
+            self._capped_at = None
+        elif changes:  # a hold at the core count is said once while the count stays
+            changes = [] if self._capped_at == current else changes
+            self._capped_at = current
         for m, d in decisions.items():
             # Remember the change that really happened, not the one this model asked for.
             events = tuple(e for e in d.history.events if e.at != now)

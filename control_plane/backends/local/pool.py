@@ -20,6 +20,7 @@ import httpx
 
 from control_plane.backends.base import ReplicaProcess
 from control_plane.backends.local.load import ModelLoad, Totals, loads_between, read_totals
+from control_plane.backends.local.unavailable import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,10 @@ TICK_S = 0.2
 PROBE_EVERY_S = 0.25
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Connections that arrive while no worker accepts wait in the kernel's queue, up to this
-# many, for as long as their clients wait (a replacement is ready in a few seconds).
+# many (a replacement is ready in a few seconds); after UNAVAILABLE_AFTER_S with no worker
+# serving, the pool answers them 503 with Retry-After itself (unavailable.py).
 BACKLOG = 2048
+UNAVAILABLE_AFTER_S = 15.0
 
 
 def free_local_port() -> int:
@@ -101,6 +104,7 @@ class WorkerPool:
         python: str = "",
         max_backoff_s: float = 10.0,
         drain_s: float = 30.0,
+        unavailable_after_s: float = UNAVAILABLE_AFTER_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._env = dict(env)
@@ -112,6 +116,9 @@ class WorkerPool:
         self._drain_s = drain_s
         self._clock = clock
         self._listener: socket.socket | None = None
+        self._unavailable: Unavailable | None = None
+        self._unavailable_after_s = unavailable_after_s
+        self._served_at = 0.0
         self._workers: list[Worker] = []
         self._draining: list[Worker] = []
         self._target = 1
@@ -205,6 +212,10 @@ class WorkerPool:
             if self._thread is not None:
                 return
             self._listener = listen(self._host, self._public_port)
+            self._unavailable = Unavailable(
+                self._listener, "no inference worker is serving; see the inference log"
+            )
+            self._served_at = self._clock()
             self._stop.clear()
             self._target = max(1, workers)
             self._thread = threading.Thread(
@@ -224,6 +235,9 @@ class WorkerPool:
             self._workers, self._draining = [], []
             self._thread = None
             listener, self._listener = self._listener, None
+            unavailable, self._unavailable = self._unavailable, None
+        if unavailable is not None:
+            unavailable.off()
         for w in workers:
             self._terminate(w, grace_s)
         if listener is not None:
@@ -287,6 +301,7 @@ class WorkerPool:
             try:
                 self._reconcile()
                 self._watch()
+                self._answer_when_unavailable()
             except Exception:  # the supervisor must outlive any one bad pass
                 log.exception("local worker supervision pass failed")
             self._wake.wait(TICK_S)
@@ -362,6 +377,19 @@ class WorkerPool:
                 w.probed_at = now
                 if self._ready(w):
                     self._join(w, workers)
+
+    def _answer_when_unavailable(self) -> None:
+        unavailable = self._unavailable
+        if unavailable is None:
+            return
+        now = self._clock()
+        with self._lock:
+            serving = any(w.serving for w in self._workers)
+        if serving:
+            self._served_at = now
+            unavailable.off()
+        elif now - self._served_at > self._unavailable_after_s:
+            unavailable.on()
 
     def _join(self, w: Worker, workers: list[Worker]) -> None:
         """Start `w` on the public port, and move a fair share of the others' keep-alive
