@@ -60,18 +60,20 @@ def prepare_multiproc_dir(settings: InferenceSettings) -> Path:
 def main() -> None:
     settings = InferenceSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if settings.workers > 1:
-        log.info(
-            "%d workers share metrics through %s", settings.workers, prepare_multiproc_dir(settings)
-        )
     if settings.listen_fd is not None:
         from inference.http import shared_port  # only a pool worker needs it
 
+        if settings.workers > 1:
+            log.warning("a worker of the local pool is one process: PIER_INFERENCE_WORKERS ignored")
         config = uvicorn.Config(
             APP, factory=True, host=settings.host, port=settings.port, **UVICORN_OPTIONS
         )
         shared_port.serve(config, settings.listen_fd)
         return
+    if settings.workers > 1:
+        log.info(
+            "%d workers share metrics through %s", settings.workers, prepare_multiproc_dir(settings)
+        )
     if settings.server == "granian":
         serve_granian(settings)
         return
