@@ -3,7 +3,7 @@
 #   make run        the whole platform on http://127.0.0.1:3000 (Ctrl-C stops it)
 #   make test       lint, types, then every test (what CI runs through .ci/run)
 #   make lint | typecheck | clean
-#   make bench      Pier against the floor and its peers (BENCH_ARGS=--quick: short, Pier + floor)
+#   make bench      Pier through make run's port against the floors and peers (BENCH_ARGS=--quick)
 #   make faults     the fault suite under load: a table of figures (FAULTS_ARGS=--only redis ...)
 
 SHELL := /bin/bash
@@ -114,7 +114,7 @@ test: $(VENV_STAMP) $(TOOLS_STAMP) browser prometheus
 	$(MAKE) --no-print-directory pytest
 
 # wrk from Debian drives the load (bench/run.py pins the server and wrk to separate cores).
-bench: $(VENV_STAMP)
+bench: $(VENV_STAMP) $(TOOLS_STAMP)
 	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk \
 		|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

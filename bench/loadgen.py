@@ -1,16 +1,23 @@
 """wrk, pinned to the load core, and the figures of one measured run (the model's own rate
-beside it where a target needs it), and the host they were taken on."""
+beside it where a target needs it); a keep-alive load that records every request."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
+import multiprocessing as mp
 import os
 import platform
+import queue
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from bench import procstats
 from bench.serving import LOAD_CORE, SERVER_CORE, Running, pinned
@@ -151,3 +158,79 @@ def measure_paired(
         row = measure_one(server, running, request, work, concurrency, one)
         rows.append(dataclasses.replace(row, model_rate=rate))
     return rows
+
+
+@dataclass(frozen=True)
+class Sample:
+    started: float  # time.monotonic(): the same clock in every process
+    ended: float
+    ok: bool
+    detail: str
+
+
+async def _drive(
+    url: str, request: Request, clients: int, seconds: float, timeout_s: float
+) -> tuple[float, list[Sample]]:
+    samples: list[Sample] = []
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=timeout_s, limits=limits) as http:
+        t0 = time.monotonic()
+
+        async def client() -> None:
+            while time.monotonic() < t0 + seconds:
+                started = time.monotonic()
+                try:
+                    r = await http.post(request.path, content=request.body, headers=request.headers)
+                    ok, detail = r.status_code == 200, f"HTTP {r.status_code}"
+                except httpx.HTTPError as e:
+                    ok, detail = False, type(e).__name__
+                samples.append(Sample(started, time.monotonic(), ok, detail))
+
+        await asyncio.gather(*(client() for _ in range(clients)))
+    return t0, samples
+
+
+def _load_process(
+    url: str, request: Request, clients: int, seconds: float, timeout_s: float, core: int, out: Any
+) -> None:
+    os.sched_setaffinity(0, {core})
+    out.put(asyncio.run(_drive(url, request, clients, seconds, timeout_s)))
+
+
+class Load:
+    """Closed-loop keep-alive clients for `seconds`, in a process of their own on `core`,
+    each request's outcome kept (wrk counts, this records); `finish()` returns them."""
+
+    def __init__(
+        self,
+        url: str,
+        request: Request,
+        clients: int,
+        seconds: float,
+        core: int,
+        timeout_s: float = 30.0,
+    ) -> None:
+        ctx = mp.get_context("spawn")
+        self._out: Any = ctx.Queue()
+        self._wait_s = seconds + timeout_s + 60
+        args = (url, request, clients, seconds, timeout_s, core, self._out)
+        self._process = ctx.Process(target=_load_process, args=args, daemon=True)
+
+    def start(self) -> None:
+        self._process.start()
+
+    def finish(self) -> tuple[float, list[Sample]]:
+        """The load's start (time.monotonic()) and every request it made."""
+        deadline = time.monotonic() + self._wait_s
+        try:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(queue.Empty):
+                    found: tuple[float, list[Sample]] = self._out.get(timeout=1)
+                    return found
+                if not self._process.is_alive():
+                    raise RuntimeError(f"the load exited with {self._process.exitcode}")
+            raise RuntimeError("the load did not finish in time")
+        finally:
+            self._process.join(timeout=10)
+            if self._process.is_alive():
+                self._process.kill()

@@ -32,11 +32,8 @@ ACCEPT_DELAY_MAX_S = 0.005  # then whatever is still open goes through uvicorn's
 
 
 class PoolWorker(uvicorn.Server):
-    """uvicorn's server with three commands from the pool, one a line on stdin:
-    `serve` starts accepting on the shared socket; `shed F` closes a share F of the public
-    connections after their next answer; `drain` stops accepting, closes every public
-    connection after its next answer and exits once none is left. EOF on stdin, or
-    SIGTERM from anyone: drain too."""
+    """uvicorn's server, steered by the pool's lines on stdin: `serve`, `shed F` and
+    `drain` (also on SIGTERM and on EOF), as docs/architecture.md describes."""
 
     def __init__(self, config: uvicorn.Config, public: socket.socket) -> None:
         super().__init__(config)
