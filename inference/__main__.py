@@ -60,6 +60,8 @@ def prepare_multiproc_dir(settings: InferenceSettings) -> Path:
 def main() -> None:
     settings = InferenceSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs every call at INFO: two routing polls a second would fill the log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if settings.listen_fd is not None:
         from inference.http import shared_port  # only a pool worker needs it
 

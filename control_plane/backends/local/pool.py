@@ -40,6 +40,10 @@ def free_local_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _local_client() -> httpx.Client:
+    return httpx.Client(timeout=httpx.Timeout(2.0, connect=0.5))
+
+
 def listen(host: str, port: int) -> socket.socket:
     """The public port's listening socket, which every worker inherits."""
     family, kind, proto, _, address = socket.getaddrinfo(
@@ -127,6 +131,10 @@ class WorkerPool:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        # A client each for the autoscaler's reads of /metrics and the supervisor's probes:
+        # a new one each time would load the system's CA certificates, which costs more.
+        self._metrics_http = _local_client()
+        self._probe_http = _local_client()
 
     # -- what the orchestrator and the autoscaler see ------------------------------------
     @property
@@ -168,17 +176,16 @@ class WorkerPool:
         with self._lock:
             workers = list(self._workers)
         out = []
-        with httpx.Client(timeout=httpx.Timeout(2.0, connect=0.5)) as http:
-            for w in workers:
-                now = time.monotonic()
-                out.append(
-                    WorkerSample(
-                        id=w.id,
-                        ready=w.serving,
-                        loads=self._loads(http, w, now) if w.serving else None,
-                        cpu_percent=self._cpu_percent(w, now),
-                    )
+        for w in workers:
+            now = time.monotonic()
+            out.append(
+                WorkerSample(
+                    id=w.id,
+                    ready=w.serving,
+                    loads=self._loads(self._metrics_http, w, now) if w.serving else None,
+                    cpu_percent=self._cpu_percent(w, now),
                 )
+            )
         return out
 
     @staticmethod
@@ -212,6 +219,8 @@ class WorkerPool:
             if self._thread is not None:
                 return
             self._listener = listen(self._host, self._public_port)
+            if self._probe_http.is_closed:
+                self._metrics_http, self._probe_http = _local_client(), _local_client()
             self._unavailable = Unavailable(
                 self._listener, "no inference worker is serving; see the inference log"
             )
@@ -242,6 +251,8 @@ class WorkerPool:
             self._terminate(w, grace_s)
         if listener is not None:
             listener.close()
+        self._metrics_http.close()
+        self._probe_http.close()
 
     def _spawn(self, w: Worker) -> None:
         assert self._listener is not None
@@ -403,7 +414,7 @@ class WorkerPool:
 
     def _ready(self, w: Worker) -> bool:
         try:
-            r = httpx.get(f"http://127.0.0.1:{w.port}/v2/health/ready", timeout=1.0)
+            r = self._probe_http.get(f"http://127.0.0.1:{w.port}/v2/health/ready")
         except httpx.HTTPError:
             return False
         return r.status_code == 200
