@@ -25,6 +25,7 @@ from bench.pier import (
 from bench.pier_up import PublicPier
 from bench.platform_scenarios import platform_scenarios
 from bench.poisson import poisson_load
+from bench.public_port import public_port_in_turns
 from bench.serving import LOAD_CORE, SERVER_CORE, Running, Starter, stop
 from bench.workloads import (
     MODELS,
@@ -53,7 +54,8 @@ relative to Pier. Load goes only to 127.0.0.1 and is bounded in time. Then the s
 of the bare worker (bench/scenarios.py: batching on/off, 50 extra models, routing flips
 under load; bench/poisson.py: batching on/off under Poisson arrivals;
 bench/model_share.py: W2-binary in turns with the model's own rate), those of `pier up`
-(bench/platform_scenarios.py: a keep-alive spike, kill -9 of the worker), and a check
+(bench/public_port.py: W1 in turns with the bare worker and the floors;
+bench/platform_scenarios.py: a keep-alive spike, kill -9 of the worker), and a check
 of every target against the figures of this run. Everything goes to
 bench/results/latest.md too.
 """
@@ -394,7 +396,9 @@ def main(argv: list[str] | None = None) -> int:
         tables, skipped = run_servers(starters, artifacts, work, timing)
         w1 = WORKLOADS[0]
         if not args.no_scenarios and "pier" in starters:
-            print("- pier up: keep-alive spike, kill -9 of the worker ...", flush=True)
+            print("- pier up: W1 in turns, keep-alive spike, kill -9 of the worker ...", flush=True)
+            turns_timing = Timing(timing.warmup_s, timing.measure_s, ())
+            findings.append(public_port_in_turns(w1, artifacts["mlp"], work, turns_timing))
             findings += platform_scenarios(w1, artifacts["mlp"], work)
         if not args.no_scenarios and "pier-worker" in starters:
             w1, w2, w3 = (w for w in WORKLOADS if w.key in ("W1", "W2-binary", "W3"))
