@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -97,17 +98,29 @@ def routing_changes(*, rate: float = 500.0, settle_s: float = 1.5) -> CaseResult
 
 def _signal_a_worker(
     pool: LocalOrchestrator, load: Load, sig: int, workers: int
-) -> tuple[float, float, int]:
+) -> tuple[float, float, int, float]:
     """Signal one pool worker under load and wait until the supervisor has restarted it and
-    every worker is ready again: when it was sent, seconds to full service, restarts."""
+    every worker is ready again: when it was sent, seconds to full service, restarts, and
+    when the process was gone (a killed process still takes requests until then)."""
     run_for(load, 1.5)
     victim = pool.pid
     assert victim is not None
     sent_at = time.monotonic()
     os.kill(victim, sig)
+    dead_at = sent_at + wait_until(lambda: _dead(victim), 30, interval=0.001)
     wait_until(lambda: sum(r.restarts for r in pool.replicas()) >= 1, 60)
     wait_until(lambda: pool.ready_count() == workers, 120)
-    return sent_at, time.monotonic() - sent_at, sum(r.restarts for r in pool.replicas())
+    restarts = sum(r.restarts for r in pool.replicas())
+    return sent_at, time.monotonic() - sent_at, restarts, dead_at
+
+
+def _dead(pid: int) -> bool:
+    """Gone, or a zombie: its sockets are closed either way."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def kill_worker(*, rate: float = 200.0, workers: int = 2) -> CaseResult:
@@ -117,11 +130,12 @@ def kill_worker(*, rate: float = 200.0, workers: int = 2) -> CaseResult:
     with platform(workers=workers) as p, _load(p, rate) as load:
         assert p.pool is not None
         # The supervisor notices the death, restarts the worker, which rejoins once ready.
-        killed_at, full, restarts = _signal_a_worker(p.pool, load, signal.SIGKILL, workers)
+        killed_at, full, restarts, dead_at = _signal_a_worker(p.pool, load, signal.SIGKILL, workers)
         run_for(load, 1.0)
         load.stop()
     res = load.result
-    in_flight = [s for s in res.samples if s.sent < killed_at < s.done]
+    # Held by the dying worker at most: in flight at the kill, or sent before it was gone.
+    in_flight = [s for s in res.samples if s.sent < dead_at and s.done > killed_at]
     failed = res.failed()
     return CaseResult(
         f"kill -9 of one of {workers} inference workers",
@@ -129,7 +143,8 @@ def kill_worker(*, rate: float = 200.0, workers: int = 2) -> CaseResult:
         len(failed),
         {
             **latency_figures(res),
-            "in flight at kill (all workers)": str(len(in_flight)),
+            "in flight from the kill until the process was gone (all workers)": str(len(in_flight)),
+            "process gone after": f"{(dead_at - killed_at) * 1000:.0f} ms",
             "failed": codes(outcomes(failed)),
             "restarts": str(restarts),
             "full service after": f"{full:.1f} s",
@@ -150,7 +165,7 @@ def sigterm_worker(*, rate: float = 200.0, workers: int = 2) -> CaseResult:
     with platform(workers=workers) as p, _load(p, rate) as load:
         assert p.pool is not None
         pool = p.pool
-        term_at, full, restarts = _signal_a_worker(pool, load, signal.SIGTERM, workers)
+        term_at, full, restarts, _ = _signal_a_worker(pool, load, signal.SIGTERM, workers)
         restarted = pool.ready_count() == workers and restarts >= 1
         run_for(load, 1.0)
         load.stop()
