@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
 import threading
 import time
 from collections import Counter
@@ -179,7 +180,7 @@ class Load:
                 await asyncio.sleep(delay)
             sent = time.monotonic()
             self._sent[index] = sent
-            if reader is not None and reader.at_eof():
+            if reader is not None and _dropped(reader, writer):
                 # The server closed this idle connection (a worker drained or died): open
                 # another before sending, as HTTP clients' connection pools do.
                 await _close(writer)
@@ -228,6 +229,21 @@ class Load:
     def _record(self, sample: Sample) -> None:
         self._sent.pop(sample.index, None)
         self.result.samples.append(sample)
+
+
+def _dropped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter | None) -> bool:
+    """An idle keep-alive connection that is readable has been closed by the server (its
+    EOF may not have reached the reader yet): urllib3's check before reusing one."""
+    if reader.at_eof():
+        return True
+    sock = writer.get_extra_info("socket") if writer is not None else None
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 async def _close(writer: asyncio.StreamWriter | None) -> None:
