@@ -234,7 +234,7 @@ def test_the_body_limit_holds_for_images(classifier: Classifier, chunked: bool) 
         timeout=60,
     )
     assert r.status_code == 413, r.text
-    assert "larger than 16777216 bytes" in r.json()["error"]["message"]
+    assert "expected a body of at most 16777216 bytes" in r.json()["error"]["message"]
 
 
 def test_a_labels_file_that_does_not_fit_is_refused_at_push(classifier: Classifier) -> None:
