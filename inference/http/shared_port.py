@@ -24,16 +24,19 @@ log = logging.getLogger(__name__)
 IDLE_GRACE_S = 1.0
 CHECK_EVERY_S = 0.05
 DRAIN_LIMIT_S = 30.0
-# Every worker is woken by a new connection; one holding more connections waits a little
-# before it tries to accept, so the one with the fewest takes it (the kernel would
-# otherwise favour the same worker every time).
+# With other workers serving, every worker is woken by a new connection; one holding more
+# connections waits a little before it tries to accept, so the one with the fewest takes it
+# (the kernel would otherwise favour the same worker every time).
 ACCEPT_DELAY_PER_CONNECTION_S = 0.0002
-ACCEPT_DELAY_MAX_S = 0.005  # then whatever is still open goes through uvicorn's own shutdown
+ACCEPT_DELAY_MAX_S = 0.005
+# Alone, a worker takes every waiting connection at a wakeup, as asyncio's server does: one
+# a loop turn would keep clients waiting for many turns of a busy loop.
+ACCEPT_ALONE_AT_ONCE = 128
 
 
 class PoolWorker(uvicorn.Server):
     """uvicorn's server, steered by the pool's lines on stdin: `serve`, `shed F` and
-    `drain` (also on SIGTERM and on EOF), as docs/architecture.md describes."""
+    `peers N` and `drain` (also on SIGTERM and on EOF), as docs/architecture.md describes."""
 
     def __init__(self, config: uvicorn.Config, public: socket.socket) -> None:
         super().__init__(config)
@@ -41,6 +44,7 @@ class PoolWorker(uvicorn.Server):
         self._public_port = public.getsockname()[1]
         self._accepting = False
         self._draining = False
+        self._peers = 0  # other workers serving the public port, as the pool last said
         self._pending = b""
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -89,6 +93,8 @@ class PoolWorker(uvicorn.Server):
             self._spawn(self.drain())
         elif len(words) == 2 and words[0] == "shed":
             self.shed(float(words[1]))
+        elif len(words) == 2 and words[0] == "peers":
+            self._peers = int(words[1])
         elif words:
             log.warning("unknown command from the pool: %s", " ".join(words))
 
@@ -106,6 +112,11 @@ class PoolWorker(uvicorn.Server):
         log.info("serving the shared port %d", self._public_port)
 
     def _readable(self) -> None:
+        if self._peers == 0:
+            for _ in range(ACCEPT_ALONE_AT_ONCE):
+                if not self._accept():
+                    return
+            return
         held = len(self.public_connections())
         delay = min(held * ACCEPT_DELAY_PER_CONNECTION_S, ACCEPT_DELAY_MAX_S)
         if delay <= 0:
@@ -121,18 +132,19 @@ class PoolWorker(uvicorn.Server):
         self._accept()
         asyncio.get_running_loop().add_reader(self._public_sock.fileno(), self._readable)
 
-    def _accept(self) -> None:
-        """One connection a wakeup, not all that wait (as asyncio's own server would take),
-        so that the others get their turn."""
+    def _accept(self) -> bool:
+        """One waiting connection, if any (another worker may have taken it): whether one
+        was taken. With peers, one a wakeup, so that the others get their turn."""
         try:
             conn, _ = self._public_sock.accept()
         except (BlockingIOError, InterruptedError):
-            return  # another worker took it
+            return False
         except OSError as e:  # out of file descriptors, say: the next wakeup tries again
             log.warning("accept on the shared port failed: %s", e)
-            return
+            return False
         conn.setblocking(False)
         self._spawn(self._connect(conn))
+        return True
 
     async def _connect(self, conn: socket.socket) -> None:
         config = self.config

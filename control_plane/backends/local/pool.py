@@ -83,6 +83,7 @@ class Worker:
     backoff: float = 0.5
     probed_at: float = 0.0
     serving: bool = False  # accepting on the public port
+    peers_told: int | None = None  # the other serving workers, as last told to this one
     cpu: tuple[float, float] | None = field(default=None)  # (cpu seconds, at)
     totals: tuple[dict[str, Totals], float] | None = field(default=None)  # (per model, at)
 
@@ -277,7 +278,7 @@ class WorkerPool:
             )
         w.started_at = self._clock()
         w.state = "starting"
-        w.serving = False
+        w.serving, w.peers_told = False, None
         w.cpu = w.totals = None
 
     @staticmethod
@@ -312,6 +313,7 @@ class WorkerPool:
             try:
                 self._reconcile()
                 self._watch()
+                self._tell_peers()
                 self._answer_when_unavailable()
             except Exception:  # the supervisor must outlive any one bad pass
                 log.exception("local worker supervision pass failed")
@@ -411,6 +413,16 @@ class WorkerPool:
         others = [o for o in workers if o is not w and o.serving]
         for o in others:
             self._tell(o, f"shed {1 / (len(others) + 1):.4f}")
+
+    def _tell_peers(self) -> None:
+        """Each serving worker learns how many others serve beside it: alone, it takes every
+        waiting connection at once; with peers, one at a time, the least busy first."""
+        with self._lock:
+            serving = [w for w in self._workers if w.serving]
+        for w in serving:
+            if w.peers_told != len(serving) - 1:
+                w.peers_told = len(serving) - 1
+                self._tell(w, f"peers {w.peers_told}")
 
     def _ready(self, w: Worker) -> bool:
         try:
