@@ -115,11 +115,19 @@ def _signal_a_worker(
 
 
 def _dead(pid: int) -> bool:
-    """Its files, sockets included, are closed: gone, or a zombie with no descriptor."""
+    """Its sockets are closed: no thread of it holds a descriptor any more. The leader's own
+    /proc/PID/fd empties first, while its other threads still hold the shared table."""
     try:
-        return not any(Path(f"/proc/{pid}/fd").iterdir())
+        threads = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return True
+    for thread in threads:
+        try:
+            if any((thread / "fd").iterdir()):
+                return False
+        except OSError:
+            continue  # that thread is gone
+    return True
 
 
 def kill_worker(*, rate: float = 200.0, workers: int = 2) -> CaseResult:
