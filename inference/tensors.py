@@ -69,13 +69,22 @@ def from_wire(
     """Little-endian values of `shape` read from binary data at `offset`, checked like JSON."""
     count = math.prod(shape)
     if spec.dtype == "bfloat16":
-        high = np.frombuffer(data, dtype=_LITTLE, count=count, offset=offset)
+        high = _aligned(np.frombuffer(data, dtype=_LITTLE, count=count, offset=offset))
         array = (high.astype(np.uint32) << 16).view(np.float32)
     else:
         dtype = NUMPY_DTYPES[spec.dtype]
         flat = np.frombuffer(data, dtype=dtype.newbyteorder("<"), count=count, offset=offset)
-        array = native(flat, dtype)
+        array = native(_aligned(flat), dtype)
     return coerce(spec, array.reshape(shape))
+
+
+def _aligned(array: np.ndarray) -> np.ndarray:
+    """The values at an address their type can be read from directly. A binary tensor after
+    a JSON header of any length rarely is, and numpy's unaligned paths cost several times a
+    plain copy (checking 48 KB of float32 for NaN: 31 against 7 microseconds)."""
+    if array.flags.aligned:
+        return array
+    return np.frombuffer(array.tobytes(), dtype=array.dtype)
 
 
 def to_wire(dtype: str, array: np.ndarray) -> bytes:
