@@ -12,8 +12,10 @@ time the host gives to others (steal). Where the two shares agree round by round
 moves between rounds is the cost of the work itself on the host, not time taken away
 from it.
 
-The minimal batching server (bench/servers/minimal.py), which does only what no batching
-server can skip, runs in the same turns as the reference for what this stack allows.
+Pier runs twice: through `pier up`'s public port (what `make run` serves) and as the bare
+worker. The minimal batching server (bench/servers/minimal.py), which does only what no
+batching server can skip, runs in the same turns as the reference for what this stack
+allows. The servers not measured are stopped (SIGSTOP) while one runs.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from pathlib import Path
 
 from bench.loadgen import Timing, measure_one
 from bench.pier import REPO, START_TIMEOUT_S, PierOptions
+from bench.pier_up import PublicPier
+from bench.public_port import frozen
 from bench.scenarios import Findings, pier
 from bench.serving import SERVER_CORE, Running, free_port, launch, stop, wait_ready
 from bench.workloads import Workload, in_process_cost, v2_binary_request
@@ -62,19 +66,27 @@ def model_share(w2: Workload, artifact: Path, work: Path, timing: Timing) -> Fin
         "request | model CPU us an image | share in CPU time |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    shares: dict[str, list[float]] = {"pier": [], "minimal batching server": []}
-    cpu_shares: dict[str, list[float]] = {"pier": [], "minimal batching server": []}
+    names = ("pier", "pier-worker", "minimal batching server")
+    shares: dict[str, list[float]] = {name: [] for name in names}
+    cpu_shares: dict[str, list[float]] = {name: [] for name in names}
     with contextlib.ExitStack() as stack:
+        public = PublicPier()(w2.model, artifact, work, work / "share-pier-up.log")
+        if isinstance(public, str):
+            return Findings(lines[0] + f"\n\nnot run: pier up did not start: {public}", [])
+        stack.callback(stop, public.process)
         running = {
-            "pier": stack.enter_context(pier(w2, artifact, work, "share", PierOptions())),
+            "pier": public,
+            "pier-worker": stack.enter_context(pier(w2, artifact, work, "share", PierOptions())),
             "minimal batching server": stack.enter_context(minimal_server(w2, artifact, work)),
         }
         for turn in range(ROUNDS):
             for name in list(running)[:: 1 if turn % 2 == 0 else -1]:
                 request = running[name].request_for(w2)
                 assert request is not None
-                rate, image_cpu = in_process_cost(w2, seconds=RATE_S, core=SERVER_CORE)
-                row = measure_one(name, running[name], request, work, CONNECTIONS, timing)
+                others = [r for n, r in running.items() if n != name]
+                with frozen(others):
+                    rate, image_cpu = in_process_cost(w2, seconds=RATE_S, core=SERVER_CORE)
+                    row = measure_one(name, running[name], request, work, CONNECTIONS, timing)
                 request_cpu = row.cpu_cores / row.rps if row.rps else float("inf")
                 shares[name].append(row.rps / rate)
                 cpu_shares[name].append(image_cpu / request_cpu)
@@ -83,18 +95,20 @@ def model_share(w2: Workload, artifact: Path, work: Path, timing: Timing) -> Fin
                     f"| {request_cpu * 1e6:.0f} | {image_cpu * 1e6:.0f} "
                     f"| {image_cpu / request_cpu:.0%} |"
                 )
-    pier_share, minimal_share = (statistics.median(v) for v in shares.values())
-    pier_cpu, minimal_cpu = (statistics.median(v) for v in cpu_shares.values())
-    verdict = "met" if pier_share >= 0.8 else "missed"
+    share = {name: statistics.median(v) for name, v in shares.items()}
+    cpu = {name: statistics.median(v) for name, v in cpu_shares.items()}
+    verdict = "met" if share["pier"] >= 0.8 else "missed"
     return Findings(
         "\n".join(lines),
         [
-            f"W2-binary in turns with the model's own rate ({verdict}): Pier "
-            f"{pier_share:.0%} of the single-image rate (median of {ROUNDS} rounds; target "
-            f"80 %); the minimal batching server, which validates, routes and counts nothing, "
-            f"{minimal_share:.0%}",
+            f"W2-binary in turns with the model's own rate, through pier up's port "
+            f"({verdict}): Pier {share['pier']:.0%} of the single-image rate (median of "
+            f"{ROUNDS} rounds; target 80 %); the bare worker {share['pier-worker']:.0%}; the "
+            f"minimal batching server, which validates, routes and counts nothing, "
+            f"{share['minimal batching server']:.0%}",
             f"W2-binary in CPU time (the model's CPU an image over the server's CPU a "
-            f"request, median of {ROUNDS} rounds): Pier {pier_cpu:.0%}, the minimal batching "
-            f"server {minimal_cpu:.0%}",
+            f"request, median of {ROUNDS} rounds): Pier through the port {cpu['pier']:.0%}, "
+            f"the bare worker {cpu['pier-worker']:.0%}, the minimal batching server "
+            f"{cpu['minimal batching server']:.0%}",
         ],
     )
