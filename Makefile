@@ -25,7 +25,7 @@ HELM := .tools/bin/helm
 # Kubernetes versions the chart's objects must be valid for.
 K8S_VERSIONS := 1.29.0 1.30.0 1.31.0 1.32.0 1.33.0
 
-.PHONY: help venv tools browser prometheus run test lint typecheck pytest clean k8s-tools bench faults
+.PHONY: help venv tools browser prometheus nginx run test lint typecheck pytest clean k8s-tools bench faults
 
 help:
 	@echo "make run | test | lint | typecheck | clean"
@@ -100,15 +100,25 @@ lint: $(VENV_STAMP) $(HELM)
 typecheck: $(VENV_STAMP)
 	$(BIN)/mypy
 
+# The sign-in throttle is tested behind a real reverse proxy (Debian's nginx-light).
+nginx:
+	@if [ -x /usr/sbin/nginx ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "The proxy tests need /usr/sbin/nginx: apt-get install nginx-light" >&2; \
+		exit 1; \
+	fi; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light \
+		|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light; }
+
 # Exit status 5 means pytest collected nothing: a broken test tree, never a pass.
-pytest: $(VENV_STAMP) $(TOOLS_STAMP) $(HELM) browser prometheus
+pytest: $(VENV_STAMP) $(TOOLS_STAMP) $(HELM) browser prometheus nginx
 	$(REFLEX_ENV); export SE_OFFLINE=true; \
 	rc=0; $(BIN)/pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ "$$rc" = 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit "$$rc"
 
 # Cheap checks first, so a lint error fails in seconds, not after the browser tests.
-test: $(VENV_STAMP) $(TOOLS_STAMP) browser prometheus
+test: $(VENV_STAMP) $(TOOLS_STAMP) browser prometheus nginx
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory typecheck
 	$(MAKE) --no-print-directory pytest

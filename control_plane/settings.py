@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +35,11 @@ class PierSettings(BaseSettings):
     inference_host: str = Field(default="127.0.0.1", description="Local inference bind address.")
     inference_port: int = Field(default=8080, description="Local inference port.")
     redis_url: str = Field(default="", description="Redis URL; empty runs without Redis.")
+    trusted_proxies: str = Field(
+        default="",
+        description="Reverse proxies (an ingress) whose X-Forwarded-For names the client: "
+        "addresses or networks, comma-separated, e.g. 10.0.0.0/8. Empty: the peer is the client.",
+    )
     orchestrator: Literal["local", "kubernetes"] = Field(
         default="local", description="Who runs the inference replicas."
     )
@@ -55,6 +61,16 @@ class PierSettings(BaseSettings):
         description="Prometheus that scrapes the replicas, e.g. http://prometheus:9090; the "
         "charts then come from PromQL. Empty: the control plane scrapes the replicas itself.",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        proxy_networks(value)
+        return value
+
+    @property
+    def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return proxy_networks(self.trusted_proxies)
 
     @model_validator(mode="after")
     def _derive(self) -> PierSettings:
@@ -78,3 +94,19 @@ class PierSettings(BaseSettings):
     @property
     def inference_url(self) -> str:
         return f"http://{self.inference_host}:{self.inference_port}"
+
+
+def proxy_networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """`10.0.0.0/8, 192.168.1.7` as networks; a bad entry is named with what was expected."""
+    networks = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"expected IP addresses or networks separated by commas (e.g. 10.0.0.0/8), "
+                f"got {entry!r}"
+            ) from None
+    return networks

@@ -123,6 +123,6 @@ def create_api(platform: Platform) -> FastAPI:
         monitoring_routes,
     ):
         api.include_router(module.router)
-    api.include_router(session_routes.routes())
+    api.include_router(session_routes.routes(platform.settings))
     platform.metrics().start()
     return api

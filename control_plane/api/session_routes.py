@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from control_plane.api.clients import client_address, throttle_key
 from control_plane.api.deps import SessionDep, SettingsDep
 from control_plane.errors import Forbidden
 from control_plane.schemas import Role
 from control_plane.services import web_sessions
-from control_plane.services.login_throttle import LoginThrottle
+from control_plane.services.login_throttle import login_throttle
 from control_plane.settings import PierSettings
 
 COOKIE = "pier_session"
@@ -49,10 +50,12 @@ def check_origin(request: Request, settings: PierSettings) -> None:
         raise Forbidden(f"requests from {origin[:100]} may not sign in here")
 
 
-def routes() -> APIRouter:
-    """A router with its own throttle (one per app, so tests and workers do not share)."""
+def routes(settings: PierSettings) -> APIRouter:
+    """A router with its own throttle: in this process (one per app, so tests do not share),
+    or in Redis when it is configured, shared by every control-plane replica."""
     router = APIRouter(prefix="/api/v1", tags=["session"])
-    throttle = LoginThrottle()
+    throttle = login_throttle(settings.redis_url)
+    trusted = settings.trusted_networks
 
     @router.post("/session")
     def sign_in(
@@ -65,7 +68,8 @@ def routes() -> APIRouter:
         """Check a username and password; answer with the session cookie (HttpOnly)."""
         check_origin(request, settings)
         now = datetime.now(UTC)
-        client = request.client.host if request.client else ""
+        peer = request.client.host if request.client else ""
+        client = throttle_key(client_address(peer, request.headers.get("x-forwarded-for"), trusted))
         opened = web_sessions.sign_in(
             session, body.username, body.password, now, throttle=throttle, client=client
         )
