@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.faults.load import LoadResult, Sample, percentile
@@ -76,16 +74,6 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {mem}, {platform.system()} {platform.release()}"
 
 
-def _commit() -> str:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
-        )
-        return done.stdout.strip() or "?"
-    except (OSError, subprocess.SubprocessError):
-        return "?"
-
-
 def table(results: list[CaseResult]) -> str:
     rows = [
         "| case | requests | failed | verdict | figures |",
@@ -99,11 +87,11 @@ def table(results: list[CaseResult]) -> str:
 
 
 def document(results: list[CaseResult], notes: list[str]) -> str:
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """The table as the repository keeps it: the machine, not the run's date or commit."""
     lines = [
         "# Fault suite (`make faults`)",
         "",
-        f"Run {when} at commit {_commit()} on {machine()}.",
+        f"On {machine()}.",
         "",
         table(results),
         "",
