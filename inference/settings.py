@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 METRICS_STARTED_FILE = "pier_started"
@@ -19,7 +20,13 @@ class InferenceSettings(BaseSettings):
 
     host: str = Field(
         default="127.0.0.1",
-        description="Interface to bind. Loopback by default: expose it deliberately.",
+        description="Interface to bind. Loopback by default: expose it deliberately. "
+        "0.0.0.0 on a pod whose pod_ip is IPv6 binds every IPv6 address (::).",
+    )
+    pod_ip: str = Field(
+        default="",
+        description="The pod's own address (Kubernetes' status.podIP): the host of the "
+        "replica URL when replica_url is empty, and the address family to bind.",
     )
     port: int = Field(default=8080, ge=0, le=65535, description="TCP port to serve on.")
     listen_fd: int | None = Field(
@@ -71,7 +78,8 @@ class InferenceSettings(BaseSettings):
     )
     replica_url: str = Field(
         default="",
-        description="URL reported to the control plane; empty means http://<host>:<port>.",
+        description="URL reported to the control plane; empty means http://<pod_ip or "
+        "host>:<port>, an IPv6 address in brackets.",
     )
     torch_threads: int = Field(
         default=1,
@@ -282,11 +290,27 @@ class InferenceSettings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @model_validator(mode="after")
+    def _pod_family(self) -> InferenceSettings:
+        if self.host == "0.0.0.0" and _ipv6(self.pod_ip):
+            self.host = "::"
+        return self
+
     @property
     def advertised_url(self) -> str:
         """The URL the control plane should use to reach this replica."""
-        return self.replica_url or f"http://{self.host}:{self.port}"
+        if self.replica_url:
+            return self.replica_url
+        host = self.pod_ip or self.host
+        return f"http://{f'[{host}]' if _ipv6(host) else host}:{self.port}"
 
     @property
     def standalone(self) -> bool:
         return not self.control_plane_url
+
+
+def _ipv6(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).version == 6
+    except ValueError:
+        return False

@@ -96,8 +96,8 @@ _METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-d
 
 def replica_url_problem(url: str) -> str | None:
     """Why the control plane must not fetch from a URL a replica reported; None when fine.
-    Loopback and private pod addresses pass; other schemes, credentials in the URL and
-    link-local (cloud metadata) addresses do not."""
+    Loopback, private and reserved pod addresses pass; other schemes, credentials in the URL
+    and link-local (cloud metadata) addresses do not."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"expected an http(s) URL such as http://10.0.0.7:8080, got {url[:100]!r}"
@@ -110,6 +110,9 @@ def replica_url_problem(url: str) -> str | None:
         address = ipaddress.ip_address(host)
     except ValueError:
         return None
-    if address.is_link_local or address.is_multicast or address.is_reserved:
-        return f"{host} is a link-local, multicast or reserved address, not a replica"
+    # Reserved ranges pass: some managed clusters give pods addresses in 240.0.0.0/4.
+    if address.is_link_local or address.is_multicast or address.is_unspecified:
+        return f"{host} is a link-local, multicast or unspecified address, not a replica"
+    if address == ipaddress.IPv4Address("255.255.255.255"):
+        return f"{host} is the broadcast address, not a replica"
     return None

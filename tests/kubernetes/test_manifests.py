@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from control_plane.api.guards import replica_url_problem
 from control_plane.backends.kubernetes import objects as manifests
 from control_plane.backends.kubernetes.desired import DesiredModel, PodResources, pod_resources
 from control_plane.backends.kubernetes.quantities import (
@@ -24,6 +25,7 @@ from control_plane.backends.kubernetes.rollout_status import (
 )
 from control_plane.backends.kubernetes.settings import KubernetesSettings
 from control_plane.schemas import NAME_RE, Resources, ScalingSettings
+from inference.settings import InferenceSettings
 from tests.kubernetes.cluster import assert_valid
 
 
@@ -207,3 +209,36 @@ def test_warnings_are_the_deployments_own_newest_first_once_per_reason() -> None
         "FailedScheduling: new",
         "FailedCreate: quota exceeded",
     ]
+
+
+def _replica_settings(pod_ip: str, monkeypatch: pytest.MonkeyPatch) -> InferenceSettings:
+    """What a replica reads from the environment the pod's container gets, the pod's
+    address filled in as the kubelet would (the Secret's values left out)."""
+    dep = manifests.deployment(_model(), SETTINGS[0])
+    (container,) = dep["spec"]["template"]["spec"]["containers"]
+    env: dict[str, str] = {}
+    for var in container["env"]:
+        if "value" in var:
+            env[var["name"]] = var["value"]
+        elif var["valueFrom"].get("fieldRef", {}).get("fieldPath") == "status.podIP":
+            env[var["name"]] = pod_ip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return InferenceSettings()
+
+
+@pytest.mark.parametrize(
+    ("pod_ip", "bind", "url"),
+    [
+        ("10.244.1.7", "0.0.0.0", "http://10.244.1.7:8080"),
+        ("240.0.12.7", "0.0.0.0", "http://240.0.12.7:8080"),  # class E, on some managed clusters
+        ("fd00:10:244::7", "::", "http://[fd00:10:244::7]:8080"),
+    ],
+)
+def test_a_replica_binds_and_reports_its_pods_address_in_either_family(
+    pod_ip: str, bind: str, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _replica_settings(pod_ip, monkeypatch)
+    assert settings.host == bind
+    assert settings.advertised_url == url
+    assert replica_url_problem(url) is None  # and the control plane takes that URL

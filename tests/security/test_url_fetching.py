@@ -62,6 +62,8 @@ def test_no_route_takes_a_url_to_fetch(
         "http://169.254.169.254/latest/meta-data",
         "http://[fe80::1]:8080",
         "http://metadata.google.internal",
+        "http://0.0.0.0:8080",
+        "http://255.255.255.255:8080",
         "http://user:secret@127.0.0.1:8080",
         "not a url",
     ],
@@ -78,7 +80,16 @@ def test_a_replica_cannot_point_the_scrapers_anywhere(plane: Plane, url: str) ->
         assert "attacker" not in json.dumps(status), "the report was kept"
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://10.1.2.3:8080", "https://r.svc"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080",
+        "http://10.1.2.3:8080",
+        "https://r.svc",
+        "http://240.0.12.7:8080",  # class E: pod addresses on some managed clusters
+        "http://[fd00:10:244::7]:8080",  # an IPv6 pod
+    ],
+)
 def test_real_replica_urls_are_accepted(plane: Plane, url: str) -> None:
     with plane.client("viewer") as c:
         r = c.get("/api/v1/routing", headers={"X-Pier-Replica-Id": "r", "X-Pier-Replica-Url": url})

@@ -88,11 +88,8 @@ def _env(model: DesiredModel, settings: KubernetesSettings) -> list[Manifest]:
                 "secretKeyRef": {"name": secret, "key": settings.redis_url_key, "optional": True}
             },
         },
+        # The replica URL is built from it, in brackets when the pod's address is IPv6.
         {"name": "PIER_INFERENCE_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-        {
-            "name": "PIER_INFERENCE_REPLICA_URL",
-            "value": f"http://$(PIER_INFERENCE_POD_IP):{HTTP_PORT}",
-        },
         {"name": "PIER_INFERENCE_CACHE_DIR", "value": CACHE_DIR},
         {"name": "PIER_INFERENCE_TORCH_THREADS", "value": str(threads)},
         # One model call at a time, on the pod's CPUs (above); requests that arrive during
