@@ -1,14 +1,19 @@
-"""The `pier` command's frame: global options, the API client, and errors as one red line."""
+"""The `pier` command's frame: global options, the API client, errors as one red line, and
+the exit codes scripts rely on (EXIT_CODES, in `pier --help`)."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
@@ -22,11 +27,23 @@ from control_plane.cli.client import (
 from control_plane.errors import PierError
 from control_plane.schemas import DeploymentPublic
 
+# 2 is the usage error of every click program; the others are Pier's own.
+EXIT_CODES = {
+    0: "done",
+    1: "the control plane refused the request, or the input is invalid",
+    2: "usage error: an unknown command or option, a missing argument",
+    3: "replicas did not serve the change within --timeout",
+    4: "the canary followed with --watch was rolled back or aborted",
+    5: "the control plane could not be reached",
+}
+UNREACHABLE, TIMED_OUT, CANARY_FAILED = 5, 3, 4
+
 app = typer.Typer(
     name="pier",
-    help="Ship PyTorch models to production and watch them there.",
+    help="Ship PyTorch models to production and watch them there.\n\nExit codes: "
+    + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items())
+    + ".",
     no_args_is_help=True,
-    add_completion=False,
 )
 out = Console()
 err = Console(stderr=True)
@@ -41,19 +58,60 @@ class _Options:
 options = _Options()
 
 
+def _version(shown: bool) -> None:
+    if shown:
+        print(f"pier {importlib.metadata.version('pier')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(
     url: Annotated[
-        str | None, typer.Option(help="Control plane URL [env PIER_URL; default from credentials]")
+        str | None, typer.Option(help="Control plane URL (env PIER_URL; default: from credentials)")
     ] = None,
     token: Annotated[
-        str | None, typer.Option(help="API token [env PIER_TOKEN; default from credentials]")
+        str | None,
+        typer.Option(
+            help="API token; visible to `ps`, so prefer PIER_TOKEN or --token-stdin "
+            "(default: from credentials)"
+        ),
     ] = None,
+    token_stdin: Annotated[
+        bool, typer.Option("--token-stdin", help="Read the API token from standard input")
+    ] = False,
     home: Annotated[
         Path, typer.Option(envvar="PIER_HOME", help="State directory holding `credentials`")
     ] = Path(".pier"),
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version"),
+    ] = False,
 ) -> None:
+    if token_stdin:
+        token = sys.stdin.readline().strip()
+        if not token:
+            raise fail("--token-stdin: expected a token on standard input, got nothing")
     options.url, options.token, options.home = url, token, home
+
+
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print the API's answer as JSON, for scripts and jq")
+]
+
+
+def print_json(data: Any) -> None:
+    """`data` (API models, lists or dicts of them) as JSON on stdout, nothing else."""
+
+    def plain(x: Any) -> Any:
+        if isinstance(x, BaseModel):
+            return x.model_dump(mode="json")
+        if isinstance(x, list | tuple):
+            return [plain(i) for i in x]
+        if isinstance(x, dict):
+            return {k: plain(v) for k, v in x.items()}
+        return x
+
+    sys.stdout.write(json.dumps(plain(data), indent=2, default=str) + "\n")
 
 
 def client() -> PierClient:
@@ -72,7 +130,7 @@ def run(fn: Callable[[], None]) -> None:
     except ApiError as e:
         raise fail(f"{e.message} (HTTP {e.status})") from None
     except Unreachable as e:
-        raise fail(str(e), 2) from None
+        raise fail(str(e), UNREACHABLE) from None
     except PierError as e:
         raise fail(e.message) from None
 
@@ -124,7 +182,7 @@ def wait_converged(c: PierClient, model: str, revision: int, timeout_s: float) -
                 out.print(f"[green]✓[/] every replica serves revision {revision}")
                 return
         time.sleep(0.25)
-    raise fail(f"replicas did not reach revision {revision} within {timeout_s:.0f} s", 3)
+    raise fail(f"replicas did not reach revision {revision} within {timeout_s:.0f} s", TIMED_OUT)
 
 
 def deployed(verb: str) -> Callable[[DeploymentPublic], str]:

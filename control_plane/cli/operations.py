@@ -8,12 +8,14 @@ from typing import Annotated, Any
 import typer
 
 from control_plane.cli.app import (
+    JsonOpt,
     ModelArg,
     ReasonOpt,
     app,
     client,
     fail,
     out,
+    print_json,
     run,
     seconds,
     table,
@@ -55,8 +57,10 @@ def scale(
         str | None, typer.Option(help="Scale-down stabilisation window: 5m, 300s")
     ] = None,
     reason: ReasonOpt = "",
+    as_json: JsonOpt = False,
 ) -> None:
     """Show a model's scaling settings, or change those given (the others are kept)."""
+    shown = print_json if as_json else print_scaling
     targets = {"cpu": target_cpu, "inflight": target_inflight, "rps": target_rps}
     chosen = {k: v for k, v in targets.items() if v is not None}
     if len(chosen) > 1:
@@ -83,9 +87,9 @@ def scale(
                 if window is not None:
                     body[key]["stabilization_window_s"] = round(seconds(window))
             if not changes and up_window is None and down_window is None:
-                print_scaling(current)
+                shown(current)
                 return
-            print_scaling(c.set_scaling(model, body, reason))
+            shown(c.set_scaling(model, body, reason))
 
     run(go)
 
@@ -114,9 +118,11 @@ def thresholds(
         float | None, typer.Option(help="Error rate: percentage points")
     ] = None,
     reason: ReasonOpt = "",
+    as_json: JsonOpt = False,
 ) -> None:
     """Show the smallest differences the model's experiments declare, or change those
     given (the others are kept)."""
+    shown = print_json if as_json else print_thresholds
     given = {
         "latency_pct": latency_pct,
         "latency_ms": latency_ms,
@@ -129,10 +135,10 @@ def thresholds(
         with client() as c:
             current = c.thresholds(model)
             if not changes:
-                print_thresholds(current)
+                shown(current)
                 return
             body = {**current.thresholds.model_dump(), **changes}
-            print_thresholds(c.set_thresholds(model, body, reason))
+            shown(c.set_thresholds(model, body, reason))
 
     run(go)
 
@@ -154,12 +160,15 @@ def _rollout_row(r: RolloutStatus) -> tuple[str, ...]:
 
 
 @app.command()
-def status() -> None:
+def status(as_json: JsonOpt = False) -> None:
     """What is deployed, with weights, and which replicas serve it."""
 
     def go() -> None:
         with client() as c:
             s = c.status()
+        if as_json:
+            print_json(s)
+            return
         deployments = [
             (
                 m.model,
@@ -193,12 +202,16 @@ def _changed(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tup
 def audit(
     model: Annotated[str | None, typer.Option(help="Only this model")] = None,
     limit: Annotated[int, typer.Option(help="How many events")] = 30,
+    as_json: JsonOpt = False,
 ) -> None:
     """The audit log, newest first."""
 
     def go() -> None:
         with client() as c:
             events = c.audit(model, limit)
+        if as_json:
+            print_json(events)
+            return
         rows = [
             (when(e.at), e.actor, e.action, e.target, *_changed(e.before, e.after), e.reason)
             for e in events

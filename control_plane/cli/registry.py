@@ -8,7 +8,19 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-from control_plane.cli.app import ModelArg, app, client, err, out, run, table, weights_text, when
+from control_plane.cli.app import (
+    JsonOpt,
+    ModelArg,
+    app,
+    client,
+    err,
+    out,
+    print_json,
+    run,
+    table,
+    weights_text,
+    when,
+)
 from control_plane.cli.operations import print_scaling
 from control_plane.pier_yaml import load_manifest
 
@@ -56,12 +68,15 @@ def push(
 
 
 @app.command()
-def models() -> None:
+def models(as_json: JsonOpt = False) -> None:
     """List registered models."""
 
     def go() -> None:
         with client() as c:
             ms = c.models()
+        if as_json:
+            print_json(ms)
+            return
         rows = [
             (m.name, str(m.versions), m.latest or "-", weights_text(m.deployment or {})) for m in ms
         ]
@@ -72,12 +87,15 @@ def models() -> None:
 
 
 @app.command()
-def versions(model: ModelArg) -> None:
+def versions(model: ModelArg, as_json: JsonOpt = False) -> None:
     """List a model's versions, newest first."""
 
     def go() -> None:
         with client() as c:
             vs = c.versions(model)
+        if as_json:
+            print_json(vs)
+            return
         rows = [
             (v.version, when(v.created_at), v.created_by, v.sha256[:12], v.format, f"{v.size:,}")
             for v in vs

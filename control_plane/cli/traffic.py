@@ -8,6 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from control_plane.cli.app import (
+    CANARY_FAILED,
+    JsonOpt,
     ModelArg,
     ReasonOpt,
     TimeoutOpt,
@@ -19,6 +21,7 @@ from control_plane.cli.app import (
     deployed,
     fail,
     out,
+    print_json,
     run,
     seconds,
     weights_text,
@@ -88,6 +91,7 @@ def shadow(
     reason: ReasonOpt = "",
     wait: WaitOpt = True,
     timeout: TimeoutOpt = 120.0,
+    as_json: JsonOpt = False,
 ) -> None:
     """Mirror a share of a model's requests to a version whose answers are recorded and
     compared, never returned: `pier shadow iris v2 --percent 20`; `pier shadow iris --off`.
@@ -97,7 +101,10 @@ def shadow(
         with client() as c:
             current = c.deployment(model)
             if version is None and not off:
-                out.print(f"[bold]{model}[/] shadow: {weights_text(current.shadow)}")
+                if as_json:
+                    print_json({"model": model, "shadow": current.shadow})
+                else:
+                    out.print(f"[bold]{model}[/] shadow: {weights_text(current.shadow)}")
                 return
             if not off and percent is None:
                 raise fail("give --percent 0-100 for the shadow version, or --off")
@@ -162,6 +169,7 @@ def canary(
     ] = False,
     watch: Annotated[bool, typer.Option("--watch", help="Follow it until it ends")] = False,
     reason: ReasonOpt = "",
+    as_json: JsonOpt = False,
 ) -> None:
     """Ramp a version up step by step, rolled back at once when a gate fails:
     `pier canary iris v2 --steps 5,25,50,100 --interval 60s`. Without a version, show the
@@ -193,18 +201,24 @@ def canary(
             else:
                 latest = c.canaries(model, 1)
                 if not latest:
-                    out.print(f"{model} has had no canary")
+                    if as_json:
+                        print_json(None)
+                    else:
+                        out.print(f"{model} has had no canary")
                     return
                 found = latest[0]
-            _print_canary(found)
+            if not as_json:
+                _print_canary(found)
             last = found["last_reason"]
             while watch and found["status"] in ("running", "paused"):
                 time.sleep(1)
                 found = c.canaries(model, 1)[0]
-                if found["last_reason"] != last:
-                    last = found["last_reason"]
+                if found["last_reason"] != last and not as_json:
                     _print_canary(found)
+                last = found["last_reason"]
+            if as_json:
+                print_json(found)
             if watch and found["status"] in ("rolled_back", "aborted"):
-                raise typer.Exit(4)
+                raise typer.Exit(CANARY_FAILED)
 
     run(go)
