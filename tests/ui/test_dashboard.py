@@ -137,6 +137,9 @@ def test_signing_in_is_required_and_says_what_went_wrong(
     assert "pier push examples/iris/pier.yaml" in hint
     assert "Upload a version" in hint
     screenshot(browser, "02-overview-empty")
+    # The tab's icon is Pier's anchor, from assets/ (Reflex's static files).
+    icon = httpx.get(dashboard.url + "/favicon.ico", timeout=10)
+    assert icon.status_code == 200 and icon.content == (ROOT / "assets/favicon.ico").read_bytes()
 
 
 def test_upload_refuses_a_pickle_with_the_same_message_as_the_cli(
