@@ -12,6 +12,7 @@ from control_plane.composition import build_platform
 from control_plane.runtime import Runtime
 from control_plane.settings import PierSettings
 from control_plane.ui import context
+from control_plane.ui.origins import allow_same_origin
 from control_plane.ui.pages import activity, index, login, model, settings, upload
 
 platform = build_platform(PierSettings())
@@ -21,6 +22,7 @@ context.bind(platform)
 app = rx.App(api_transformer=create_api(platform))
 for pages in (login, index, model, upload, activity, settings):
     pages.register(app)
+allow_same_origin(app, rx.config.get_config().cors_allowed_origins)
 
 
 @contextlib.asynccontextmanager

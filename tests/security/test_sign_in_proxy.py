@@ -6,8 +6,6 @@ so only Pier's own PIER_TRUSTED_PROXIES decides whose X-Forwarded-For counts."""
 from __future__ import annotations
 
 import contextlib
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,53 +20,18 @@ from control_plane.composition import build_platform
 from control_plane.settings import PierSettings, proxy_networks
 from tests.security.conftest import PASSWORD, Plane, _add_users
 from tests.support.controlplane import bootstrap
+from tests.support.nginx import nginx
 from tests.support.pg import temporary_database
-from tests.support.servers import free_port, serve, wait_until
+from tests.support.servers import free_port, serve
 
 pytestmark = pytest.mark.e2e
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 PROXY = "127.0.0.9"
 ATTACKER, USER = "127.0.0.2", "127.0.0.3"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 WRONG = "wrong password!"
-
-
-@contextmanager
-def nginx(upstream: str, work: Path) -> Iterator[str]:
-    """nginx on a free port, proxying to `upstream` from PROXY and appending the client's
-    address to X-Forwarded-For, as ingress-nginx does; yields its URL."""
-    port = free_port()
-    work.mkdir(parents=True, exist_ok=True)
-    temp = " ".join(
-        f"{kind}_temp_path {work / kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    conf = work / "nginx.conf"
-    conf.write_text(
-        f"worker_processes 1; daemon off; pid {work / 'nginx.pid'};\n"
-        f"error_log {work / 'error.log'};\n"
-        "events { worker_connections 64; }\n"
-        f"http {{ access_log off; {temp}\n"
-        f"  server {{ listen 127.0.0.1:{port};\n"
-        f"    location / {{ proxy_pass {upstream}; proxy_bind {PROXY};\n"
-        "      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; } } }\n"
-    )
-    process = subprocess.Popen([NGINX, "-p", str(work), "-c", str(conf)])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _answers(url), timeout=15)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
+# From an address uvicorn does not trust, appending the client as ingress-nginx does.
+PROXIED = f"proxy_bind {PROXY}; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"
 
 
 def sign_in(url: str, source: str, username: str, password: str, **headers: str) -> int:
@@ -95,7 +58,8 @@ def planes(work: Path, count: int = 1, **settings: object) -> Iterator[list[str]
                 for _ in range(count - 1):
                     urls.append(stack.enter_context(serve(create_api(build_platform(config)))))
                 proxied = [
-                    stack.enter_context(nginx(u, work / f"nginx-{i}")) for i, u in enumerate(urls)
+                    stack.enter_context(nginx(u, work / f"nginx-{i}", PROXIED, "/api/v1/health"))
+                    for i, u in enumerate(urls)
                 ]
                 yield proxied
 
