@@ -95,6 +95,9 @@ def load(start_replica: StartReplica, prometheus: Prometheus) -> Iterator[Load]:
             latencies.append(time.perf_counter() - started)
         for _ in range(BAD):
             assert c.post("/predict", json={"model": "iris", "inputs": [[1.0]]}).status_code == 422
+        # The accuracy chart groups predictions by the 5 s step they were made in: the
+        # labelled ones (correct first) go from a step's start, so that one step holds them.
+        time.sleep(5 - time.time() % 5)
         for i in range(LABELLED):
             body = predict(c)
             label = predicted_class(body) if i < CORRECT else (predicted_class(body) + 1) % 3
